@@ -1,0 +1,193 @@
+"""Check that every joblet distribution imports only what it declares.
+
+Rules (see docs/architecture.md):
+
+* A module in ``packages/<dist>/src`` may import the standard library, its own
+  package, the third-party packages its ``pyproject.toml`` declares (hard or
+  optional dependencies) and the joblet distributions it declares.
+* A test in ``tests/<import_name>/`` may import joblet packages only from its own
+  distribution and the joblet distributions that one depends on (transitively).
+* All six distributions share one version: every ``version``, every sibling pin
+  (``joblet-hash==X.Y.Z``) and every ``__version__`` string agree.
+
+Prints one line per problem (``file:line: message``) and exits 1 if there is any.
+Standard library only, so it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+
+# Distributions whose import names differ from their normalized names, and extras
+# that bring further importable packages.
+EXTRA_IMPORT_NAMES = {
+    ("dask", "distributed"): {"distributed"},
+}
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?\s*(.*)$")
+_VERSION_LINE = re.compile(r'^__version__\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class Distribution:
+    name: str
+    version: str
+    folder: Path
+    import_name: str
+    # normalized dist name -> (extras, version specifier)
+    requires: dict[str, tuple[set[str], str]] = field(default_factory=dict)
+
+    def importable(self) -> set[str]:
+        """Top-level import names this distribution declares."""
+        names = set()
+        for dist, (extras, _) in self.requires.items():
+            names.add(dist.replace("-", "_"))
+            for extra in extras:
+                names |= EXTRA_IMPORT_NAMES.get((dist, extra), set())
+        return names
+
+
+def read_distributions() -> dict[str, Distribution]:
+    dists = {}
+    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
+        data = tomllib.loads(pyproject.read_text())
+        project = data["project"]
+        wheel_packages = data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        dist = Distribution(
+            name=normalize(project["name"]),
+            version=project["version"],
+            folder=pyproject.parent,
+            import_name=Path(wheel_packages[0]).name,
+        )
+        requirements = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            requirements += extra
+        for requirement in requirements:
+            match = _REQUIREMENT.match(requirement)
+            if match is None:
+                raise SystemExit(f"{pyproject}: cannot parse requirement {requirement!r}")
+            extras = {e.strip() for e in (match.group(3) or "").split(",") if e.strip()}
+            dist.requires[normalize(match.group(1))] = (extras, match.group(4).strip())
+        dists[dist.name] = dist
+    return dists
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, top-level module) for every absolute import in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module.split(".")[0]))
+    return found
+
+
+def joblet_closure(dist: Distribution, dists: dict[str, Distribution]) -> set[str]:
+    """Import names of ``dist`` and every joblet distribution below it."""
+    seen, todo = set(), [dist.name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [d for d in dists[name].requires if d in dists]
+    return {dists[name].import_name for name in seen}
+
+
+def check_sources(dists: dict[str, Distribution]) -> list[str]:
+    problems = []
+    joblet_imports = {d.import_name: d for d in dists.values()}
+    for dist in dists.values():
+        allowed = dist.importable() | {dist.import_name}
+        for path in sorted((dist.folder / "src").rglob("*.py")):
+            for line, module in imports_of(path):
+                if module in STDLIB or module in allowed:
+                    continue
+                rel = path.relative_to(ROOT)
+                if module in joblet_imports:
+                    problems.append(
+                        f"{rel}:{line}: imports {module!r} but {dist.name} does not "
+                        f"depend on {joblet_imports[module].name}; a package imports "
+                        "only the layers below it that it declares"
+                    )
+                else:
+                    problems.append(
+                        f"{rel}:{line}: imports {module!r}, which {dist.name} does not "
+                        "declare; add it to [project] dependencies or an extra in "
+                        f"{dist.folder.relative_to(ROOT)}/pyproject.toml"
+                    )
+    return problems
+
+
+def check_tests(dists: dict[str, Distribution]) -> list[str]:
+    problems = []
+    joblet_imports = {d.import_name for d in dists.values()}
+    for dist in dists.values():
+        allowed = joblet_closure(dist, dists)
+        for path in sorted((ROOT / "tests" / dist.import_name).rglob("*.py")):
+            for line, module in imports_of(path):
+                if module in joblet_imports and module not in allowed:
+                    problems.append(
+                        f"{path.relative_to(ROOT)}:{line}: imports {module!r}, which "
+                        f"{dist.name} does not depend on; tests of a distribution "
+                        "import only it and the layers it declares"
+                    )
+    return problems
+
+
+def check_versions(dists: dict[str, Distribution]) -> list[str]:
+    problems = []
+    versions = {d.version for d in dists.values()}
+    if len(versions) != 1:
+        listing = ", ".join(f"{d.name}={d.version}" for d in dists.values())
+        return [f"packages/*/pyproject.toml: versions differ ({listing}); run tools/set_version.py"]
+    (version,) = versions
+    for dist in dists.values():
+        pyproject = dist.folder.relative_to(ROOT) / "pyproject.toml"
+        for name, (_, spec) in dist.requires.items():
+            if name in dists and spec != f"=={version}":
+                problems.append(
+                    f"{pyproject}: {name} is pinned {spec!r}, expected '=={version}' "
+                    "(siblings are pinned exactly; run tools/set_version.py)"
+                )
+        init = dist.folder / "src" / dist.import_name / "__init__.py"
+        match = _VERSION_LINE.search(init.read_text()) if init.exists() else None
+        if match is None or match.group(1) != version:
+            found = match.group(1) if match else "no __version__"
+            problems.append(
+                f"{init.relative_to(ROOT)}: __version__ is {found!r}, expected {version!r}"
+            )
+    return problems
+
+
+def main() -> int:
+    dists = read_distributions()
+    if not dists:
+        print("no distributions found under packages/", file=sys.stderr)
+        return 1
+    problems = check_sources(dists) + check_tests(dists) + check_versions(dists)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} layering problem(s)", file=sys.stderr)
+        return 1
+    print(f"layers ok: {len(dists)} distributions, version {next(iter(dists.values())).version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
