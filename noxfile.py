@@ -152,7 +152,9 @@ def isolated(session: nox.Session, dist: str) -> None:
         wheel_files.append(str(matches[-1]))
     session.install(*wheel_files, *TEST_DEPS)
     session.run("python", "tools/check_install.py", *needed)
-    session.run("pytest", f"tests/{DISTRIBUTIONS[dist]['import_name']}", *session.posargs)
+    session.run(
+        "pytest", f"tests/{DISTRIBUTIONS[dist]['import_name']}", *session.posargs
+    )
 
 
 @nox.session

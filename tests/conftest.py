@@ -17,7 +17,9 @@ OPTIONAL_MODULES = ("numpy", "lz4", "joblib", "hypothesis")
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("JOBLET_TEST_REQUIRE_OPTIONAL") != "1":
         return
-    missing = [name for name in OPTIONAL_MODULES if importlib.util.find_spec(name) is None]
+    missing = [
+        name for name in OPTIONAL_MODULES if importlib.util.find_spec(name) is None
+    ]
     if missing:
         raise pytest.UsageError(
             f"JOBLET_TEST_REQUIRE_OPTIONAL=1 but {', '.join(missing)} cannot be "

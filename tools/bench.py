@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Row, format_table, machine_description  # noqa: E402
+from benchlib import Row, format_table, machine_description
 
 TOOLS = Path(__file__).resolve().parent
 
@@ -25,7 +25,9 @@ TOOLS = Path(__file__).resolve().parent
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", help="comma-separated benchmark names (hash, persist, ...)")
+    parser.add_argument(
+        "--only", help="comma-separated benchmark names (hash, persist, ...)"
+    )
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
 

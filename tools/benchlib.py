@@ -83,7 +83,11 @@ def peak_rss_of_child(code: str) -> float:
 def machine_description() -> str:
     import os
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count()
+    )
     return f"{platform.machine()}, {cpus} CPUs, Python {platform.python_version()}, {platform.system()}"
 
 
@@ -102,7 +106,9 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def main(run: Callable[[bool], list[Row]]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes, fewer repeats"
+    )
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
     rows = run(args.quick)

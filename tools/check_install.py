@@ -41,13 +41,19 @@ def main(argv: list[str]) -> int:
     for name in sorted(expected & set(installed)):
         dist = installed[name]
         if dist.version != version:
-            problems.append(f"{name} {dist.version} is installed, the checkout is {version}")
+            problems.append(
+                f"{name} {dist.version} is installed, the checkout is {version}"
+            )
         import_name = name.replace("-", "_")
-        module_file = Path(importlib.import_module(import_name).__file__ or "").resolve()
+        module_file = Path(
+            importlib.import_module(import_name).__file__ or ""
+        ).resolve()
         source_folder = ROOT / "packages" / name / "src"
         from_checkout = source_folder in module_file.parents
         if editable and not from_checkout:
-            problems.append(f"{import_name} imports from {module_file}, not {source_folder}")
+            problems.append(
+                f"{import_name} imports from {module_file}, not {source_folder}"
+            )
         if not editable and ROOT in module_file.parents:
             problems.append(
                 f"{import_name} imports from the checkout ({module_file}), "
@@ -57,7 +63,9 @@ def main(argv: list[str]) -> int:
         print(f"check_install: {problem}", file=sys.stderr)
     if not problems:
         where = "editable checkout" if editable else "wheels"
-        print(f"check_install: {', '.join(sorted(expected))} {version} from the {where}")
+        print(
+            f"check_install: {', '.join(sorted(expected))} {version} from the {where}"
+        )
     return 1 if problems else 0
 
 

@@ -77,7 +77,9 @@ def read_distributions() -> dict[str, Distribution]:
         for requirement in requirements:
             match = _REQUIREMENT.match(requirement)
             if match is None:
-                raise SystemExit(f"{pyproject}: cannot parse requirement {requirement!r}")
+                raise SystemExit(
+                    f"{pyproject}: cannot parse requirement {requirement!r}"
+                )
             extras = {e.strip() for e in (match.group(3) or "").split(",") if e.strip()}
             dist.requires[normalize(match.group(1))] = (extras, match.group(4).strip())
         dists[dist.name] = dist
@@ -154,7 +156,9 @@ def check_versions(dists: dict[str, Distribution]) -> list[str]:
     versions = {d.version for d in dists.values()}
     if len(versions) != 1:
         listing = ", ".join(f"{d.name}={d.version}" for d in dists.values())
-        return [f"packages/*/pyproject.toml: versions differ ({listing}); run tools/set_version.py"]
+        return [
+            f"packages/*/pyproject.toml: versions differ ({listing}); run tools/set_version.py"
+        ]
     (version,) = versions
     for dist in dists.values():
         pyproject = dist.folder.relative_to(ROOT) / "pyproject.toml"
@@ -185,7 +189,9 @@ def main() -> int:
     if problems:
         print(f"{len(problems)} layering problem(s)", file=sys.stderr)
         return 1
-    print(f"layers ok: {len(dists)} distributions, version {next(iter(dists.values())).version}")
+    print(
+        f"layers ok: {len(dists)} distributions, version {next(iter(dists.values())).version}"
+    )
     return 0
 
 

@@ -26,7 +26,9 @@ def main(argv: list[str]) -> int:
     for pyproject in ROOT.glob("packages/*/pyproject.toml"):
         text = pyproject.read_text()
         text = re.sub(r'(?m)^version = "[^"]*"', f'version = "{version}"', text)
-        text = re.sub(r'"(joblet(-[a-z]+)?(\[[^\]]*\])?)==[^"]*"', rf'"\1=={version}"', text)
+        text = re.sub(
+            r'"(joblet(-[a-z]+)?(\[[^\]]*\])?)==[^"]*"', rf'"\1=={version}"', text
+        )
         pyproject.write_text(text)
     for init in ROOT.glob("packages/*/src/*/__init__.py"):
         text = init.read_text()

@@ -108,7 +108,15 @@ def _get_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            workers = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+            workers = max(
+                1,
+                min(
+                    8,
+                    len(os.sched_getaffinity(0))
+                    if hasattr(os, "sched_getaffinity")
+                    else os.cpu_count() or 1,
+                ),
+            )
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="joblet-hash")
         return _pool
 
@@ -124,7 +132,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _bounded_parallel_map(func: Callable[[Any], bytes], items: Iterable[Any]) -> Iterator[bytes]:
+def _bounded_parallel_map(
+    func: Callable[[Any], bytes], items: Iterable[Any]
+) -> Iterator[bytes]:
     """``map(func, items)`` on the pool, in order, with a bounded number in flight.
 
     Bounded so that chunk copies of a non-contiguous array never pile up in memory.

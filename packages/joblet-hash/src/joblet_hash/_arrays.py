@@ -41,7 +41,9 @@ def digest_array_data(hash_name: str, array: Any, order: str) -> bytes:
     """Digest of the raw bytes of ``array`` read in ``order``, without a full copy."""
     itemsize = max(array.itemsize, 1)
     items_per_chunk = max(1, CHUNK_BYTES // itemsize)
-    return digest_chunks(hash_name, _chunks(array, order, items_per_chunk), array.nbytes)
+    return digest_chunks(
+        hash_name, _chunks(array, order, items_per_chunk), array.nbytes
+    )
 
 
 def digest_buffer(hash_name: str, buffer: Any) -> bytes:

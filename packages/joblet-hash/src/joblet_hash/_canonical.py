@@ -88,7 +88,14 @@ def is_plain(container: list | tuple) -> bool:
     C-speed ``set(map(type, ...))``: this keeps big lists of numbers, strings and
     tuples fast.
     """
-    level: list[Any] = [container]
+    kinds = set(map(type, container))
+    if kinds <= ATOMIC_TYPES:  # the common case, answered without building levels
+        return True
+    if not kinds <= _PLAIN_TYPES:
+        return False
+    level: list[Any] = [
+        item for item in container if type(item) is list or type(item) is tuple
+    ]
     for _ in range(_MAX_PLAIN_DEPTH):
         kinds = set(map(type, chain.from_iterable(level)))
         if not kinds <= _PLAIN_TYPES:
@@ -106,8 +113,6 @@ def is_plain(container: list | tuple) -> bool:
 def _global_reference(obj: Any) -> tuple:
     module = getattr(obj, "__module__", None)
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    if module is None:
-        module = pickle.whichmodule(obj, name) if name else None
     return (GLOBAL_TAG, module, name)
 
 
@@ -154,7 +159,7 @@ class Canonicalizer:
     def _items(self, items: Iterable[Any]) -> list[Any]:
         canon, out, index = self.canon, [], 0
         try:
-            for index, item in enumerate(items):
+            for index, item in enumerate(items):  # noqa: B007 (read in except)
                 out.append(item if type(item) in ATOMIC_TYPES else canon(item))
         except UnhashableObjectError as error:
             error.add_parent(f"[{index}]")
@@ -179,7 +184,9 @@ class Canonicalizer:
             values.sort(key=canonical_bytes)
         return values
 
-    def _pairs(self, items: Iterable[tuple[Any, Any]], step: str, sort: bool) -> list[Any]:
+    def _pairs(
+        self, items: Iterable[tuple[Any, Any]], step: str, sort: bool
+    ) -> list[Any]:
         canon, pairs, key = self.canon, [], None
         try:
             for key, value in items:
@@ -197,13 +204,18 @@ class Canonicalizer:
 
     def _dict(self, obj: dict) -> Any:
         key_types = set(map(type, obj))
-        if (
-            len(key_types) <= 1
-            and key_types <= {str, int, bytes}
-            and set(map(type, obj.values())) <= ATOMIC_TYPES
-        ):
-            return (DICT_TAG, sorted(obj.items()))  # keys unique: values never compared
-        return (DICT_TAG, self._enter(obj, lambda d: self._pairs(d.items(), "[{!r}]", True)))
+        if len(key_types) <= 1 and key_types <= {str, int, bytes}:
+            value_types = set(map(type, obj.values()))
+            if value_types <= ATOMIC_TYPES or (
+                value_types <= _PLAIN_TYPES and is_plain(list(obj.values()))
+            ):
+                # Keys are unique and of one sortable type, so sorting the items
+                # compares keys only; plain values are already canonical.
+                return (DICT_TAG, sorted(obj.items()))
+        return (
+            DICT_TAG,
+            self._enter(obj, lambda d: self._pairs(d.items(), "[{!r}]", True)),
+        )
 
     def _set(self, obj: set | frozenset) -> Any:
         tag = SET_TAG if type(obj) is set else FROZENSET_TAG
@@ -263,10 +275,22 @@ class Canonicalizer:
         if self.coerce_mmap and isinstance(obj, numpy.memmap):
             cls = numpy.ndarray
         order = memory_order(obj)
-        header = (_global_reference(cls), obj.dtype.str, obj.dtype.descr, obj.shape, order)
+        header = (
+            _global_reference(cls),
+            obj.dtype.str,
+            obj.dtype.descr,
+            obj.shape,
+            order,
+        )
         if obj.dtype.hasobject:
-            elements = obj.reshape(-1, order=order).tolist() if obj.ndim else [obj.item()]
-            return (OBJECT_ARRAY_TAG, *header, self._enter(obj, lambda _: self._items(elements)))
+            elements = (
+                obj.reshape(-1, order=order).tolist() if obj.ndim else [obj.item()]
+            )
+            return (
+                OBJECT_ARRAY_TAG,
+                *header,
+                self._enter(obj, lambda _: self._items(elements)),
+            )
         return (ARRAY_TAG, *header, digest_array_data(self.hash_name, obj, order))
 
     def _numpy_scalar(self, obj: Any) -> Any:
@@ -287,7 +311,9 @@ class Canonicalizer:
             reducer = copyreg.dispatch_table.get(cls)
             reduced = reducer(obj) if reducer else obj.__reduce_ex__(5)
         except Exception as exc:
-            raise UnhashableObjectError(_qualified_name(cls), str(exc) or type(exc).__name__) from None
+            raise UnhashableObjectError(
+                _qualified_name(cls), str(exc) or type(exc).__name__
+            ) from None
         if isinstance(reduced, str):  # a global: pickle stores its name
             return (GLOBAL_TAG, getattr(obj, "__module__", None), reduced)
         func, args, state, list_items, dict_items = (tuple(reduced) + (None,) * 5)[:5]
@@ -308,8 +334,10 @@ class Canonicalizer:
     def _state(self, state: Any) -> Any:
         # The usual state is the instance __dict__ (or (__dict__, slots)); walk it
         # so that a failure reads as an attribute path: obj.model.lock.
-        if type(state) is tuple and len(state) == 2 and all(
-            part is None or type(part) is dict for part in state
+        if (
+            type(state) is tuple
+            and len(state) == 2
+            and all(part is None or type(part) is dict for part in state)
         ):
             return tuple(self._state(part) for part in state)
         if type(state) is dict and all(type(key) is str for key in state):

@@ -62,5 +62,5 @@ def fingerprint_function(cls: type) -> Callable[[Any], Any] | None:
             return _registry[base]
     method = getattr(cls, FINGERPRINT_METHOD, None)
     if method is not None and callable(method):
-        return method  # type: ignore[no-any-return]
+        return method
     return None
