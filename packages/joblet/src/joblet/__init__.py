@@ -1,9 +1,20 @@
 """joblet: lightweight pipelining in Python.
 
-Re-exports the public API of every joblet distribution as they land; today that is
-``hash`` (from joblet-hash). See the package README.
+One import for the whole joblib-style API, re-exported from the distributions
+that own each part (today: ``hash`` from joblet-hash; the rest land with their
+issues). This module holds no logic of its own.
+
+>>> import joblet
+>>> joblet.hash([1, 2, 3]) == joblet.hash([1, 2, 3])
+True
 """
+
+from joblet_hash import hash
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+__all__ = [
+    # hashing (joblet-hash)
+    "hash",
+    "__version__",
+]
