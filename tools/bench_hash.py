@@ -29,14 +29,13 @@ def small_objects(count: int) -> list:
 
 
 def small_dicts(count: int) -> list:
-    return [{"id": i, "name": f"user{i}", "score": i * 0.1, "tags": ["a", "b"]} for i in range(count)]
+    return [
+        {"id": i, "name": f"user{i}", "score": i * 0.1, "tags": ["a", "b"]}
+        for i in range(count)
+    ]
 
 
-def run(quick: bool) -> list[Row]:
-    repeat = 3 if quick else 5
-    rows = []
-
-    megabytes = 100 if quick else 500
+def array_rows(megabytes: int, repeat: int) -> list[Row]:
     array = np.random.default_rng(0).random(megabytes * 1024 * 1024 // 8)
     gigabytes = array.nbytes / 1e9
     # Results checked untimed: both sides must be deterministic.
@@ -50,18 +49,22 @@ def run(quick: bool) -> list[Row]:
         repeat,
     )
     anchor = gigabytes / times["joblib md5"]
-    for name in ("joblet xxh3_128", "joblet md5"):
-        rows.append(
-            Row(
-                f"hash {megabytes} MB float64 array ({name.split()[1]})",
-                gigabytes / times[name],
-                "joblib.hash (md5)",
-                anchor,
-                "GB/s",
-                higher_is_better=True,
-            )
+    return [
+        Row(
+            f"hash {megabytes} MB float64 array ({name.split()[1]})",
+            gigabytes / times[name],
+            "joblib.hash (md5)",
+            anchor,
+            "GB/s",
+            higher_is_better=True,
         )
-    del array
+        for name in ("joblet xxh3_128", "joblet md5")
+    ]
+
+
+def run(quick: bool) -> list[Row]:
+    repeat = 3 if quick else 5
+    rows = array_rows(100 if quick else 500, repeat)
 
     count = 200_000 if quick else 1_000_000
     objects = small_objects(count)

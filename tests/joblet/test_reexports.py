@@ -1,8 +1,7 @@
 """The meta-package re-exports each distribution's public API unchanged."""
 
-import joblet_hash
-
 import joblet
+import joblet_hash
 
 
 def test_hash_is_joblet_hash():
