@@ -27,8 +27,16 @@ def demo_hashing() -> None:
         speed = array.nbytes / elapsed / 1e9
         print(f"200 MB float64 array, {hash_name:>8}: {digest}  ({speed:.1f} GB/s)")
 
-    config = {"model": "ridge", "alphas": [0.1, 1.0, 10.0], "features": {"age", "income"}}
-    same_config = {"features": {"income", "age"}, "alphas": [0.1, 1.0, 10.0], "model": "ridge"}
+    config = {
+        "model": "ridge",
+        "alphas": [0.1, 1.0, 10.0],
+        "features": {"age", "income"},
+    }
+    same_config = {
+        "features": {"income", "age"},
+        "alphas": [0.1, 1.0, 10.0],
+        "model": "ridge",
+    }
     print(f"nested object: {joblet.hash(config)}")
     print(f"same content, other order: {joblet.hash(same_config)}")
     assert joblet.hash(config) == joblet.hash(same_config)
