@@ -54,9 +54,9 @@ def main(argv: list[str]) -> int:
             problems.append(
                 f"{import_name} imports from {module_file}, not {source_folder}"
             )
-        if not editable and ROOT in module_file.parents:
+        if not editable and from_checkout:
             problems.append(
-                f"{import_name} imports from the checkout ({module_file}), "
+                f"{import_name} imports from the source tree ({module_file}), "
                 "not from the installed wheel"
             )
     for problem in problems:
