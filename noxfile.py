@@ -7,6 +7,7 @@
     nox -s typecheck    mypy on the packages
     nox -s layers       each package imports only what it declares
     nox -s bench        benchmarks side by side with joblib 1.6, ratio table
+    nox -s docs         the documentation site, warnings as errors, doctests run
 
 Works with nothing but Python and ``pip install nox``; when uv is installed nox
 uses it to create virtual environments, which is several times faster.
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 WHEELHOUSE = ROOT / ".nox" / "_wheelhouse"
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["layers", "lint", "typecheck", "tests", "isolated"]
+nox.options.sessions = ["layers", "lint", "typecheck", "tests", "isolated", "docs"]
 
 TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100"]
 # joblib is never a runtime dependency: only comparisons, file compatibility and
@@ -32,6 +33,7 @@ TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100"]
 COMPARISON_DEPS = ["joblib==1.6.*"]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
+DOCS_DEPS = ["sphinx>=8"]
 
 
 def _read_distributions() -> dict[str, dict]:
@@ -169,3 +171,22 @@ def bench(session: nox.Session) -> None:
     """Benchmarks side by side with joblib 1.6; prints and saves a ratio table."""
     _install_everything(session, *COMPARISON_DEPS)
     session.run("python", "tools/bench.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors, then run its doctests."""
+    _install_everything(session, *DOCS_DEPS)
+    build = ROOT / "docs" / "_build"
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(build / "html")
+    )
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "doctest",
+        "docs",
+        str(build / "doctest"),
+    )
