@@ -1,9 +1,47 @@
 """joblet-persist: dump/load, a faster and safer pickle for large data.
 
-The public API (``dump``, ``load``, ``register_compressor``) is being built; see the
-package README for what this distribution will hold.
+>>> import joblet_persist, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "data.joblet")
+>>> joblet_persist.dump({"a": [1, 2, 3]}, path)  # doctest: +ELLIPSIS
+['...data.joblet']
+>>> joblet_persist.load(path)
+{'a': [1, 2, 3]}
+
+numpy arrays are written raw and aligned, so ``load(path, mmap_mode='r')`` maps
+them from the file; importing this package never imports numpy.
 """
+
+from ._compressors import CompressorWrapper, register_compressor
+from ._dump import dump
+from ._errors import (
+    FormatError,
+    TruncatedFileError,
+    UnsafeGlobalError,
+    UnsupportedVersionError,
+)
+from ._format import FORMAT_VERSION
+from ._inspect import inspect_file
+from ._load import load
+from ._restricted import DEFAULT_ALLOWED_GLOBALS
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+__all__ = [
+    # persistence
+    "dump",
+    "load",
+    # compressors
+    "register_compressor",
+    "CompressorWrapper",
+    # safety
+    "DEFAULT_ALLOWED_GLOBALS",
+    "inspect_file",
+    # errors
+    "FormatError",
+    "TruncatedFileError",
+    "UnsupportedVersionError",
+    "UnsafeGlobalError",
+    # format
+    "FORMAT_VERSION",
+    "__version__",
+]

@@ -1,0 +1,296 @@
+"""``dump``: pickle with out-of-band buffers, then write the container atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import secrets
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from ._compressors import CompressorWrapper, get_compressor, resolve_compress
+from ._format import (
+    CHUNK_PREFIX,
+    CHUNK_SIZE,
+    FORMAT_VERSION,
+    HEADER,
+    BufferEntry,
+    Header,
+    align,
+    encode_table,
+)
+from ._numpy_io import array_layout, is_plain_array, reduce_array
+from ._threads import ordered_map, thread_count
+
+WRITE_SLICE = 1 << 28  # bytes per write() call: far below Linux's 2 GiB cap
+
+
+def _writer_name() -> str:
+    from . import __version__
+
+    return f"joblet-persist {__version__}"
+
+
+class _Pickler(pickle.Pickler):
+    """Pickler sending numpy arrays and protocol-5 buffers out of band."""
+
+    def __init__(self, file: IO[bytes], protocol: int) -> None:
+        super().__init__(file, protocol, buffer_callback=self._take_buffer)
+        self.entries: list[BufferEntry] = []
+        self.datas: list[memoryview] = []
+        self._arrays: dict[int, tuple[Any, Any, str]] = {}
+
+    def reducer_override(self, obj: Any) -> Any:
+        # The C pickler calls this only for objects that are not builtin
+        # containers or atoms, so dict- and list-heavy data pays nothing.
+        if not is_plain_array(obj):
+            return NotImplemented
+        data, order = array_layout(obj)
+        placeholder = pickle.PickleBuffer(bytearray())
+        self._arrays[id(placeholder)] = (placeholder, data, order)
+        return reduce_array(obj, placeholder, order)
+
+    def _take_buffer(self, buffer: pickle.PickleBuffer) -> bool:
+        found = self._arrays.pop(id(buffer), None)
+        if found is not None:
+            import numpy
+
+            _, data, order = found
+            raw = memoryview(data.ravel(order="K").view(numpy.uint8))
+            self.entries.append(
+                BufferEntry(
+                    nbytes=raw.nbytes,
+                    kind="array",
+                    dtype=data.dtype.str,
+                    shape=tuple(data.shape),
+                    order=order,
+                )
+            )
+        else:
+            try:
+                raw = buffer.raw()
+            except BufferError:  # not contiguous: let pickle copy it in band
+                return True
+            self.entries.append(BufferEntry(nbytes=raw.nbytes))
+        self.datas.append(raw)
+        return False
+
+
+def _check_protocol(protocol: Any) -> int:
+    if protocol is None:
+        return pickle.HIGHEST_PROTOCOL
+    if isinstance(protocol, bool) or not isinstance(protocol, int):
+        raise ValueError(f"protocol must be an int or None, got {protocol!r}")
+    if protocol < 0:
+        return pickle.HIGHEST_PROTOCOL
+    if protocol > pickle.HIGHEST_PROTOCOL:
+        raise ValueError(
+            f"pickle protocol {protocol} is not supported by this Python (highest is "
+            f"{pickle.HIGHEST_PROTOCOL}); pass protocol=None for the best one"
+        )
+    return protocol
+
+
+def serialize(
+    value: Any, protocol: int
+) -> tuple[bytes, list[BufferEntry], list[memoryview]]:
+    """The pickle stream of ``value`` and its out-of-band buffers (not copied)."""
+    sink = io.BytesIO()
+    if protocol >= 5:
+        pickler = _Pickler(sink, protocol)
+        pickler.dump(value)
+        return sink.getvalue(), pickler.entries, pickler.datas
+    pickle.Pickler(sink, protocol).dump(value)  # arrays in band: no memory mapping
+    return sink.getvalue(), [], []
+
+
+def _write_all(file: IO[bytes], data: memoryview | bytes) -> None:
+    view = memoryview(data)
+    if view.nbytes <= WRITE_SLICE:
+        written = file.write(view)
+        if written is None or written == view.nbytes:
+            return
+        view = view[written:]
+    while view.nbytes:
+        written = file.write(view[:WRITE_SLICE])
+        if written is None:  # a non-blocking raw stream; not for files
+            raise OSError("the file object accepted no data (non-blocking stream?)")
+        view = view[written:]
+
+
+def _write_plain(
+    file: IO[bytes], pickled: bytes, entries: list[BufferEntry], datas: list[memoryview]
+) -> None:
+    position = 0
+    for entry in entries:
+        entry.offset = position
+        position = align(position + entry.nbytes)
+    buffers_len = entries[-1].offset + entries[-1].nbytes if entries else 0
+    table = encode_table(entries, _writer_name())
+    header = Header(
+        FORMAT_VERSION,
+        "",
+        -1,
+        zlib.crc32(pickled, zlib.crc32(table)),
+        len(table),
+        len(pickled),
+        buffers_len,
+        0,
+    )
+    start = HEADER.size + len(table) + len(pickled)
+    file.write(header.pack() + table)
+    _write_all(file, pickled)
+    written = start
+    base = align(start) if entries else start
+    for entry, data in zip(entries, datas, strict=True):
+        target = base + entry.offset
+        if target > written:
+            file.write(b"\x00" * (target - written))
+        _write_all(file, data)
+        written = target + entry.nbytes
+
+
+def _chunks(view: memoryview) -> list[memoryview]:
+    return [
+        view[start : start + CHUNK_SIZE] for start in range(0, view.nbytes, CHUNK_SIZE)
+    ]
+
+
+def _write_compressed(
+    file: IO[bytes],
+    pickled: bytes,
+    entries: list[BufferEntry],
+    datas: list[memoryview],
+    name: str,
+    compressor: CompressorWrapper,
+    level: int | None,
+) -> None:
+    if level is None:
+        level = compressor.default_level
+    table = encode_table(entries, _writer_name())
+    header = Header(
+        FORMAT_VERSION,
+        name,
+        -1 if level is None else level,
+        zlib.crc32(pickled, zlib.crc32(table)),
+        len(table),
+        len(pickled),
+        sum(entry.nbytes for entry in entries),
+        CHUNK_SIZE,
+    )
+    file.write(header.pack() + table)
+    chunks = _chunks(memoryview(pickled))
+    for data in datas:
+        chunks += _chunks(data)
+    threads = thread_count() if compressor.releases_gil and len(chunks) > 1 else 1
+
+    def compress(chunk: memoryview) -> bytes:
+        return compressor.compress_chunk(chunk, level)
+
+    pool = (
+        ThreadPoolExecutor(threads, thread_name_prefix="joblet-persist")
+        if threads > 1
+        else None
+    )
+    try:
+        for stored in ordered_map(compress, chunks, threads, pool):
+            file.write(CHUNK_PREFIX.pack(len(stored)))
+            _write_all(file, stored)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"cannot dump to {path!r}: it is a directory; give a file name inside it"
+        )
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(temporary, flags, 0o666)  # the umask applies, as for open()
+    try:
+        with open(descriptor, "wb", buffering=0) as file:
+            write(file)
+        os.replace(temporary, path)
+    except BaseException:  # KeyboardInterrupt too: never leave the temporary
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def dump(
+    value: Any,
+    filename: str | os.PathLike[str] | IO[bytes],
+    compress: bool | int | str | tuple[str, int] = 0,
+    protocol: int | None = None,
+) -> list[str] | None:
+    """Persist an arbitrary Python object into one file.
+
+    numpy arrays (any non-object dtype) and pickle-protocol-5 buffers are written
+    raw, 64-byte aligned, without being copied, so :func:`load` can memory-map
+    them. The file is written to a temporary name in the same folder and renamed,
+    so an interrupted dump never leaves a partial file under ``filename``.
+
+    Parameters
+    ----------
+    value : any Python object
+        The object to store to disk.
+    filename : str, os.PathLike or binary file object
+        The path, or an open binary file object (``open(..., 'wb')``,
+        ``gzip.GzipFile``, ``io.BytesIO`` ...). With a path, the extensions
+        ``.z .gz .bz2 .xz .lzma .lz4`` select that compressor when ``compress``
+        is not a name or a tuple.
+    compress : bool, int, str or (str, int), default 0
+        0 or False: no compression. True: zlib at level 3. An int 1-9: zlib at
+        that level. A name (``'zlib'``, ``'gzip'``, ``'bz2'``, ``'lzma'``,
+        ``'xz'``, ``'lz4'`` or a registered one): that compressor at its default
+        level. A ``(name, level)`` tuple, level 0-9.
+    protocol : int, optional
+        Pickle protocol; the default (the highest) stores buffers raw. Protocols
+        below 5 keep arrays inside the pickle stream (no memory mapping).
+
+    Returns
+    -------
+    list of str or None
+        ``[filename]`` for a path (as joblib), None for a file object.
+
+    Raises
+    ------
+    ValueError
+        For an unknown compressor, a level outside 0-9, a missing optional
+        package (lz4) or a ``filename`` that is neither a path nor a file object.
+    """
+    protocol = _check_protocol(protocol)
+    path: str | None = None
+    if isinstance(filename, (str, os.PathLike)):
+        path = os.fsdecode(os.fspath(filename))
+    elif not hasattr(filename, "write"):
+        raise ValueError(
+            f"filename must be a path (str or os.PathLike) or a binary file object "
+            f"opened for writing, got {filename!r} of type {type(filename).__name__}; "
+            "note the order is dump(value, filename)"
+        )
+    codec = resolve_compress(compress, path)
+    pickled, entries, datas = serialize(value, protocol)
+
+    def write(file: IO[bytes]) -> None:
+        if codec is None:
+            _write_plain(file, pickled, entries, datas)
+        else:
+            name, level = codec
+            _write_compressed(
+                file, pickled, entries, datas, name, get_compressor(name), level
+            )
+
+    if path is None:
+        write(filename)  # type: ignore[arg-type]
+        return None
+    _atomic_write(path, write)
+    return [path]

@@ -1,0 +1,45 @@
+"""Exceptions raised when a file cannot be read or a global is refused."""
+
+from __future__ import annotations
+
+import pickle
+
+
+class FormatError(pickle.UnpicklingError, ValueError):
+    """The bytes given to ``load`` are not a readable joblet, joblib or pickle file.
+
+    Raised for empty, truncated, corrupted or foreign files. It subclasses both
+    :class:`pickle.UnpicklingError` (what pickle raises) and :class:`ValueError`
+    (what joblib raises for files it does not recognise).
+    """
+
+
+class TruncatedFileError(FormatError):
+    """The file ends before all the data it announces; it was cut short."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The file was written by a newer joblet-persist with a newer format version."""
+
+
+class UnsafeGlobalError(pickle.UnpicklingError):
+    """A restricted load met a global that is not on its allow-list.
+
+    Attributes
+    ----------
+    global_name : str
+        ``"module.qualname"`` of the refused global.
+    """
+
+    def __init__(self, global_name: str) -> None:
+        super().__init__(global_name)
+        self.global_name = global_name
+
+    def __str__(self) -> str:
+        return (
+            f"refused to import {self.global_name!r}: it is not on the allow-list of "
+            "this restricted load. If you trust the file, pass "
+            f"allowed_globals=[{self.global_name!r}] (or load without "
+            "allowed_globals); `python -m joblet_persist inspect FILE` lists every "
+            "global a file imports."
+        )

@@ -1,0 +1,243 @@
+"""Reading joblib (>= 0.10) files and plain pickle files.
+
+A joblib file is a pickle stream in which each numpy array is a
+``joblib.numpy_pickle.NumpyArrayWrapper`` whose BUILD opcode is followed by the
+raw array bytes (since joblib 1.2, after one pad-length byte and that many pad
+bytes). Plain pickles go through the fast C unpickler; when it meets joblib's
+wrapper, the stream is read again by a pure-Python unpickler that reads the
+inline array bytes (or memory-maps them) after each wrapper.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from typing import IO, Any
+
+from ._errors import FormatError, TruncatedFileError, UnsafeGlobalError
+from ._restricted import AllowList
+
+JOBLIB_MODULES = frozenset(
+    {"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"}
+)
+READ_SLICE = 1 << 26
+
+# Errors a damaged pickle stream raises; they become FormatError.
+CORRUPTION_ERRORS = (
+    pickle.UnpicklingError,
+    IndexError,
+    KeyError,
+    struct.error,
+    OverflowError,
+    MemoryError,
+    UnicodeDecodeError,
+    ValueError,
+)
+
+
+class JoblibArrayWrapper:
+    """Stands in for ``joblib.numpy_pickle.NumpyArrayWrapper`` (plain state)."""
+
+    subclass: Any
+    shape: tuple[int, ...]
+    order: str
+    dtype: Any
+    allow_mmap: bool
+
+
+class _NeedsJoblibReader(Exception):
+    """The stream holds joblib array wrappers: read it with JoblibUnpickler."""
+
+
+def _import_numpy(where: str) -> Any:
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError(
+            f"{where} holds numpy arrays, and numpy is not installed; "
+            "install it with `pip install 'joblet-persist[numpy]'`"
+        ) from None
+    return numpy
+
+
+def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
+    """Fill ``view`` from ``file`` or raise TruncatedFileError."""
+    filled = 0
+    total = view.nbytes
+    while filled < total:
+        part = view[filled : min(total, filled + READ_SLICE)]
+        readinto = getattr(file, "readinto", None)
+        if readinto is not None:
+            n = readinto(part)
+        else:
+            data = file.read(part.nbytes)
+            n = len(data)
+            part[:n] = data
+        if not n:
+            raise TruncatedFileError(
+                f"{where} is truncated: it ends {total - filled} bytes before the end "
+                "of an array. Dump the data again."
+            )
+        filled += n
+
+
+class JoblibUnpickler(pickle._Unpickler):
+    """Pure-Python unpickler reading joblib's inline array data."""
+
+    stack: list[Any]
+    dispatch = pickle._Unpickler.dispatch.copy()
+
+    def __init__(
+        self,
+        file: IO[bytes],
+        where: str,
+        path: str | None,
+        mmap_mode: str | None,
+        allow: AllowList | None,
+    ) -> None:
+        super().__init__(file)
+        self.file_handle = file
+        self.where = where
+        self.path = path
+        self.mmap_mode = "r+" if mmap_mode == "w+" else mmap_mode
+        self.allow = allow
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in JOBLIB_MODULES:
+            if name == "NumpyArrayWrapper":
+                return JoblibArrayWrapper
+            raise FormatError(
+                f"{self.where} was written by joblib < 0.10 ({name}), a layout that "
+                "joblet-persist does not read; load it with that joblib and dump it again"
+            )
+        if self.allow is not None:
+            self.allow.check(module, name)
+        return super().find_class(module, name)
+
+    def load_build(self) -> None:
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+        top = self.stack[-1]
+        if isinstance(top, JoblibArrayWrapper):
+            self.stack[-1] = self._read_array(top)
+
+    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
+
+    def _read_array(self, wrapper: JoblibArrayWrapper) -> Any:
+        numpy = _import_numpy(self.where)
+        state = vars(wrapper)
+        dtype = numpy.dtype(state["dtype"])
+        shape = tuple(int(n) for n in state["shape"])
+        order = "F" if state.get("order") == "F" else "C"
+        file = self.file_handle
+        if dtype.hasobject:
+            array = JoblibUnpickler(file, self.where, None, None, self.allow).load()
+        else:
+            aligned = state.get("numpy_array_alignment_bytes") is not None
+            if (
+                self.mmap_mode is not None
+                and self.path is not None
+                and state.get("allow_mmap")
+            ):
+                array = self._map_array(numpy, dtype, shape, order, aligned)
+            else:
+                if aligned:
+                    pad = file.read(1)
+                    if not pad:
+                        raise TruncatedFileError(
+                            f"{self.where} is truncated inside an array"
+                        )
+                    file.read(pad[0])
+                count = 1
+                for n in shape:
+                    count *= n
+                array = numpy.empty(count, dtype=dtype)
+                read_exact_into(file, memoryview(array.view(numpy.uint8)), self.where)
+                if order == "F":
+                    array = array.reshape(shape[::-1]).T
+                else:
+                    array = array.reshape(shape)
+        subclass = state.get("subclass")
+        if isinstance(subclass, type) and subclass not in (numpy.ndarray, numpy.memmap):
+            try:
+                array = array.view(subclass)
+            except (TypeError, ValueError):
+                pass
+        return array
+
+    def _map_array(
+        self, numpy: Any, dtype: Any, shape: tuple[int, ...], order: str, aligned: bool
+    ) -> Any:
+        file = self.file_handle
+        offset = file.tell()
+        if aligned:
+            pad = file.read(1)
+            if not pad:
+                raise TruncatedFileError(f"{self.where} is truncated inside an array")
+            offset += pad[0] + 1
+        nbytes = dtype.itemsize
+        for n in shape:
+            nbytes *= n
+        if nbytes == 0:
+            array = numpy.empty(shape, dtype=dtype, order=order).view(numpy.memmap)
+        else:
+            array = numpy.memmap(
+                self.path,
+                dtype=dtype,
+                mode=self.mmap_mode,
+                offset=offset,
+                shape=shape,
+                order=order,
+            )
+        file.seek(offset + nbytes)
+        return array
+
+
+class _SniffingUnpickler(pickle.Unpickler):
+    """The C unpickler; stops as soon as the stream names joblib's wrappers."""
+
+    def __init__(self, file: IO[bytes], allow: AllowList | None) -> None:
+        super().__init__(file)
+        self._allow = allow
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in JOBLIB_MODULES:
+            raise _NeedsJoblibReader
+        if self._allow is not None:
+            self._allow.check(module, name)
+        return super().find_class(module, name)
+
+
+def load_pickle_stream(
+    file: IO[bytes],
+    where: str,
+    path: str | None,
+    mmap_mode: str | None,
+    allow: AllowList | None,
+) -> Any:
+    """Load a plain pickle or joblib stream from ``file``."""
+    try:
+        seekable = file.seekable()
+    except (AttributeError, OSError, ValueError):
+        seekable = False
+    try:
+        if seekable:
+            start = file.tell()
+            try:
+                return _SniffingUnpickler(file, allow).load()
+            except _NeedsJoblibReader:
+                file.seek(start)
+        return JoblibUnpickler(file, where, path, mmap_mode, allow).load()
+    except EOFError as exc:
+        raise TruncatedFileError(
+            f"{where} is truncated: the pickle stream ends early ({exc}). Dump the data again."
+        ) from exc
+    except (FormatError, UnsafeGlobalError):
+        raise
+    except CORRUPTION_ERRORS as exc:
+        if isinstance(exc, pickle.UnpicklingError) and "truncated" in str(exc):
+            raise TruncatedFileError(
+                f"{where} is truncated: {exc}. Dump the data again."
+            ) from exc
+        raise FormatError(
+            f"{where} is not a readable pickle or joblib file: {type(exc).__name__}: {exc}"
+        ) from exc
