@@ -1,8 +1,36 @@
 """joblet-memory: transparent disk-caching of function results.
 
-The public API (``Memory`` and friends) is being built; see the package README.
+>>> import tempfile
+>>> from joblet_memory import Memory
+>>> memory = Memory(tempfile.mkdtemp(), verbose=0)
+>>> square = memory.cache(lambda x: x * x)
+>>> square(3), square(3)  # the second call reads the cache
+(9, 9)
 """
+
+from ._expiry import expires_after
+from ._limits import CacheItemInfo
+from ._memorized import MemorizedFunc, MemorizedResult, NotMemorizedResult
+from ._memory import Memory
+from ._store import FileSystemStoreBackend, StoreBackendBase, register_store_backend
+from ._warnings import CacheWarning, JobletCollisionWarning
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+__all__ = [
+    # caching
+    "Memory",
+    "MemorizedFunc",
+    "MemorizedResult",
+    "NotMemorizedResult",
+    "expires_after",
+    # store backends
+    "StoreBackendBase",
+    "FileSystemStoreBackend",
+    "register_store_backend",
+    "CacheItemInfo",
+    # warnings
+    "CacheWarning",
+    "JobletCollisionWarning",
+    "__version__",
+]

@@ -1,0 +1,267 @@
+"""``Memory``: the caching context that decorates functions."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any, overload
+
+from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_items
+from ._memorized import _CHECKED, MemorizedFunc
+from ._store import StoreBackendBase, make_store
+
+logger = logging.getLogger("joblet_memory")
+
+_MMAP_MODES = (None, "r+", "r", "w+", "c")
+
+
+def _check_mmap_mode(mmap_mode: Any) -> None:
+    if mmap_mode not in _MMAP_MODES:
+        raise ValueError(f"mmap_mode must be one of {_MMAP_MODES!r}, got {mmap_mode!r}")
+
+
+class Memory:
+    """A context for caching a function's results on disk, keyed by its arguments.
+
+    Parameters
+    ----------
+    location : str, pathlib.Path, StoreBackendBase or None
+        The folder of the cache (entries go under ``<location>/joblet/``). None
+        disables caching: decorated functions run every time. ``str`` and
+        ``pathlib.Path`` give the same cache.
+    backend : str, default 'local'
+        The store backend's registered name (see ``register_store_backend``).
+    mmap_mode : {None, 'r+', 'r', 'w+', 'c'}
+        Memory-map numpy arrays of cached results (hits and first calls). Use
+        'r' or 'c': 'r+' and 'w+' let changes reach the cache.
+    compress : bool, int, str or (str, int), default False
+        Compression of stored results; compressed results load in memory even
+        with ``mmap_mode``.
+    verbose : int, default 1
+        0: silent; 1: a message per computation; 5: per hit; 10: paths too.
+    bytes_limit : int or str, optional
+        Total size the cache is kept under (``'1G'``), least recently used
+        entries first, enforced after each write.
+    backend_options : dict, optional
+        Store backend options; for 'local': ``lock`` (default True: one caller
+        computes a missing entry while others wait) and ``lock_timeout``
+        (seconds, default 600).
+    items_limit : int, optional
+        Most entries kept, enforced like ``bytes_limit``.
+    age_limit : datetime.timedelta, float (seconds) or str ('7d'), optional
+        Entries not used for longer are removed, enforced like ``bytes_limit``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from joblet_memory import Memory
+    >>> memory = Memory(tempfile.mkdtemp(), verbose=0)
+    >>> @memory.cache
+    ... def f(x):
+    ...     print('Running f(%s)' % x)
+    ...     return x
+    >>> f(1)
+    Running f(1)
+    1
+    >>> f(1)
+    1
+    """
+
+    def __init__(
+        self,
+        location: Any = None,
+        backend: str = "local",
+        mmap_mode: str | None = None,
+        compress: bool | int | str | tuple[str, int] = False,
+        verbose: int = 1,
+        bytes_limit: int | str | None = None,
+        backend_options: dict[str, Any] | None = None,
+        *,
+        items_limit: int | None = None,
+        age_limit: datetime.timedelta | float | str | None = None,
+    ) -> None:
+        _check_mmap_mode(mmap_mode)
+        if compress and mmap_mode is not None:
+            warnings.warn(
+                "compressed results cannot be memory-mapped: they will load in memory "
+                f"despite mmap_mode={mmap_mode!r}",
+                stacklevel=2,
+            )
+        self.location = (
+            os.fspath(location) if isinstance(location, os.PathLike) else location
+        )
+        self.backend = backend
+        self.mmap_mode = mmap_mode
+        self.compress = compress
+        self.verbose = verbose
+        self.backend_options = dict(backend_options or {})
+        self.limits = LimitsPolicy(bytes_limit, items_limit, age_limit)
+        self.store_backend: StoreBackendBase | None = make_store(
+            self.location, backend, verbose, self.backend_options
+        )
+
+    @property
+    def bytes_limit(self) -> int | None:
+        return self.limits.bytes_limit
+
+    @overload
+    def cache(
+        self,
+        func: Callable[..., Any],
+        ignore: Iterable[str] | None = None,
+        verbose: int | None = None,
+        mmap_mode: str | bool | None = False,
+        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> MemorizedFunc: ...
+
+    @overload
+    def cache(
+        self,
+        func: None = None,
+        ignore: Iterable[str] | None = None,
+        verbose: int | None = None,
+        mmap_mode: str | bool | None = False,
+        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Callable[[Callable[..., Any]], MemorizedFunc]: ...
+
+    def cache(
+        self,
+        func: Callable[..., Any] | None = None,
+        ignore: Iterable[str] | None = None,
+        verbose: int | None = None,
+        mmap_mode: str | bool | None = False,
+        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> MemorizedFunc | Callable[[Callable[..., Any]], MemorizedFunc]:
+        """Decorate ``func`` so that its results are cached.
+
+        Usable as ``@memory.cache`` and ``@memory.cache(ignore=[...])``.
+
+        Parameters
+        ----------
+        func : callable, optional
+            The function; omit it to get a decorator with the other options.
+        ignore : list of str, optional
+            Argument names left out of the key (``['debug']``); an unknown name
+            is a ``ValueError`` here.
+        verbose : int, optional
+            Defaults to the Memory's.
+        mmap_mode : {None, 'r+', 'r', 'w+', 'c'}, optional
+            Defaults to the Memory's.
+        cache_validation_callback : callable, optional
+            ``callback(metadata) -> bool``; rejected hits are recomputed. See
+            :func:`expires_after`.
+
+        Returns
+        -------
+        MemorizedFunc
+            Callable like ``func``, with ``call``, ``call_and_shelve``,
+            ``check_call_in_cache`` and ``clear``.
+        """
+        if func is None:
+            return lambda f: self.cache(
+                f,
+                ignore=ignore,
+                verbose=verbose,
+                mmap_mode=mmap_mode,
+                cache_validation_callback=cache_validation_callback,
+            )
+        if ignore is not None and (
+            isinstance(ignore, str) or not isinstance(ignore, Iterable)
+        ):
+            raise TypeError(f"ignore must be a list of argument names, got {ignore!r}")
+        if isinstance(func, MemorizedFunc):
+            func = func.func
+        if mmap_mode is False:
+            mmap_mode = self.mmap_mode
+        _check_mmap_mode(mmap_mode)
+        return MemorizedFunc(
+            func,
+            self.location,
+            backend=self.backend,
+            ignore=ignore,
+            mmap_mode=mmap_mode,  # type: ignore[arg-type]
+            compress=self.compress,
+            verbose=self.verbose if verbose is None else verbose,
+            cache_validation_callback=cache_validation_callback,
+            backend_options=self.backend_options,
+            limits=self.limits,
+            store_backend=self.store_backend,
+        )
+
+    def eval(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``func(*args, **kwargs)`` through the cache."""
+        if self.store_backend is None:
+            return func(*args, **kwargs)
+        return self.cache(func)(*args, **kwargs)
+
+    def clear(self, warn: bool = True) -> None:
+        """Erase the whole cache (everything under ``<location>/joblet``)."""
+        if self.store_backend is None:
+            return
+        if warn:
+            logger.warning("[%r]: Flushing completely the cache", self)
+        self.store_backend.clear_path("")
+        _CHECKED.difference_update(
+            {key for key in _CHECKED if key[0] == self.store_backend.location}
+        )
+
+    def reduce_size(
+        self,
+        bytes_limit: int | str | None = None,
+        items_limit: int | None = None,
+        age_limit: datetime.timedelta | float | str | None = None,
+    ) -> list[CacheItemInfo]:
+        """Remove least recently used entries until the cache fits the limits.
+
+        With no argument, the Memory's own limits apply.
+
+        Parameters
+        ----------
+        bytes_limit : int or str, optional
+            Most bytes kept (``'500M'``).
+        items_limit : int, optional
+            Most entries kept.
+        age_limit : datetime.timedelta, float or str, optional
+            Entries not used for longer than this are removed.
+
+        Returns
+        -------
+        list of CacheItemInfo
+            The removed entries.
+        """
+        if self.store_backend is None:
+            return []
+        if bytes_limit is None and items_limit is None and age_limit is None:
+            limits = (
+                self.limits.bytes_limit,
+                self.limits.items_limit,
+                self.limits.age_limit,
+            )
+        else:
+            limits = (
+                parse_bytes(bytes_limit),
+                parse_items(items_limit),
+                parse_age(age_limit),
+            )
+        if limits == (None, None, None):
+            return []
+        return self.limits.enforce(self.store_backend, *limits)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(location={self.location!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_memory, (self.__dict__.copy(),))
+
+
+def _rebuild_memory(state: dict[str, Any]) -> Memory:
+    memory = Memory.__new__(Memory)
+    memory.__dict__.update(state)
+    if memory.store_backend is None and memory.location is not None:
+        memory.store_backend = make_store(
+            memory.location, memory.backend, memory.verbose, memory.backend_options
+        )
+    return memory

@@ -1,0 +1,448 @@
+"""Store backends: where entries live. The base class and the local filesystem.
+
+An **entry** is one cached call, addressed by ``call_id = (func_id, args_id)``:
+``func_id`` is the function's path (``'pkg/module/func'``, see
+:func:`joblet_memory._keys.function_id`) and ``args_id`` the 32-hex-digit hash
+of its arguments and code. The local backend lays entries out as::
+
+    <location>/joblet/.gitignore                     (created once, never overwritten)
+    <location>/joblet/<func_id>/func_code.json       the function's code record
+    <location>/joblet/<func_id>/<args_id>/output.pkl the result (joblet-persist file)
+    <location>/joblet/<func_id>/<args_id>/metadata.json
+    <location>/joblet/<func_id>/<args_id>/.lock      who computes (see _locking)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
+from typing import Any, ClassVar
+
+from ._limits import CacheItemInfo, select_evictions
+from ._locking import entry_lock
+from ._serialize import OUTPUT_NAME, read_output, write_output
+
+CallId = tuple[str, str]
+
+CACHE_FOLDER = "joblet"
+METADATA_NAME = "metadata.json"
+FUNC_CODE_NAME = "func_code.json"
+GITIGNORE_TEXT = (
+    "# Created by joblet-memory: everything in this folder is a cache.\n*\n"
+)
+
+
+class StoreBackendBase(ABC):
+    """The interface ``Memory`` uses to keep entries; subclass it for new stores.
+
+    Implement the abstract methods, then make the backend available by name with
+    ``register_store_backend('mystore', MyStoreBackend)`` and use it with
+    ``Memory(location, backend='mystore', backend_options={...})``.
+
+    Contract, for every method taking ``call_id = (func_id, args_id)``:
+
+    * :meth:`load_item` raises ``KeyError`` when there is no entry; any other
+      exception means the entry is damaged: ``Memory`` warns, recomputes and
+      calls :meth:`dump_item` again, which must replace it.
+    * :meth:`dump_item` must be atomic: a concurrent :meth:`load_item` sees the
+      old value, no value, or the whole new one; never part of one. It raises
+      ``OSError`` when the store cannot be written (read-only, full); ``Memory``
+      then warns and returns the result uncached.
+    * Methods that record or list things (:meth:`touch_item`,
+      :meth:`get_items`) must be cheap or rare: :meth:`touch_item` runs on every
+      cache hit.
+
+    Attributes
+    ----------
+    location : str
+        Where the store keeps its data; shown in messages and in
+        ``MemorizedResult`` reprs.
+    """
+
+    location: str = ""
+
+    @abstractmethod
+    def configure(
+        self,
+        location: str,
+        verbose: int = 0,
+        backend_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Point the backend at ``location`` with its options; create nothing yet."""
+
+    @abstractmethod
+    def load_item(self, call_id: CallId, mmap_mode: str | None = None) -> Any:
+        """The stored value; ``KeyError`` if absent."""
+
+    @abstractmethod
+    def dump_item(
+        self,
+        call_id: CallId,
+        value: Any,
+        metadata: dict[str, Any],
+        compress: bool | int | str | tuple[str, int] = False,
+    ) -> int:
+        """Store ``value`` and its ``metadata`` atomically; return the bytes used."""
+
+    @abstractmethod
+    def contains_item(self, call_id: CallId) -> bool:
+        """Whether a complete entry exists."""
+
+    @abstractmethod
+    def get_metadata(self, call_id: CallId) -> dict[str, Any]:
+        """The metadata stored with the entry; ``KeyError`` if absent."""
+
+    @abstractmethod
+    def clear_item(self, call_id: CallId) -> None:
+        """Remove one entry (no error if it is already gone)."""
+
+    @abstractmethod
+    def clear_path(self, func_id: str = "") -> None:
+        """Remove a function's entries and code record; ``''`` removes everything."""
+
+    @abstractmethod
+    def get_cached_func_code(self, func_id: str) -> str | None:
+        """The stored code record (JSON text) of ``func_id``, or None."""
+
+    @abstractmethod
+    def store_cached_func_code(self, func_id: str, record: str) -> None:
+        """Store the code record of ``func_id`` (atomically)."""
+
+    @abstractmethod
+    def get_items(self, func_id: str | None = None) -> list[CacheItemInfo]:
+        """Every complete entry (of one function when ``func_id`` is given)."""
+
+    def item_location(self, call_id: CallId) -> str:
+        """A human-readable address of the entry, for messages."""
+        return f"{self.location}/{call_id[0]}/{call_id[1]}"
+
+    def touch_item(self, call_id: CallId) -> None:
+        """Record that the entry was just used (for least-recently-used eviction).
+
+        The default records nothing, so eviction falls back to creation order.
+        """
+        return None
+
+    def lock_item(
+        self, call_id: CallId, ready: Callable[[], bool]
+    ) -> ContextManager[str]:
+        """Let one caller compute a missing entry while the others wait.
+
+        The context yields ``'acquired'`` (compute), ``'ready'`` (the entry
+        appeared meanwhile), ``'timeout'`` or ``'unavailable'`` (compute without
+        waiting). The default has no locking: everyone computes.
+        """
+        return contextlib.nullcontext("unavailable")
+
+    def enforce_limits(
+        self,
+        now: float,
+        bytes_limit: int | None = None,
+        items_limit: int | None = None,
+        age_limit: float | None = None,
+        items: list[CacheItemInfo] | None = None,
+    ) -> list[CacheItemInfo]:
+        """Remove least recently used entries until the limits hold; return them."""
+        if items is None:
+            items = self.get_items()
+        evicted = select_evictions(items, now, bytes_limit, items_limit, age_limit)
+        for item in evicted:
+            self.clear_item((item.func_id, item.args_id))
+        return evicted
+
+
+def _write_atomically(path: str, text: str) -> None:
+    folder = os.path.dirname(path)
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+class FileSystemStoreBackend(StoreBackendBase):
+    """The ``'local'`` backend: a browsable folder tree on a local or shared disk.
+
+    ``backend_options``:
+
+    ``lock`` : bool, default True
+        When several callers miss the same entry at once, one computes and the
+        others wait for its result. False: every caller computes (joblib's way).
+    ``lock_timeout`` : float, default 600
+        Seconds a caller waits for another's computation before computing itself.
+    """
+
+    OPTIONS: ClassVar[dict[str, Any]] = {"lock": True, "lock_timeout": 600.0}
+
+    def __init__(self) -> None:
+        self.location = ""
+        self.lock = True
+        self.lock_timeout = 600.0
+        self._root_ready = False
+
+    def configure(
+        self,
+        location: str,
+        verbose: int = 0,
+        backend_options: dict[str, Any] | None = None,
+    ) -> None:
+        options = dict(self.OPTIONS)
+        for name, value in (backend_options or {}).items():
+            if name not in options:
+                raise ValueError(
+                    f"unknown backend option {name!r} for the 'local' store; valid "
+                    f"options are {sorted(options)!r}"
+                )
+            options[name] = value
+        self.lock = bool(options["lock"])
+        self.lock_timeout = float(options["lock_timeout"])
+        self.location = os.path.join(os.fspath(location), CACHE_FOLDER)
+        self.verbose = verbose
+
+    # -- paths --------------------------------------------------------------------
+
+    def _entry(self, call_id: CallId) -> str:
+        return os.path.join(self.location, call_id[0], call_id[1])
+
+    def item_location(self, call_id: CallId) -> str:
+        return self._entry(call_id)
+
+    def output_path(self, call_id: CallId) -> str:
+        return os.path.join(self.location, call_id[0], call_id[1], OUTPUT_NAME)
+
+    def _ensure_root(self) -> None:
+        if self._root_ready:
+            return
+        os.makedirs(self.location, exist_ok=True)
+        try:
+            fd = os.open(
+                os.path.join(self.location, ".gitignore"),
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+            )
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(GITIGNORE_TEXT)
+        self._root_ready = True
+
+    # -- entries ------------------------------------------------------------------
+
+    def load_item(self, call_id: CallId, mmap_mode: str | None = None) -> Any:
+        path = os.path.join(self.location, call_id[0], call_id[1], OUTPUT_NAME)
+        try:
+            return read_output(path, mmap_mode)
+        except FileNotFoundError:
+            raise KeyError(
+                f"Non-existing cache value (may have been cleared).\nFile {path} does not exist"
+            ) from None
+
+    def touch_item(self, call_id: CallId) -> None:
+        try:
+            os.utime(os.path.join(self.location, call_id[0], call_id[1], METADATA_NAME))
+        except OSError:
+            pass  # metadata not written yet, or a read-only cache
+
+    def contains_item(self, call_id: CallId) -> bool:
+        return os.path.exists(self.output_path(call_id))
+
+    def dump_item(
+        self,
+        call_id: CallId,
+        value: Any,
+        metadata: dict[str, Any],
+        compress: bool | int | str | tuple[str, int] = False,
+    ) -> int:
+        self._ensure_root()
+        entry = self._entry(call_id)
+        os.makedirs(entry, exist_ok=True)
+        output = os.path.join(entry, OUTPUT_NAME)
+        write_output(value, output, compress)
+        size = os.stat(output).st_size
+        text = json.dumps({**metadata, "size": size}, indent=1, default=str)
+        _write_atomically(os.path.join(entry, METADATA_NAME), text)
+        return size + len(text)
+
+    def get_metadata(self, call_id: CallId) -> dict[str, Any]:
+        path = os.path.join(self._entry(call_id), METADATA_NAME)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            raise KeyError(f"no metadata for {self._entry(call_id)}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} holds {type(data).__name__}, not a JSON object")
+        return data
+
+    def _remove_tree(self, path: str) -> None:
+        # Rename first, so readers see the entry whole or gone, then delete.
+        trash = os.path.join(
+            os.path.dirname(path),
+            f".trash-{os.path.basename(path)}-{uuid.uuid4().hex[:8]}",
+        )
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = path
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def clear_item(self, call_id: CallId) -> None:
+        self._remove_tree(self._entry(call_id))
+
+    def clear_path(self, func_id: str = "") -> None:
+        if func_id:
+            self._remove_tree(os.path.join(self.location, func_id))
+            return
+        try:
+            names = os.listdir(self.location)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name == ".gitignore":
+                continue
+            path = os.path.join(self.location, name)
+            if os.path.isdir(path):
+                self._remove_tree(path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+    # -- code records ---------------------------------------------------------------
+
+    def get_cached_func_code(self, func_id: str) -> str | None:
+        try:
+            with open(
+                os.path.join(self.location, func_id, FUNC_CODE_NAME), encoding="utf-8"
+            ) as handle:
+                return handle.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def store_cached_func_code(self, func_id: str, record: str) -> None:
+        self._ensure_root()
+        folder = os.path.join(self.location, func_id)
+        os.makedirs(folder, exist_ok=True)
+        _write_atomically(os.path.join(folder, FUNC_CODE_NAME), record)
+
+    # -- listing and locking -------------------------------------------------------
+
+    def _entry_info(
+        self, func_id: str, args_id: str, path: str
+    ) -> CacheItemInfo | None:
+        try:
+            output = os.stat(os.path.join(path, OUTPUT_NAME))
+        except OSError:
+            return None
+        size, last_access = output.st_size, output.st_mtime
+        try:
+            meta = os.stat(os.path.join(path, METADATA_NAME))
+        except OSError:
+            pass
+        else:
+            size += meta.st_size
+            last_access = max(last_access, meta.st_mtime)
+        return CacheItemInfo(func_id, args_id, path, size, last_access)
+
+    def _walk(self, folder: str, func_id: str) -> Iterator[CacheItemInfo]:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            sub_id = f"{func_id}/{entry.name}" if func_id else entry.name
+            if func_id and os.path.exists(os.path.join(entry.path, OUTPUT_NAME)):
+                info = self._entry_info(func_id, entry.name, entry.path)
+                if info is not None:
+                    yield info
+            else:
+                yield from self._walk(entry.path, sub_id)
+
+    def get_items(self, func_id: str | None = None) -> list[CacheItemInfo]:
+        if func_id is None:
+            return list(self._walk(self.location, ""))
+        folder = os.path.join(self.location, func_id)
+        items = []
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        for entry in entries:
+            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                info = self._entry_info(func_id, entry.name, entry.path)
+                if info is not None:
+                    items.append(info)
+        return items
+
+    def lock_item(
+        self, call_id: CallId, ready: Callable[[], bool]
+    ) -> ContextManager[str]:
+        if not self.lock:
+            return contextlib.nullcontext("unavailable")
+        return entry_lock(self._entry(call_id), self.lock_timeout, ready)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(location={self.location!r})"
+
+
+_STORE_BACKENDS: dict[str, type[StoreBackendBase]] = {"local": FileSystemStoreBackend}
+
+
+def register_store_backend(backend_name: str, backend: type[StoreBackendBase]) -> None:
+    """Make a store backend available to ``Memory(..., backend=backend_name)``.
+
+    Parameters
+    ----------
+    backend_name : str
+        The name given as ``Memory(backend=...)``.
+    backend : subclass of StoreBackendBase
+        The class; ``Memory`` instantiates it with no arguments, then calls
+        :meth:`StoreBackendBase.configure`.
+    """
+    if not isinstance(backend_name, str):
+        raise ValueError(f"store backend name must be a string, got {backend_name!r}")
+    if not (isinstance(backend, type) and issubclass(backend, StoreBackendBase)):
+        raise ValueError(
+            f"store backend must be a subclass of StoreBackendBase, got {backend!r}"
+        )
+    _STORE_BACKENDS[backend_name] = backend
+
+
+def make_store(
+    location: Any, backend: str, verbose: int, backend_options: dict[str, Any] | None
+) -> StoreBackendBase | None:
+    """The configured backend for ``location`` (None when caching is off)."""
+    if location is None:
+        return None
+    if isinstance(location, StoreBackendBase):
+        return location
+    try:
+        cls = _STORE_BACKENDS[backend]
+    except KeyError:
+        raise ValueError(
+            f"unknown store backend {backend!r}; registered backends are "
+            f"{sorted(_STORE_BACKENDS)!r} (add one with register_store_backend)"
+        ) from None
+    if not isinstance(location, (str, os.PathLike)):
+        raise TypeError(
+            f"location must be a str, a pathlib.Path, a store backend or None, got {location!r}"
+        )
+    store = cls()
+    store.configure(
+        os.fspath(location), verbose=verbose, backend_options=backend_options
+    )
+    return store

@@ -1,0 +1,73 @@
+"""The messages the cache prints, in the seed's format.
+
+``verbose >= 1``: one block per computation::
+
+    ________________________________________________________________________________
+    [Memory] Calling square...
+    square(array([[0., 0., 1.],
+           [1., 1., 1.],
+           [4., 2., 1.]]))
+    ___________________________________________________________square - 0.0s, 0.0min
+
+``verbose >= 5``: a line per cache hit (``square cache loaded - 0.0s, 0.0min``);
+``verbose >= 10``: where each result is loaded from and stored to.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+LINE = 80
+CALL_VERBOSITY = 1
+LOAD_VERBOSITY = 5
+PATH_VERBOSITY = 10
+
+_repr = reprlib.Repr()
+_repr.maxlevel = 3
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = 10
+_repr.maxdict = 10
+_repr.maxstring = 120
+_repr.maxlong = 60
+_repr.maxother = 700
+
+
+def short_repr(value: Any) -> str:
+    """A repr cut to a few hundred characters, cheap even for huge containers.
+
+    numpy arrays already summarize themselves past 1000 elements.
+    """
+    try:
+        return _repr.repr(value)
+    except Exception as error:  # a broken __repr__ must never break a call
+        return f"<{type(value).__qualname__} (repr failed: {error!r})>"
+
+
+def format_time(seconds: float) -> str:
+    return f"{seconds:.1f}s, {seconds / 60:.1f}min"
+
+
+def format_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """The block printed before computing: separator, header and call repr."""
+    parts = []
+    previous = 0
+    for arg in args:
+        text = short_repr(arg)
+        if previous > LINE:
+            text = "\n" + text
+        previous = len(text)
+        parts.append(text)
+    parts += [f"{key}={short_repr(value)}" for key, value in kwargs.items()]
+    return f"{'_' * LINE}\n[Memory] Calling {name}...\n{name}({', '.join(parts)})"
+
+
+def format_done(name: str, seconds: float, what: str = "") -> str:
+    """``_____square - 0.0s, 0.0min``, right-aligned on 80 columns."""
+    message = f"{name}{what} - {format_time(seconds)}"
+    return "_" * max(0, LINE - len(message)) + message
+
+
+def input_reprs(bound: Mapping[str, Any]) -> dict[str, str]:
+    """Short reprs of the bound arguments, for ``metadata.json``."""
+    return {name: short_repr(value) for name, value in bound.items()}
