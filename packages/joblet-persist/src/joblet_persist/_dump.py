@@ -227,7 +227,7 @@ def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
 
 def dump(
     value: Any,
-    filename: str | os.PathLike[str] | IO[bytes],
+    filename: str | bytes | os.PathLike[str] | IO[bytes],
     compress: bool | int | str | tuple[str, int] = 0,
     protocol: int | None = None,
 ) -> list[str] | None:
@@ -269,7 +269,7 @@ def dump(
     """
     protocol = _check_protocol(protocol)
     path: str | None = None
-    if isinstance(filename, (str, os.PathLike)):
+    if isinstance(filename, (str, bytes, os.PathLike)):
         path = os.fsdecode(os.fspath(filename))
     elif not hasattr(filename, "write"):
         raise ValueError(

@@ -37,6 +37,8 @@ HEADER = struct.Struct("<8sHH16sbxxxIQQQQ")
 FLAG_COMPRESSED = 1
 # A table larger than this is certainly corruption, not data.
 MAX_TABLE_BYTES = 1 << 31
+# No section of a real file comes near this (64 PiB).
+MAX_SECTION_BYTES = 1 << 56
 
 
 def align(offset: int) -> int:
@@ -121,7 +123,11 @@ class Header:
             raise FormatError(
                 f"{where} is corrupted: inconsistent header flags {flags}"
             )
-        if table_len > MAX_TABLE_BYTES or (codec_name and chunk <= 0):
+        if (
+            table_len > MAX_TABLE_BYTES
+            or max(pickle_len, buffers_len, chunk) > MAX_SECTION_BYTES
+            or (codec_name and chunk <= 0)
+        ):
             raise FormatError(f"{where} is corrupted: implausible header values")
         return cls(
             version, codec_name, level, crc, table_len, pickle_len, buffers_len, chunk

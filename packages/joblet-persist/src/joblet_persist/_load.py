@@ -36,6 +36,7 @@ from ._restricted import AllowList, RestrictedUnpickler, make_allow_list
 from ._threads import ordered_map, thread_count
 
 MMAP_MODES = (None, "r", "r+", "w+", "c")
+READ_STEP = 1 << 24
 PICKLE_PROTO = 0x80
 # Errors codecs raise on damaged data; they become FormatError.
 CODEC_ERRORS: tuple[type[BaseException], ...] = (
@@ -60,7 +61,8 @@ class _Source:
         chunks = []
         remaining = n
         while remaining:
-            data = self.file.read(remaining)
+            # bounded reads: a damaged length never allocates more than is there
+            data = self.file.read(min(remaining, READ_STEP))
             if not data:
                 raise TruncatedFileError(
                     f"{self.where} is truncated: it ends inside {what} "
@@ -232,6 +234,7 @@ def _read_container(
                 "not match. Dump the data again."
             )
         entries = decode_table(table, where)
+        _check_entries(entries, header, where)
         buffers: Iterable[Any]
         if mmap_mode is not None and path is not None:
             buffers = _buffers_mapped(
@@ -243,9 +246,25 @@ def _read_container(
         if allow is None:
             return pickle.Unpickler(stream, buffers=buffers).load()
         return RestrictedUnpickler(stream, allow, buffers=buffers).load()
+    except (MemoryError, OverflowError) as exc:
+        raise FormatError(
+            f"{where} is corrupted: it announces sizes that cannot be allocated ({exc!r})"
+        ) from exc
     finally:
         if chunks is not None:
             chunks.close()
+
+
+def _check_entries(entries: list[BufferEntry], header: Header, where: str) -> None:
+    if header.compressed:
+        consistent = sum(entry.nbytes for entry in entries) == header.buffers_len
+    else:
+        end = max((entry.offset + entry.nbytes for entry in entries), default=0)
+        consistent = end == header.buffers_len
+    if not consistent:
+        raise FormatError(
+            f"{where} is corrupted: its buffer table disagrees with its header"
+        )
 
 
 class _Prepended(io.RawIOBase):
