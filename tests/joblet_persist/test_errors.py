@@ -67,7 +67,7 @@ def test_newer_format_version(tmp_path):
 @pytest.mark.parametrize("data", [PLAIN, COMPRESSED], ids=["plain", "compressed"])
 def test_every_truncation_is_refused(tmp_path, data):
     path = tmp_path / "cut"
-    for size in list(range(0, len(data), max(1, len(data) // 60))) + [len(data) - 1]:
+    for size in [*list(range(0, len(data), max(1, len(data) // 60))), len(data) - 1]:
         path.write_bytes(data[:size])
         with pytest.raises(FormatError):
             load(path)

@@ -25,7 +25,8 @@ def _check(loaded):
     assert loaded.keys() == expected.keys()
     for key, value in expected.items():
         if isinstance(value, np.ndarray):
-            assert loaded[key].dtype == value.dtype and loaded[key].shape == value.shape
+            assert loaded[key].dtype == value.dtype
+            assert loaded[key].shape == value.shape
             assert loaded[key].tolist() == value.tolist()
         else:
             assert loaded[key] == value
@@ -73,5 +74,6 @@ def test_live_joblib_files(tmp_path, compress):
     }
     joblib.dump(value, tmp_path / "j.pkl", compress=compress)
     loaded = load(tmp_path / "j.pkl", mmap_mode="r" if compress == 0 else None)
-    assert np.array_equal(loaded["a"], value["a"]) and loaded["b"] == value["b"]
+    assert np.array_equal(loaded["a"], value["a"])
+    assert loaded["b"] == value["b"]
     assert loaded["c"].dtype == np.uint16

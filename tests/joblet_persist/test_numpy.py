@@ -39,7 +39,8 @@ ARRAYS = {
 
 def _same(a, b):
     assert type(b) is type(a) or (isinstance(b, np.memmap) and type(a) is np.ndarray)
-    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
     if a.dtype.hasobject:
         assert a.tolist() == b.tolist()
     else:
@@ -109,14 +110,16 @@ def test_memmap_input_is_saved_as_array(tmp_path):
     source[:] = 3
     dump(source, tmp_path / "out")
     loaded = load(tmp_path / "out")
-    assert type(loaded) is np.ndarray and loaded.tolist() == [3] * 5
+    assert type(loaded) is np.ndarray
+    assert loaded.tolist() == [3] * 5
 
 
 def test_mmap_on_compressed_file_warns_and_loads(tmp_path):
     dump(np.arange(10), tmp_path / "c.z")
     with pytest.warns(UserWarning, match="compressed"):
         loaded = load(tmp_path / "c.z", mmap_mode="r")
-    assert type(loaded) is np.ndarray and loaded.sum() == 45
+    assert type(loaded) is np.ndarray
+    assert loaded.sum() == 45
 
 
 def test_many_chunks_compressed(tmp_path):

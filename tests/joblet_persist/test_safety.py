@@ -75,7 +75,8 @@ def test_restricted_numpy(tmp_path):
     value = [np.arange(5), np.array([1, None], dtype=object), np.float64(2.0)]
     dump(value, tmp_path / "n")
     loaded = load(tmp_path / "n", allowed_globals=())
-    assert loaded[0].tolist() == [0, 1, 2, 3, 4] and loaded[1].tolist() == [1, None]
+    assert loaded[0].tolist() == [0, 1, 2, 3, 4]
+    assert loaded[1].tolist() == [1, None]
 
 
 def test_inspect_reports_without_executing(tmp_path):
@@ -105,13 +106,15 @@ def test_command_line_inspect(tmp_path):
         text=True,
         check=True,
     ).stdout
-    assert "compression: gzip" in out and "Point" in out
+    assert "compression: gzip" in out
+    assert "Point" in out
     failed = subprocess.run(
         [sys.executable, "-m", "joblet_persist", "inspect", str(tmp_path)],
         capture_output=True,
         text=True,
     )
-    assert failed.returncode == 1 and "error" in failed.stderr
+    assert failed.returncode == 1
+    assert "error" in failed.stderr
 
 
 class ReversedGzip(CompressorWrapper):
