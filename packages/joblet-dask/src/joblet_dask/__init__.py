@@ -1,8 +1,21 @@
-"""joblet-dask: the ``dask`` backend of joblet-parallel on dask.distributed.
+"""joblet-dask: run joblet ``Parallel`` calls on a dask.distributed cluster.
 
-The backend is being built; see the package README.
+Installing this distribution registers the ``'dask'`` backend with joblet-parallel
+(through the ``joblet.parallel_backends`` entry point group)::
+
+    from dask.distributed import Client
+    from joblet_parallel import Parallel, delayed, parallel_config
+
+    client = Client()
+    with parallel_config("dask"):
+        Parallel(verbose=10)(delayed(abs)(-i) for i in range(100))
 """
+
+from ._backend import DaskDistributedBackend
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+__all__ = [
+    "DaskDistributedBackend",
+    "__version__",
+]

@@ -1,0 +1,271 @@
+"""The ``dask`` backend: Parallel batches run as tasks of a dask.distributed client."""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from joblet_parallel import AutoBatchingMixin, ParallelBackendBase, RemoteTraceback
+
+from ._scatter import DEFAULT_SCATTER_THRESHOLD, ScatterCache
+
+_NO_CLIENT_MESSAGE = (
+    "the 'dask' backend runs on a dask.distributed client, and none was found. "
+    "Create one before the Parallel call, for example:\n"
+    "    from dask.distributed import Client, LocalCluster\n"
+    "    client = Client()                         # a local cluster\n"
+    "    client = Client(LocalCluster(n_workers=4))\n"
+    "    client = Client('tcp://scheduler:8786')   # an existing cluster\n"
+    "or pass client=... to parallel_config('dask', client=client)."
+)
+
+# Name of the attribute carrying the worker's traceback text on an exception
+# (exceptions pickle their __dict__, not their __cause__).
+_TRACEBACK_ATTRIBUTE = "_joblet_remote_traceback"
+
+
+def _find_client(client: Any, scheduler_host: str | None) -> Any:
+    from distributed import Client, get_client
+
+    if client is not None:
+        return client
+    if scheduler_host is not None:
+        return Client(scheduler_host)
+    try:
+        return get_client()
+    except ValueError:
+        raise ValueError(_NO_CLIENT_MESSAGE) from None
+
+
+def run_batch(
+    batch_class: type, items: list[Any], nested_backend: Any, max_n_jobs: int | None
+) -> list[Any]:
+    """Run one batch on a dask worker, its scattered arguments already resolved.
+
+    The batch is rebuilt here from its parts (``batch_class`` is Parallel's own
+    batch type) because dask finds futures only in plain lists, tuples and dicts.
+    """
+    try:
+        return batch_class(items, nested_backend, max_n_jobs)()
+    except BaseException as error:
+        setattr(
+            error,
+            _TRACEBACK_ATTRIBUTE,
+            "".join(
+                traceback.format_exception(type(error), error, error.__traceback__)
+            ),
+        )
+        raise
+
+
+def _inside_dask_worker() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
+    """Run ``Parallel`` on a ``dask.distributed`` cluster.
+
+    Selected with ``parallel_config('dask')`` (or ``parallel_backend('dask')``)
+    once joblet-dask is installed. Batches become dask tasks of the current client;
+    ``n_jobs=-1`` means every worker thread of the cluster.
+
+    Parameters
+    ----------
+    scheduler_host : str, optional
+        Address of a scheduler to connect to, when there is no current client.
+    scatter : list, optional
+        Objects to send to every worker once, up front; tasks receiving them (by
+        identity) get the worker's copy instead of shipping them again.
+    client : distributed.Client, optional
+        The client to use; defaults to the current one (``get_client()``).
+    wait_for_workers_timeout : float, default 10
+        Seconds to wait for a first worker when the cluster has none yet.
+    scatter_threshold : int or None, default 1_000_000
+        Arguments at least this many bytes are scattered automatically, once per
+        distinct content (fingerprinted with joblet-hash). ``None`` disables.
+    **kwargs
+        Passed to :class:`ParallelBackendBase` (``nesting_level``, ...).
+
+    Examples
+    --------
+    >>> from dask.distributed import Client
+    >>> from joblet_parallel import Parallel, delayed, parallel_config
+    >>> client = Client(processes=False)  # doctest: +SKIP
+    >>> with parallel_config("dask"):  # doctest: +SKIP
+    ...     Parallel()(delayed(abs)(-i) for i in range(3))
+    [0, 1, 2]
+    """
+
+    MIN_IDEAL_BATCH_DURATION = 0.2
+    MAX_IDEAL_BATCH_DURATION = 1.0
+    default_n_jobs = -1
+    supports_timeout = True
+    supports_retrieve_callback = True
+    supports_return_generator = True
+
+    def __init__(
+        self,
+        scheduler_host: str | None = None,
+        scatter: list[Any] | tuple[Any, ...] | None = None,
+        client: Any = None,
+        wait_for_workers_timeout: float = 10.0,
+        scatter_threshold: int | None = DEFAULT_SCATTER_THRESHOLD,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if scatter is not None and not isinstance(scatter, (list, tuple)):
+            raise TypeError(
+                f"scatter must be a list or a tuple of objects, got {type(scatter).__name__}"
+            )
+        self.wait_for_workers_timeout = wait_for_workers_timeout
+        self._client = client
+        self._scheduler_host = scheduler_host
+        self._scatter_threshold = scatter_threshold
+        self._to_pin = list(scatter or ())
+        self._scattered: ScatterCache | None = None
+        self._call_futures: set[Any] = set()
+
+    @property
+    def client(self) -> Any:
+        """The dask client, found when first needed (so that a backend shipped
+        to a worker binds to that worker's client)."""
+        if self._client is None:
+            self._client = _find_client(None, self._scheduler_host)
+        return self._client
+
+    @property
+    def scattered(self) -> ScatterCache:
+        if self._scattered is None:
+            self._scattered = ScatterCache(self.client, self._scatter_threshold)
+            self._scattered.pin(self._to_pin)
+        return self._scattered
+
+    def __reduce__(self) -> Any:
+        # Shipped to workers as the nested backend: rebuilt there without a
+        # client, and bound to the worker's own client when it is first used.
+        return (DaskDistributedBackend, ())
+
+    # --- sizing -------------------------------------------------------------------
+
+    def _cluster_threads(self) -> int:
+        threads = sum(self.client.nthreads().values())
+        if threads:
+            return threads
+        try:
+            self.client.wait_for_workers(1, timeout=self.wait_for_workers_timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the dask cluster has no worker after {self.wait_for_workers_timeout} s. "
+                "Check that workers are started and can reach the scheduler, or wait "
+                "longer: parallel_config('dask', wait_for_workers_timeout="
+                f"{self.wait_for_workers_timeout * 2:g})"
+            ) from None
+        return sum(self.client.nthreads().values())
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        if n_jobs == 0:
+            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        if n_jobs is None or n_jobs < 0:
+            threads = self._cluster_threads()
+            return threads if n_jobs is None else max(threads + 1 + n_jobs, 1)
+        return n_jobs
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        self.parallel = parallel
+        n_jobs = self.effective_n_jobs(n_jobs)
+        self.scattered  # noqa: B018 - send the scatter=[...] objects now
+        return n_jobs
+
+    # --- running batches ----------------------------------------------------------
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        substitute = self.scattered.substitute
+        items = [
+            (
+                task,
+                [substitute(arg) for arg in args],
+                {k: substitute(v) for k, v in kwargs.items()},
+            )
+            for task, args, kwargs in func.items  # type: ignore[attr-defined]
+        ]
+        future = self.client.submit(
+            run_batch,
+            type(func),
+            items,
+            func.nested_backend,  # type: ignore[attr-defined]
+            func.max_n_jobs,  # type: ignore[attr-defined]
+            pure=False,
+        )
+        self._call_futures.add(future)
+        if callback is not None:
+            future.add_done_callback(callback)
+        return future
+
+    def retrieve_result_callback(self, out: Any) -> Any:
+        self._call_futures.discard(out)
+        return _result_with_remote_traceback(out)
+
+    def retrieve_result(self, out: Any, timeout: float | None = None) -> Any:
+        self._call_futures.discard(out)
+        return _result_with_remote_traceback(out, timeout)
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        futures, self._call_futures = list(self._call_futures), set()
+        if futures:
+            self.client.cancel(futures)
+
+    def stop_call(self) -> None:
+        self._call_futures = set()
+
+    def terminate(self) -> None:
+        if self._scattered is not None:
+            self._scattered.clear()
+
+    # --- nesting --------------------------------------------------------------------
+
+    def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
+        # Nested calls go to the same cluster; the worker secedes while it waits.
+        return DaskDistributedBackend(client=self.client), -1
+
+    @contextlib.contextmanager
+    def retrieval_context(self) -> Iterator[None]:
+        if not _inside_dask_worker():
+            yield
+            return
+        # Waiting inside a task: give the thread back to the worker so nested
+        # tasks can run on it, then take a slot again.
+        from distributed import rejoin, secede
+
+        secede()
+        try:
+            yield
+        finally:
+            rejoin()
+
+
+def _result_with_remote_traceback(future: Any, timeout: float | None = None) -> Any:
+    try:
+        return future.result(timeout=timeout)
+    except BaseException as error:
+        text = getattr(error, _TRACEBACK_ATTRIBUTE, None)
+        if text is not None:
+            delattr(error, _TRACEBACK_ATTRIBUTE)
+            raise error from RemoteTraceback(text)
+        raise
