@@ -1,20 +1,62 @@
 """joblet: lightweight pipelining in Python.
 
-One import for the whole joblib-style API, re-exported from the distributions
-that own each part (today: ``hash`` from joblet-hash; the rest land with their
-issues). This module holds no logic of its own.
+One import for the whole joblib-style API, re-exported unchanged from the
+distribution that owns each part. This module holds no logic of its own.
 
 >>> import joblet
 >>> joblet.hash([1, 2, 3]) == joblet.hash([1, 2, 3])
 True
 """
 
-from joblet_hash import hash
+from joblet_hash import UnhashableObjectError, hash, register_fingerprint
+from joblet_memory import (
+    CacheWarning,
+    JobletCollisionWarning,
+    MemorizedFunc,
+    MemorizedResult,
+    Memory,
+    NotMemorizedResult,
+    StoreBackendBase,
+    expires_after,
+    register_store_backend,
+)
+from joblet_persist import (
+    CompressorWrapper,
+    FormatError,
+    TruncatedFileError,
+    UnsafeGlobalError,
+    UnsupportedVersionError,
+    dump,
+    load,
+    register_compressor,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # caching (joblet-memory)
+    "Memory",
+    "MemorizedResult",
+    "MemorizedFunc",
+    "NotMemorizedResult",
+    "expires_after",
+    "register_store_backend",
+    "StoreBackendBase",
     # hashing (joblet-hash)
     "hash",
+    "register_fingerprint",
+    # persistence (joblet-persist)
+    "dump",
+    "load",
+    "register_compressor",
+    "CompressorWrapper",
+    # errors and warnings users catch
+    "UnhashableObjectError",
+    "FormatError",
+    "TruncatedFileError",
+    "UnsupportedVersionError",
+    "UnsafeGlobalError",
+    "CacheWarning",
+    "JobletCollisionWarning",
     "__version__",
 ]
