@@ -1,9 +1,46 @@
 """joblet-parallel: embarrassingly parallel loops on threads and processes.
 
-The public API (``Parallel``, ``delayed`` and friends) is being built; see the
-package README.
+>>> from math import sqrt
+>>> from joblet_parallel import Parallel, delayed
+>>> Parallel(n_jobs=2, prefer="threads")(delayed(sqrt)(i**2) for i in range(5))
+[0.0, 1.0, 2.0, 3.0, 4.0]
 """
+
+from ._backends import AutoBatchingMixin, ParallelBackendBase
+from ._config import parallel_backend, parallel_config
+from ._cpu import cpu_count
+from ._delayed import delayed
+from ._errors import (
+    RemoteTraceback,
+    TaskPicklingError,
+    TerminatedWorkerError,
+    UnknownBackendError,
+)
+from ._parallel import Parallel, effective_n_jobs
+from ._pickling import wrap_non_picklable_objects
+from ._registry import register_parallel_backend
 
 __version__ = "0.1.0"
 
-__all__: list[str] = ["__version__"]
+__all__ = [
+    # parallel loops
+    "Parallel",
+    "delayed",
+    # configuration
+    "parallel_config",
+    "parallel_backend",
+    "effective_n_jobs",
+    "cpu_count",
+    # serialization
+    "wrap_non_picklable_objects",
+    # custom backends
+    "register_parallel_backend",
+    "ParallelBackendBase",
+    "AutoBatchingMixin",
+    # errors
+    "TerminatedWorkerError",
+    "TaskPicklingError",
+    "RemoteTraceback",
+    "UnknownBackendError",
+    "__version__",
+]

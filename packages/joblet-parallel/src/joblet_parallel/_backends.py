@@ -1,0 +1,564 @@
+"""The backend protocol (joblib's, so joblib backends port by changing imports)
+and the built-in backends: sequential, threading, multiprocessing and our
+process executor (named 'loky' for joblib code)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ._cpu import cpu_count
+
+__all__ = [
+    "AutoBatchingMixin",
+    "MultiprocessingBackend",
+    "ParallelBackendBase",
+    "ProcessBackend",
+    "SequentialBackend",
+    "ThreadingBackend",
+]
+
+
+class ParallelBackendBase(metaclass=ABCMeta):
+    """Base class of Parallel backends (joblib's protocol).
+
+    A backend runs batches for ``Parallel``. Subclasses implement
+    :meth:`effective_n_jobs` and :meth:`submit` (or the older :meth:`apply_async`);
+    everything else has a working default. ``Parallel`` calls, in order:
+    :meth:`configure` (returns the number of workers), :meth:`start_call`, then
+    :meth:`submit` for each batch, :meth:`retrieve_result_callback` or
+    :meth:`retrieve_result` to read each result, :meth:`stop_call`, and
+    :meth:`terminate` when the call (or the ``with Parallel`` block) ends.
+    :meth:`abort_everything` is called after an error or a timeout.
+
+    Attributes
+    ----------
+    supports_timeout : bool
+        ``retrieve_result`` honours its ``timeout`` argument.
+    supports_retrieve_callback : bool
+        The callback given to ``submit`` receives a future-like object and
+        ``Parallel`` calls :meth:`retrieve_result_callback` on it (errors included);
+        otherwise the callback receives the batch's list of results and only on
+        success.
+    supports_return_generator : bool
+        Results may be consumed as they come (``return_as='generator'``).
+    supports_inner_max_num_threads : bool
+        The backend limits BLAS/OpenMP threads in its workers.
+    supports_sharedmem : bool
+        Workers share the caller's memory (threads).
+    uses_threads : bool
+        Workers are threads of this process.
+    """
+
+    default_n_jobs = 1
+    supports_timeout = False
+    supports_retrieve_callback = False
+    supports_return_generator = False
+    supports_inner_max_num_threads = False
+    supports_sharedmem = False
+    uses_threads = False
+    nesting_level: int | None = None
+
+    MAX_NUM_THREADS_VARS = (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    )
+    TBB_ENABLE_IPC_VAR = "ENABLE_IPC"
+
+    def __init__(
+        self,
+        nesting_level: int | None = None,
+        inner_max_num_threads: int | None = None,
+        **backend_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.nesting_level = nesting_level
+        self.inner_max_num_threads = inner_max_num_threads
+        self.backend_kwargs = backend_kwargs
+        self.parallel: Any = None
+
+    @abstractmethod
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        """The number of workers ``n_jobs`` means for this backend (>= 1)."""
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """Schedule ``func()`` (a batch); call ``callback`` when it is done.
+
+        Returns a future-like object with ``get(timeout=None)`` or ``result()``.
+        """
+        return self.apply_async(func, callback=callback)
+
+    def apply_async(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """Older name of :meth:`submit`, kept for backends written for joblib."""
+        raise NotImplementedError(f"{type(self).__name__} must implement submit()")
+
+    def retrieve_result_callback(self, out: Any) -> Any:
+        """Read the result from what the callback received (may raise)."""
+        return out.result() if hasattr(out, "result") else out.get()
+
+    def retrieve_result(self, out: Any, timeout: float | None = None) -> Any:
+        """Wait for and return the result of a future returned by :meth:`submit`."""
+        if hasattr(out, "get"):
+            return out.get(timeout=timeout) if self.supports_timeout else out.get()
+        return out.result(timeout=timeout) if self.supports_timeout else out.result()
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        """Prepare the workers for a call; return the effective number of jobs."""
+        self.parallel = parallel
+        return self.effective_n_jobs(n_jobs)
+
+    def start_call(self) -> None:  # noqa: B027 - optional hook
+        """Called before the first batch of a call is submitted."""
+
+    def stop_call(self) -> None:  # noqa: B027 - optional hook
+        """Called after the last result of a call was retrieved."""
+
+    def terminate(self) -> None:  # noqa: B027 - optional hook
+        """Release the workers (end of the call or of the ``with`` block)."""
+
+    def compute_batch_size(self) -> int:
+        """Number of tasks in the next batch when ``batch_size='auto'``."""
+        return 1
+
+    def batch_completed(self, batch_size: int, duration: float) -> None:  # noqa: B027 - optional hook
+        """Called with the size and duration of each completed batch."""
+
+    def get_exceptions(self) -> list[type[BaseException]]:
+        """Exception types that mean "the backend itself failed"."""
+        return []
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        """Stop the work of the current call (after an error, timeout or Ctrl-C).
+
+        With ``ensure_ready`` the backend must be usable again afterwards.
+        """
+        if ensure_ready and self.parallel is not None:
+            self.configure(
+                n_jobs=self.parallel._n_jobs,
+                parallel=self.parallel,
+                **self.parallel._backend_kwargs,
+            )
+
+    def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
+        """The backend (and n_jobs cap) for ``Parallel`` calls inside a task."""
+        level = (self.nesting_level or 0) + 1
+        return SequentialBackend(nesting_level=level), None
+
+    @contextlib.contextmanager
+    def retrieval_context(self) -> Iterator[None]:
+        """Context around the retrieval of results (dask uses it to secede)."""
+        yield
+
+    def _prepare_worker_env(self, n_jobs: int) -> dict[str, str]:
+        """Thread-limit variables for workers: cpu_count // n_jobs unless set."""
+        explicit = self.inner_max_num_threads
+        default = max(cpu_count() // max(n_jobs, 1), 1)
+        env = {}
+        for name in self.MAX_NUM_THREADS_VARS:
+            if explicit is None:
+                env[name] = os.environ.get(name, str(default))
+            else:
+                env[name] = str(explicit)
+        if self.TBB_ENABLE_IPC_VAR not in os.environ:
+            env[self.TBB_ENABLE_IPC_VAR] = "1"
+        return env
+
+    @staticmethod
+    def in_main_thread() -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+
+class AutoBatchingMixin:
+    """Batch sizes that aim at a batch duration (joblib's heuristic).
+
+    Starts at one task per batch; while batches take less than
+    ``MIN_IDEAL_BATCH_DURATION`` the size grows (at most ``BATCH_GROWTH`` times
+    per step), and it shrinks when batches take more than
+    ``MAX_IDEAL_BATCH_DURATION``.
+    """
+
+    MIN_IDEAL_BATCH_DURATION = 0.2
+    MAX_IDEAL_BATCH_DURATION = 2.0
+    BATCH_GROWTH = 2
+    _DEFAULT_EFFECTIVE_BATCH_SIZE = 1
+    _DEFAULT_SMOOTHED_BATCH_DURATION = 0.0
+
+    parallel: Any
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._effective_batch_size = self._DEFAULT_EFFECTIVE_BATCH_SIZE
+        self._smoothed_batch_duration = self._DEFAULT_SMOOTHED_BATCH_DURATION
+
+    def compute_batch_size(self) -> int:
+        old = self._effective_batch_size
+        duration = self._smoothed_batch_duration
+        if 0 < duration < self.MIN_IDEAL_BATCH_DURATION:
+            ideal = int(old * self.MIN_IDEAL_BATCH_DURATION / duration) * 2
+            size = max(min(self.BATCH_GROWTH * old, ideal), 1)
+        elif duration > self.MAX_IDEAL_BATCH_DURATION and old >= 2:
+            ideal = int(old * self.MIN_IDEAL_BATCH_DURATION / duration)
+            size = max(2 * ideal, 1)
+        else:
+            size = old
+        if size != old:
+            self._effective_batch_size = size
+            self._smoothed_batch_duration = self._DEFAULT_SMOOTHED_BATCH_DURATION
+            parallel = getattr(self, "parallel", None)
+            if parallel is not None and parallel.verbose >= 10:
+                parallel._print(
+                    f"Batch computation too {'fast' if size > old else 'slow'} "
+                    f"({duration:.4f}s.) Setting batch_size={size}."
+                )
+        return size
+
+    def batch_completed(self, batch_size: int, duration: float) -> None:
+        if batch_size == self._effective_batch_size:
+            old = self._smoothed_batch_duration
+            if old == self._DEFAULT_SMOOTHED_BATCH_DURATION:
+                self._smoothed_batch_duration = duration
+            else:
+                self._smoothed_batch_duration = 0.8 * old + 0.2 * duration
+
+    def reset_batch_stats(self) -> None:
+        self._effective_batch_size = self._DEFAULT_EFFECTIVE_BATCH_SIZE
+        self._smoothed_batch_duration = self._DEFAULT_SMOOTHED_BATCH_DURATION
+
+
+def _effective_n_jobs(n_jobs: int | None) -> int:
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 in Parallel has no meaning")
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(cpu_count() + 1 + n_jobs, 1)
+    return n_jobs
+
+
+class SequentialBackend(ParallelBackendBase):
+    """Runs every task in the calling thread, one after the other."""
+
+    uses_threads = True
+    supports_sharedmem = True
+    supports_return_generator = True
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        if n_jobs == 0:
+            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        return 1
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        raise RuntimeError(
+            "SequentialBackend.submit is never called: Parallel runs inline"
+        )
+
+
+class ThreadingBackend(ParallelBackendBase):
+    """A pool of threads in this process.
+
+    Very low overhead; useful when the work releases the GIL (NumPy, I/O, compiled
+    extensions) or needs shared memory (``require='sharedmem'``). Batches hold one
+    task each.
+    """
+
+    uses_threads = True
+    supports_sharedmem = True
+    supports_timeout = True
+    supports_retrieve_callback = True
+    supports_return_generator = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pool: Any = None
+        self._pool_size = 0
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        return _effective_n_jobs(n_jobs)
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        self.parallel = parallel
+        n_jobs = self.effective_n_jobs(n_jobs)
+        if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.terminate()
+            self._pool = ThreadPoolExecutor(n_jobs, thread_name_prefix="joblet-thread")
+            self._pool_size = n_jobs
+        return n_jobs
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        future = self._pool.submit(func)
+        if callback is not None:
+            future.add_done_callback(callback)
+        return future
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        # Threads cannot be killed: queued batches are cancelled, running ones end.
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        super().abort_everything(ensure_ready)
+
+    def terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
+        return SequentialBackend(nesting_level=(self.nesting_level or 0) + 1), None
+
+
+class ProcessBackend(AutoBatchingMixin, ParallelBackendBase):
+    """Our process executor: a reusable pool of worker processes ('loky').
+
+    Workers start with a fresh interpreter (never ``fork``), functions travel
+    with cloudpickle and data with pickle protocol 5. The pool is shared by every
+    call with the same worker settings and survives between calls; a worker that
+    dies raises :class:`TerminatedWorkerError` and is replaced.
+
+    Parameters
+    ----------
+    idle_worker_timeout : float, default 300
+        Seconds after which an idle worker exits.
+    initializer, initargs
+        ``initializer(*initargs)`` runs once in each new worker.
+    max_memory_growth : int, default 300 MB
+        A worker whose resident memory grew by more than this many bytes since its
+        first batch (after a garbage collection) is replaced.
+    memory_check_interval : float, default 1.0
+        Seconds between two memory checks in a worker.
+    reducers : dict, optional
+        ``{type: reduce_function}`` applied when pickling tasks for the workers
+        (copyreg style); the hook where large arguments are reduced before sending.
+    """
+
+    supports_timeout = True
+    supports_retrieve_callback = True
+    supports_return_generator = True
+    supports_inner_max_num_threads = True
+    MIN_IDEAL_BATCH_DURATION = 0.05
+    MAX_IDEAL_BATCH_DURATION = 1.0
+    BATCH_GROWTH = 16
+
+    def __init__(
+        self,
+        nesting_level: int | None = None,
+        inner_max_num_threads: int | None = None,
+        idle_worker_timeout: float = 300.0,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        max_memory_growth: int = 300 * 1024**2,
+        memory_check_interval: float = 1.0,
+        reducers: dict[type, Callable[[Any], Any]] | None = None,
+        **backend_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            nesting_level=nesting_level,
+            inner_max_num_threads=inner_max_num_threads,
+            **backend_kwargs,
+        )
+        self.idle_worker_timeout = idle_worker_timeout
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
+        self.max_memory_growth = max_memory_growth
+        self.memory_check_interval = memory_check_interval
+        self.reducers: dict[type, Callable[[Any], Any]] = dict(reducers or {})
+        self._pool: Any = None
+        self._n_jobs = 1
+        self._call_jobs: set[Any] = set()
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        return _effective_n_jobs(n_jobs)
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        idle_worker_timeout: float | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        self.parallel = parallel
+        n_jobs = self.effective_n_jobs(n_jobs)
+        if idle_worker_timeout is not None:
+            self.idle_worker_timeout = idle_worker_timeout
+        if n_jobs == 1:
+            return 1
+        from ._executor import get_pool
+
+        self._n_jobs = n_jobs
+        self._pool = get_pool(
+            n_workers=n_jobs,
+            env=self._prepare_worker_env(n_jobs),
+            initializer=self.initializer,
+            initargs=self.initargs,
+            idle_timeout=self.idle_worker_timeout,
+            max_memory_growth=self.max_memory_growth,
+            memory_check_interval=self.memory_check_interval,
+        )
+        return n_jobs
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        from ._pickling import dumps_task
+
+        payload = dumps_task(func, self.reducers)
+        job = self._pool.submit(payload, callback, getattr(func, "describe", None))
+        self._call_jobs.add(job)
+        return job
+
+    def retrieve_result_callback(self, out: Any) -> Any:
+        self._call_jobs.discard(out)
+        return out.result()
+
+    def start_call(self) -> None:
+        self._call_jobs = set()
+
+    def stop_call(self) -> None:
+        self._call_jobs = set()
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        """Cancel queued batches; kill the workers still running this call's tasks."""
+        jobs, self._call_jobs = self._call_jobs, set()
+        if self._pool is not None and jobs:
+            self._pool.cancel(jobs, kill_running=True)
+
+    def terminate(self) -> None:
+        # The pool outlives the call: it is shared and reused (idle workers time out).
+        self._pool = None
+
+    def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
+        level = (self.nesting_level or 0) + 1
+        if level > 1:
+            return SequentialBackend(nesting_level=level), None
+        share = max(1, cpu_count() // max(self._n_jobs, 1))
+        if share == 1:
+            return SequentialBackend(nesting_level=level), 1
+        return ThreadingBackend(nesting_level=level), share
+
+
+def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
+    import pickle
+
+    return pickle.loads(main, buffers=buffers)()
+
+
+def _init_mp_worker(env: dict[str, str]) -> None:
+    import signal
+
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class MultiprocessingBackend(AutoBatchingMixin, ParallelBackendBase):
+    """The legacy backend: a ``multiprocessing.Pool`` per call (or ``with`` block).
+
+    Started with ``forkserver`` where available, else ``spawn`` (set
+    ``JOBLET_START_METHOD`` to choose). Tasks are pickled with cloudpickle so
+    functions of ``__main__`` work. Less robust than the default backend: a worker
+    that dies loses its task.
+    """
+
+    supports_retrieve_callback = True
+    supports_timeout = True
+    supports_return_generator = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pool: Any = None
+        self._pool_size = 0
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        return _effective_n_jobs(n_jobs)
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        self.parallel = parallel
+        n_jobs = self.effective_n_jobs(n_jobs)
+        if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
+            import multiprocessing
+
+            self.terminate()
+            method = os.environ.get("JOBLET_START_METHOD")
+            if method is None:
+                methods = multiprocessing.get_all_start_methods()
+                method = "forkserver" if "forkserver" in methods else "spawn"
+            context = multiprocessing.get_context(method)
+            self._pool = context.Pool(
+                n_jobs,
+                initializer=_init_mp_worker,
+                initargs=(self._prepare_worker_env(n_jobs),),
+            )
+            self._pool_size = n_jobs
+        return n_jobs
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        from concurrent.futures import Future
+
+        from ._pickling import dumps_task
+
+        future: Future[Any] = Future()
+        if callback is not None:
+            future.add_done_callback(callback)
+        main, buffers = dumps_task(func, None)
+        self._pool.apply_async(
+            _run_cloudpickled,
+            (main, [bytes(buffer) for buffer in buffers]),
+            callback=future.set_result,
+            error_callback=future.set_exception,
+        )
+        return future
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+        super().abort_everything(ensure_ready)
+
+    def terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None

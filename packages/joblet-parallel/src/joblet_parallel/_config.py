@@ -1,0 +1,259 @@
+"""parallel_config and parallel_backend: settings read by Parallel at call time.
+
+Settings are looked up in order: the innermost ``parallel_config`` context of the
+current thread, the process-wide settings of :meth:`parallel_config.set_global`,
+then the defaults. Inside a worker of an outer Parallel call, the nested backend of
+the outer backend is in effect (see the nested-parallelism rule in the README).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ._registry import get_backend_factory
+
+_UNSET: Any = object()
+
+DEFAULTS: dict[str, Any] = {
+    "backend": None,
+    "n_jobs": None,
+    "verbose": 0,
+    "temp_folder": None,
+    "max_nbytes": "1M",
+    "mmap_mode": "r",
+    "prefer": None,
+    "require": None,
+    "inner_max_num_threads": None,
+}
+
+_local = threading.local()
+_global: dict[str, Any] = {}
+_global_lock = threading.Lock()
+
+
+def _thread_config() -> dict[str, Any]:
+    return getattr(_local, "config", None) or {}
+
+
+def get_config() -> dict[str, Any]:
+    """The settings in effect in this thread (defaults, global, then context)."""
+    merged = dict(DEFAULTS)
+    merged.update(_global)
+    merged.update(_thread_config())
+    return merged
+
+
+def _make_backend(
+    backend: Any, inner_max_num_threads: Any, params: dict[str, Any]
+) -> Any:
+    if isinstance(backend, str):
+        factory = get_backend_factory(backend)
+        instance = factory(**params)
+    else:
+        if params:
+            raise ValueError(
+                "backend parameters can only be given with a backend name, not "
+                f"with the backend instance {backend!r}"
+            )
+        instance = backend
+    if inner_max_num_threads is not None and inner_max_num_threads is not _UNSET:
+        if not getattr(instance, "supports_inner_max_num_threads", False):
+            raise ValueError(
+                f"backend {type(instance).__name__} does not accept "
+                "inner_max_num_threads; use a process backend ('loky')"
+            )
+        instance.inner_max_num_threads = inner_max_num_threads
+    return instance
+
+
+class parallel_config:
+    """Set the default backend and settings of ``Parallel`` in a ``with`` block.
+
+    Settings apply to the current thread until the block ends (or until
+    :meth:`unregister` when not used as a context manager). Settings left out keep
+    their current value. :meth:`set_global` sets process-wide defaults instead.
+
+    Parameters
+    ----------
+    backend : str, ParallelBackendBase or None
+        A backend name (``'loky'``, ``'threading'``, ``'multiprocessing'``,
+        ``'sequential'``, a registered or plug-in name such as ``'dask'``) or a
+        backend instance.
+    n_jobs : int, optional
+        Default ``n_jobs`` of ``Parallel`` inside the block.
+    verbose, temp_folder, max_nbytes, mmap_mode, prefer, require
+        Defaults of the ``Parallel`` parameters of the same names.
+    inner_max_num_threads : int, optional
+        Number of BLAS/OpenMP threads each worker may use (process backends).
+    **backend_params
+        Passed to the backend factory when ``backend`` is a name.
+
+    Examples
+    --------
+    >>> from math import sqrt
+    >>> from joblet_parallel import Parallel, delayed, parallel_config
+    >>> with parallel_config(backend="threading", n_jobs=2):
+    ...     Parallel()(delayed(sqrt)(i**2) for i in range(4))
+    [0.0, 1.0, 2.0, 3.0]
+    """
+
+    def __init__(
+        self,
+        backend: Any = _UNSET,
+        *,
+        n_jobs: Any = _UNSET,
+        verbose: Any = _UNSET,
+        temp_folder: Any = _UNSET,
+        max_nbytes: Any = _UNSET,
+        mmap_mode: Any = _UNSET,
+        prefer: Any = _UNSET,
+        require: Any = _UNSET,
+        inner_max_num_threads: Any = _UNSET,
+        **backend_params: Any,
+    ) -> None:
+        settings = self._settings(
+            backend,
+            n_jobs=n_jobs,
+            verbose=verbose,
+            temp_folder=temp_folder,
+            max_nbytes=max_nbytes,
+            mmap_mode=mmap_mode,
+            prefer=prefer,
+            require=require,
+            inner_max_num_threads=inner_max_num_threads,
+            backend_params=backend_params,
+        )
+        self.old_config = getattr(_local, "config", None)
+        new = dict(self.old_config or {})
+        if "backend" in settings:
+            new.pop("_nested", None)
+            new.pop("_max_n_jobs", None)
+        new.update(settings)
+        _local.config = new
+        self.new_config = new
+
+    @staticmethod
+    def _settings(
+        backend: Any, backend_params: dict[str, Any], **values: Any
+    ) -> dict[str, Any]:
+        for name, allowed in (
+            ("prefer", (None, "processes", "threads")),
+            ("require", (None, "sharedmem")),
+            ("mmap_mode", (None, "r+", "r", "w+", "c")),
+        ):
+            if values[name] is not _UNSET and values[name] not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {allowed}, got {values[name]!r}"
+                )
+        if values["n_jobs"] is not _UNSET and values["n_jobs"] == 0:
+            raise ValueError(
+                "n_jobs == 0 has no meaning; use None, 1, -1 or another int"
+            )
+        settings = {
+            name: value for name, value in values.items() if value is not _UNSET
+        }
+        if backend is not _UNSET and backend is not None:
+            settings["backend"] = _make_backend(
+                backend, values["inner_max_num_threads"], backend_params
+            )
+        elif backend_params:
+            raise ValueError(
+                f"backend parameters {sorted(backend_params)} need a backend name"
+            )
+        return settings
+
+    @classmethod
+    def set_global(cls, backend: Any = _UNSET, **settings: Any) -> None:
+        """Set process-wide defaults, seen by every thread outside a context.
+
+        Takes the same arguments as ``parallel_config``. Calling it with no argument
+        restores the built-in defaults.
+
+        Examples
+        --------
+        >>> from joblet_parallel import parallel_config
+        >>> parallel_config.set_global(n_jobs=2, prefer="threads")
+        >>> parallel_config.set_global()  # back to the defaults
+        """
+        names = {
+            "n_jobs",
+            "verbose",
+            "temp_folder",
+            "max_nbytes",
+            "mmap_mode",
+            "prefer",
+            "require",
+            "inner_max_num_threads",
+        }
+        values = {name: settings.pop(name, _UNSET) for name in names}
+        new = cls._settings(backend, backend_params=settings, **values)
+        with _global_lock:
+            _global.clear()
+            _global.update(new)
+
+    def unregister(self) -> None:
+        """Restore the settings in effect before this object was created."""
+        _local.config = self.old_config
+
+    def __enter__(self) -> dict[str, Any]:
+        return self.new_config
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.unregister()
+
+
+class parallel_backend(parallel_config):
+    """Change the default backend used by ``Parallel`` inside a ``with`` block.
+
+    The seed's name for :class:`parallel_config`; ``n_jobs`` defaults to -1 (all
+    CPUs), as in joblib.
+
+    Parameters
+    ----------
+    backend : str or ParallelBackendBase
+        Backend name or instance.
+    n_jobs : int, default -1
+        Default number of workers inside the block.
+    inner_max_num_threads : int, optional
+        BLAS/OpenMP threads per worker (process backends).
+    **backend_params
+        Passed to the backend factory.
+
+    Examples
+    --------
+    >>> from operator import neg
+    >>> from joblet_parallel import Parallel, delayed, parallel_backend
+    >>> with parallel_backend("threading"):
+    ...     print(Parallel()(delayed(neg)(i + 1) for i in range(5)))
+    [-1, -2, -3, -4, -5]
+    """
+
+    def __init__(
+        self,
+        backend: Any,
+        n_jobs: int = -1,
+        inner_max_num_threads: int | None = None,
+        **backend_params: Any,
+    ) -> None:
+        super().__init__(
+            backend,
+            n_jobs=n_jobs,
+            inner_max_num_threads=inner_max_num_threads,
+            **backend_params,
+        )
+
+    def __enter__(self) -> Any:  # joblib returns (backend, n_jobs)
+        return self.new_config["backend"], self.new_config["n_jobs"]
+
+
+def set_nested(backend: Any, max_n_jobs: int | None) -> Any:
+    """Enter the nested settings of a task running inside a worker; return a token."""
+    old = getattr(_local, "config", None)
+    new = {"backend": backend, "_nested": True, "_max_n_jobs": max_n_jobs}
+    _local.config = new
+    return old
+
+
+def restore(token: Any) -> None:
+    _local.config = token

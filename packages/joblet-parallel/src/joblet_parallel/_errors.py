@@ -1,0 +1,61 @@
+"""Errors raised by Parallel and the process executor."""
+
+from __future__ import annotations
+
+import pickle
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an error raised inside a worker, as text.
+
+    Attached as ``__cause__`` of the re-raised exception, so that the worker's
+    traceback is printed above the parent's ("The above exception was the direct
+    cause of the following exception").
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+class TerminatedWorkerError(RuntimeError):
+    """A worker process died while it held tasks of this call.
+
+    Raised when a worker exits abruptly (``os._exit``, a signal such as SIGKILL or
+    SIGSEGV, the out-of-memory killer). The pool replaces the dead worker, so the
+    next call works.
+
+    Attributes
+    ----------
+    pid : int
+        Process id of the dead worker.
+    exitcode : int or None
+        Its exit status: positive for ``exit(n)``, ``-N`` for signal ``N``.
+    """
+
+    def __init__(self, message: str, pid: int = 0, exitcode: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.exitcode = exitcode
+
+
+class TaskPicklingError(pickle.PicklingError):
+    """A task could not be pickled to be sent to the workers.
+
+    The message names the offending object and its place in the call, such as
+    ``argument 2 of delayed(fit)(...)`` or ``keyword argument 'model'``.
+    """
+
+
+class UnknownBackendError(ValueError, KeyError):
+    """The backend name is neither built in, registered nor found as a plug-in."""
+
+    def __str__(self) -> str:  # KeyError would add quotes around the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WorkerInterrupt(Exception):
+    """Carried in place of a ``KeyboardInterrupt`` raised inside a worker."""

@@ -1,0 +1,456 @@
+"""The pool of worker processes: spawning, dispatch, results, death and healing.
+
+Each worker has two pipes and two threads here: a writer thread that sends
+batches (so that a large task never blocks the thread reading a large result)
+and a reader thread that receives results, hands the worker its next batch and
+detects the worker's death (end of file on its result pipe). At most
+``MAX_OUTSTANDING`` batches sit on one worker (one running, one in its pipe), the
+rest wait in the pool's queue, so a late batch is never stuck behind a slow one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from queue import SimpleQueue
+from typing import Any
+
+from .._errors import RemoteTraceback, TerminatedWorkerError
+from ._wire import read_frame, write_frame
+from ._worker import ERROR, NOTICE, OK, RETIRE
+
+_BOOT = (
+    "import os,sys;"
+    "sys.path[:]=os.environ.pop('JOBLET_WORKER_SYS_PATH').split(os.pathsep);"
+    "from joblet_parallel._executor._worker import main;main()"
+)
+
+ALIVE, RETIRING, CLOSED, DEAD = "alive", "retiring", "closed", "dead"
+
+
+class CancelledBatchError(Exception):
+    """The batch was cancelled before it ran (its call was aborted)."""
+
+
+class Job:
+    """A batch submitted to the pool; a minimal future (``result``/``get``)."""
+
+    __slots__ = (
+        "_event",
+        "buffers",
+        "callback",
+        "cancelled",
+        "describe",
+        "done",
+        "duration",
+        "error",
+        "id",
+        "main",
+        "value",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        job_id: int,
+        payload: tuple[bytes, list[Any]],
+        callback: Callable[[Any], Any] | None,
+        describe: Callable[[], str] | None,
+    ) -> None:
+        self.id = job_id
+        self.main, self.buffers = payload
+        self.callback = callback
+        self.describe = describe
+        self.worker: _Worker | None = None
+        self.done = False
+        self.cancelled = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.duration = 0.0
+        self._event = threading.Event()
+
+    def _finish(
+        self,
+        value: Any = None,
+        error: BaseException | None = None,
+        duration: float = 0.0,
+    ) -> None:
+        self.value, self.error, self.duration = value, error, duration
+        self.main = self.buffers = None  # type: ignore[assignment]
+        self.done = True
+        self._event.set()
+        if self.callback is not None and not self.cancelled:
+            self.callback(self)
+
+    def result(self, timeout: float | None = None) -> Any:
+        if not self.done and not self._event.wait(timeout):
+            raise TimeoutError("the batch did not finish in time")
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    get = result
+
+    def what(self) -> str:
+        if self.describe is not None:
+            try:
+                return self.describe()
+            except Exception:
+                pass
+        return "a batch"
+
+
+class _Worker:
+    __slots__ = (
+        "fd_result",
+        "fd_task",
+        "killed",
+        "outstanding",
+        "proc",
+        "queue",
+        "state",
+    )
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], fd_task: int, fd_result: int
+    ) -> None:
+        self.proc = proc
+        self.fd_task = fd_task
+        self.fd_result = fd_result
+        self.outstanding: deque[Job] = deque()
+        self.queue: SimpleQueue[Any] = SimpleQueue()
+        self.state = ALIVE
+        self.killed = False
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "it stopped answering and was killed"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown signal"
+        hint = {
+            "SIGKILL": " (the out-of-memory killer, or another process, sent it)",
+            "SIGSEGV": " (a segmentation fault, usually in a compiled extension)",
+            "SIGBUS": " (a bus error, e.g. a memory-mapped file that shrank)",
+            "SIGABRT": " (an abort, e.g. a failed assertion in a C library)",
+        }.get(name, "")
+        return f"it was killed by signal {-returncode} ({name}){hint}"
+    return f"it exited with code {returncode} (os._exit() or sys.exit() in the task?)"
+
+
+class WorkerPool:
+    """Worker processes shared by every call with the same settings."""
+
+    MAX_OUTSTANDING = 2
+
+    def __init__(
+        self,
+        key: Any,
+        n_workers: int,
+        env: dict[str, str],
+        initializer: bytes | None,
+        idle_timeout: float | None,
+        max_memory_growth: int | None,
+        memory_check_interval: float,
+    ) -> None:
+        self.key = key
+        self.pid = os.getpid()
+        self.n_target = n_workers
+        self.env = env
+        self.closed = False
+        self._config = pickle.dumps(
+            {
+                "parent_pid": self.pid,
+                "initializer": initializer,
+                "idle_timeout": idle_timeout,
+                "max_memory_growth": max_memory_growth,
+                "memory_check_interval": memory_check_interval,
+            }
+        )
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+        self._pending: deque[Job] = deque()
+        self._next_id = 1
+
+    # -- workers -------------------------------------------------------------
+    def _spawn(self) -> _Worker:
+        task_read, task_write = os.pipe()
+        result_read, result_write = os.pipe()
+        env = dict(os.environ)
+        env.update(self.env)
+        env["JOBLET_WORKER_SYS_PATH"] = os.pathsep.join(sys.path)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _BOOT, str(task_read), str(result_write)],
+                pass_fds=(task_read, result_write),
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(task_read)
+            os.close(result_write)
+        worker = _Worker(proc, task_write, result_read)
+        worker.queue.put(self._config)
+        self._workers.append(worker)
+        threading.Thread(
+            target=self._write_loop, args=(worker,), daemon=True, name="joblet-writer"
+        ).start()
+        threading.Thread(
+            target=self._read_loop, args=(worker,), daemon=True, name="joblet-reader"
+        ).start()
+        return worker
+
+    def _alive(self) -> list[_Worker]:
+        return [worker for worker in self._workers if worker.state == ALIVE]
+
+    def _close(self, worker: _Worker) -> None:
+        """Let an idle worker go: closing its task pipe makes it exit."""
+        if worker.state in (ALIVE, RETIRING):
+            worker.state = CLOSED
+            worker.queue.put(None)
+
+    def _fill(self, worker: _Worker) -> None:
+        while (
+            worker.state == ALIVE
+            and self._pending
+            and len(worker.outstanding) < self.MAX_OUTSTANDING
+        ):
+            self._assign(worker, self._pending.popleft())
+
+    def _assign(self, worker: _Worker, job: Job) -> None:
+        job.worker = worker
+        worker.outstanding.append(job)
+        worker.queue.put(job)
+
+    def _replenish(self) -> None:
+        alive = len(self._alive())
+        while alive < self.n_target and not self.closed:
+            worker = self._spawn()
+            alive += 1
+            self._fill(worker)
+
+    def resize(self, n_workers: int) -> None:
+        with self._lock:
+            self.n_target = n_workers
+            alive = self._alive()
+            extra = len(alive) - n_workers
+            for worker in sorted(alive, key=lambda w: len(w.outstanding)):
+                if extra <= 0:
+                    break
+                if worker.outstanding:
+                    worker.state = RETIRING
+                else:
+                    self._close(worker)
+                extra -= 1
+
+    # -- threads -------------------------------------------------------------
+    def _write_loop(self, worker: _Worker) -> None:
+        fd = worker.fd_task
+        try:
+            while True:
+                item = worker.queue.get()
+                if item is None:
+                    break
+                if isinstance(item, bytes):
+                    write_frame(fd, NOTICE, item, [])
+                    continue
+                main, buffers = item.main, item.buffers
+                if item.cancelled or main is None:
+                    continue
+                write_frame(fd, item.id, main, buffers)
+        except OSError:
+            pass  # the worker died; the reader reports it
+        finally:
+            os.close(fd)
+
+    def _read_loop(self, worker: _Worker) -> None:
+        fd = worker.fd_result
+        while True:
+            try:
+                frame = read_frame(fd)
+            except OSError:
+                frame = None
+            if frame is None:
+                break
+            tag, main, buffers = frame
+            try:
+                status, value, duration = pickle.loads(main, buffers=buffers)
+            except BaseException as error:  # a result that cannot be unpickled here
+                status, value, duration = (
+                    ERROR,
+                    (error, "(the result could not be unpickled)\n"),
+                    0.0,
+                )
+            del main, buffers
+            if tag == NOTICE:
+                if status == RETIRE:
+                    with self._lock:
+                        if worker.state == ALIVE:
+                            worker.state = RETIRING
+                        if not worker.outstanding:
+                            self._close(worker)
+                        if self._pending:
+                            self._replenish()
+                continue
+            with self._lock:
+                job = None
+                for candidate in worker.outstanding:
+                    if candidate.id == tag:
+                        job = candidate
+                        break
+                if job is not None:
+                    worker.outstanding.remove(job)
+                self._fill(worker)
+                if worker.state == RETIRING and not worker.outstanding:
+                    self._close(worker)
+            if job is None:
+                continue
+            if status == OK:
+                job._finish(value, None, duration)
+            else:
+                job._finish(None, _rebuild_error(value), duration)
+        os.close(fd)
+        self._on_exit(worker)
+
+    def _on_exit(self, worker: _Worker) -> None:
+        try:
+            returncode = worker.proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait()
+            returncode = None
+        with self._lock:
+            expected = worker.state == CLOSED
+            worker.state = DEAD
+            if worker in self._workers:
+                self._workers.remove(worker)
+            orphans = list(worker.outstanding)
+            worker.outstanding.clear()
+            if worker.killed or expected:
+                # Batches queued behind a cancelled one never started: run them elsewhere.
+                for job in reversed(orphans):
+                    if not job.cancelled and job is not orphans[0]:
+                        self._pending.appendleft(job)
+                orphans = [job for job in orphans[:1] if not job.cancelled]
+            worker.queue.put(None)
+            if self._pending:
+                self._replenish()
+        for job in orphans:
+            if job.cancelled:
+                continue
+            message = (
+                f"A worker process (pid {worker.proc.pid}) terminated abruptly while "
+                f"running {job.what()}: {_describe_exit(returncode)}. The pool "
+                "replaced it, so the next call works."
+            )
+            job._finish(
+                None, TerminatedWorkerError(message, worker.proc.pid, returncode)
+            )
+
+    # -- public --------------------------------------------------------------
+    def submit(
+        self,
+        payload: tuple[bytes, list[Any]],
+        callback: Callable[[Any], Any] | None = None,
+        describe: Callable[[], str] | None = None,
+    ) -> Job:
+        """Queue a pickled batch; ``callback(job)`` runs when it finishes."""
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("the worker pool was shut down")
+            job = Job(self._next_id, payload, callback, describe)
+            self._next_id += 1
+            alive = self._alive()
+            if len(alive) < self.n_target:
+                self._replenish()
+                alive = self._alive()
+            best = None
+            for worker in alive:
+                if len(worker.outstanding) < self.MAX_OUTSTANDING and (
+                    best is None or len(worker.outstanding) < len(best.outstanding)
+                ):
+                    best = worker
+            if best is not None:
+                self._assign(best, job)
+            else:
+                self._pending.append(job)
+        return job
+
+    def cancel(self, jobs: Any, kill_running: bool = False) -> None:
+        """Drop queued batches; kill the workers running one of ``jobs``."""
+        jobs = [job for job in jobs if not job.done]
+        with self._lock:
+            for job in jobs:
+                job.cancelled = True
+            self._pending = deque(job for job in self._pending if not job.cancelled)
+            for job in jobs:
+                worker = job.worker
+                if worker is None:
+                    continue
+                if kill_running and worker.outstanding and worker.outstanding[0] is job:
+                    worker.killed = True
+                    try:
+                        worker.proc.kill()
+                    except OSError:
+                        pass
+        for job in jobs:
+            if job.worker is None:
+                job._finish(None, CancelledBatchError("cancelled"))
+
+    def n_workers(self) -> int:
+        with self._lock:
+            return len(self._alive())
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [worker.proc.pid for worker in self._workers if worker.state != DEAD]
+
+    def shutdown(self, kill: bool = False, wait: float | None = 2.0) -> None:
+        """Stop every worker: idle ones exit, busy ones are killed if ``kill``.
+
+        Waits up to ``wait`` seconds for them to exit, then kills them; with
+        ``wait=None`` returns at once (busy workers finish their batch first).
+        """
+        import time
+
+        with self._lock:
+            self.closed = True
+            workers = list(self._workers)
+            for worker in workers:
+                if kill and worker.outstanding:
+                    worker.killed = True
+                    try:
+                        worker.proc.kill()
+                    except OSError:
+                        pass
+                self._close(worker)
+        if wait is None:
+            return
+        deadline = time.monotonic() + wait
+        for worker in workers:
+            try:
+                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.proc.kill()
+                worker.proc.wait()
+
+
+def _rebuild_error(value: Any) -> BaseException:
+    error, text = value[0], value[1]
+    if error is None:
+        error = RuntimeError(
+            f"{value[2]}: {value[3]} (the original exception could not be pickled)"
+        )
+    if not isinstance(error, BaseException):
+        error = RuntimeError(repr(error))
+    error.__cause__ = RemoteTraceback(text)
+    return error

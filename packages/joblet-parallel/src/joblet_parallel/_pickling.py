@@ -1,0 +1,204 @@
+"""Pickling of tasks for process workers.
+
+Functions and classes that cannot be imported by name in a worker (defined in
+``__main__``, lambdas, closures) go through cloudpickle; everything else is plain
+pickle protocol 5, with large buffers (NumPy arrays, bytes-like objects that
+support it) sent out of band, without a copy.
+
+``reducers`` ({type: reduce function}, copyreg style) are applied while pickling
+tasks: the hook where large arguments are replaced by lighter references.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import TaskPicklingError
+
+PROTOCOL = 5
+
+Payload = tuple[bytes, list[Any]]
+
+_pickler_class: Any = None
+
+
+def _get_pickler_class() -> Any:
+    global _pickler_class
+    if _pickler_class is None:
+        import cloudpickle
+
+        class TaskPickler(cloudpickle.Pickler):
+            def __init__(
+                self,
+                file: Any,
+                buffers: list[Any],
+                reducers: dict[type, Callable[[Any], Any]] | None,
+            ) -> None:
+                def keep_buffer(buffer: pickle.PickleBuffer) -> bool:
+                    try:
+                        buffers.append(buffer.raw())
+                    except BufferError:  # not contiguous: pickled in band
+                        return True
+                    return False
+
+                super().__init__(file, protocol=PROTOCOL, buffer_callback=keep_buffer)
+                if reducers:
+                    import collections
+
+                    table: Any = getattr(self, "dispatch_table", {})
+                    self.dispatch_table = collections.ChainMap(reducers, table)
+
+        _pickler_class = TaskPickler
+    return _pickler_class
+
+
+def dumps(
+    obj: Any, reducers: dict[type, Callable[[Any], Any]] | None = None
+) -> Payload:
+    """Pickle ``obj`` into (main bytes, out-of-band buffers)."""
+    file = io.BytesIO()
+    buffers: list[Any] = []
+    _get_pickler_class()(file, buffers, reducers).dump(obj)
+    return file.getvalue(), buffers
+
+
+def dumps_task(
+    batch: Any, reducers: dict[type, Callable[[Any], Any]] | None
+) -> Payload:
+    """Pickle a batch; on failure, say which object of which task failed."""
+    try:
+        return dumps(batch, reducers)
+    except Exception as error:
+        raise _explain(batch, reducers, error) from error
+
+
+def _name(func: Any) -> str:
+    return (
+        getattr(func, "__qualname__", None)
+        or getattr(func, "__name__", None)
+        or repr(func)
+    )
+
+
+def _fails(
+    obj: Any, reducers: dict[type, Callable[[Any], Any]] | None
+) -> Exception | None:
+    try:
+        dumps(obj, reducers)
+    except Exception as error:
+        return error
+    return None
+
+
+def _explain(
+    batch: Any, reducers: dict[type, Callable[[Any], Any]] | None, error: Exception
+) -> TaskPicklingError:
+    items = getattr(batch, "items", None)
+    if isinstance(items, list):
+        for index, (func, args, kwargs) in enumerate(items):
+            call = f"delayed({_name(func)})(...)"
+            where = (
+                f" (task {index} of a batch of {len(items)})" if len(items) > 1 else ""
+            )
+            places: list[tuple[str, Any]] = [("the function", func)]
+            places += [
+                (f"argument {position}", arg) for position, arg in enumerate(args)
+            ]
+            places += [
+                (f"keyword argument {key!r}", value) for key, value in kwargs.items()
+            ]
+            for place, value in places:
+                failure = _fails(value, reducers)
+                if failure is not None:
+                    return TaskPicklingError(
+                        f"Could not pickle the task to send it to the workers: {place} of "
+                        f"{call}{where}, an object of type {type(value).__qualname__!r}, "
+                        f"cannot be pickled ({type(failure).__name__}: {failure}). Pass "
+                        "something picklable, create the object inside the function, or "
+                        "use a thread backend (prefer='threads')."
+                    )
+    return TaskPicklingError(
+        f"Could not pickle the task to send it to the workers ({type(error).__name__}: {error})"
+    )
+
+
+class CloudpickledObjectWrapper:
+    """Pickles the wrapped object with cloudpickle, whatever pickler is used."""
+
+    def __init__(self, obj: Any, keep_wrapper: bool = False) -> None:
+        self._obj = obj
+        self._keep_wrapper = keep_wrapper
+
+    def __reduce__(self) -> Any:
+        import cloudpickle
+
+        return _reconstruct_wrapper, (cloudpickle.dumps(self._obj), self._keep_wrapper)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_obj", "_keep_wrapper"):
+            raise AttributeError(name)
+        return getattr(self._obj, name)
+
+
+class CallableObjectWrapper(CloudpickledObjectWrapper):
+    """A callable :class:`CloudpickledObjectWrapper`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._obj(*args, **kwargs)
+
+
+def _wrap(obj: Any, keep_wrapper: bool) -> CloudpickledObjectWrapper:
+    if callable(obj):
+        return CallableObjectWrapper(obj, keep_wrapper=keep_wrapper)
+    return CloudpickledObjectWrapper(obj, keep_wrapper=keep_wrapper)
+
+
+def _reconstruct_wrapper(data: bytes, keep_wrapper: bool) -> Any:
+    obj = pickle.loads(data)
+    return _wrap(obj, keep_wrapper) if keep_wrapper else obj
+
+
+def wrap_non_picklable_objects(obj: Any, keep_wrapper: bool = True) -> Any:
+    """Make ``obj`` travel with cloudpickle even through the standard pickler.
+
+    Use as a decorator on functions or classes defined interactively or in
+    ``__main__``. Our process backend already ships such functions with
+    cloudpickle; the wrapper is for pickling paths that only use ``pickle``.
+
+    Parameters
+    ----------
+    obj : callable, class or object
+        What to wrap. A class gives a class whose instances are wrapped.
+    keep_wrapper : bool, default True
+        Keep the wrapper around the object after unpickling (so it can be pickled
+        again, e.g. for nested calls).
+
+    Returns
+    -------
+    object
+        The wrapped object (or wrapping class).
+
+    Examples
+    --------
+    >>> from joblet_parallel import Parallel, delayed, wrap_non_picklable_objects
+    >>> @delayed
+    ... @wrap_non_picklable_objects
+    ... def double(i):
+    ...     return 2 * i
+    >>> Parallel(n_jobs=1)(double(i) for i in range(3))
+    [0, 2, 4]
+    """
+    if isinstance(obj, type):
+
+        class CloudpickledClassWrapper(CloudpickledObjectWrapper):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                self._obj = obj(*args, **kwargs)
+                self._keep_wrapper = keep_wrapper
+
+        CloudpickledClassWrapper.__name__ = obj.__name__
+        CloudpickledClassWrapper.__qualname__ = obj.__qualname__
+        return CloudpickledClassWrapper
+    return _wrap(obj, keep_wrapper)

@@ -1,0 +1,111 @@
+"""Backend names: built-ins, registered factories and plug-ins (entry points).
+
+Plug-in distributions declare an entry point in the ``joblet.parallel_backends``
+group whose name is the backend name and whose object is the backend factory
+(usually the class). They are looked up when a name is first used, never at
+import time, so ``import joblet_parallel`` stays cheap and this package never names
+the plug-ins.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import UnknownBackendError
+
+ENTRY_POINT_GROUP = "joblet.parallel_backends"
+
+# Distributions that provide well-known backends, for the error message.
+_KNOWN_PLUGINS = {"dask": "joblet-dask", "ray": "ray", "spark": "joblibspark"}
+
+_lock = threading.Lock()
+_factories: dict[str, Callable[..., Any]] = {}
+_state = {"default": "loky"}
+
+
+def _builtin_factories() -> dict[str, Callable[..., Any]]:
+    from ._backends import (
+        MultiprocessingBackend,
+        ProcessBackend,
+        SequentialBackend,
+        ThreadingBackend,
+    )
+
+    return {
+        "loky": ProcessBackend,
+        "processes": ProcessBackend,
+        "multiprocessing": MultiprocessingBackend,
+        "threading": ThreadingBackend,
+        "sequential": SequentialBackend,
+    }
+
+
+def register_parallel_backend(
+    name: str, factory: Callable[..., Any], make_default: bool = False
+) -> None:
+    """Register a new Parallel backend factory.
+
+    The backend can then be selected by name with ``Parallel(backend=name)`` or
+    ``parallel_config(backend=name)``.
+
+    Parameters
+    ----------
+    name : str
+        The backend name.
+    factory : callable
+        Called with the keyword arguments given to ``parallel_config`` (the
+        ``backend_params``); returns a :class:`ParallelBackendBase` instance.
+        Usually the backend class itself.
+    make_default : bool, default False
+        Also make it the default backend of every thread, in place of ``'loky'``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a str, got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"backend factory must be callable, got {factory!r}")
+    with _lock:
+        _factories[name] = factory
+        if make_default:
+            _state["default"] = name
+
+
+def default_backend_name() -> str:
+    return _state["default"]
+
+
+def _from_entry_points(name: str) -> Callable[..., Any] | None:
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        factory = entry_point.load()
+        with _lock:
+            _factories.setdefault(name, factory)
+        return factory
+    return None
+
+
+def get_backend_factory(name: str) -> Callable[..., Any]:
+    """The factory registered for ``name``, loading plug-ins on first use."""
+    factory = _factories.get(name)
+    if factory is not None:
+        return factory
+    builtins = _builtin_factories()
+    if name in builtins:
+        return builtins[name]
+    factory = _from_entry_points(name)
+    if factory is not None:
+        return factory
+    known = sorted({*builtins, *_factories})
+    hint = ""
+    if name in _KNOWN_PLUGINS:
+        hint = (
+            f" The {name!r} backend is provided by a separate distribution: "
+            f"pip install {_KNOWN_PLUGINS[name]}"
+        )
+    raise UnknownBackendError(
+        f"Invalid backend: {name!r}; expected one of {known} or a name registered "
+        f"with register_parallel_backend() or declared in the {ENTRY_POINT_GROUP!r} "
+        f"entry point group.{hint}"
+    )
