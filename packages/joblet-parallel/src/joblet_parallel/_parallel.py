@@ -262,7 +262,10 @@ class Parallel:
         if not self.verbose:
             return
         elapsed = time.monotonic() - self._start
-        done, dispatched = self._n_completed_tasks, self._n_dispatched_tasks
+        done = self._n_completed_tasks
+        dispatched = (
+            self._n_total_tasks if self._exhausted else self._n_dispatched_tasks
+        )
         if finished:
             self._print(
                 f"Done {done:3d} out of {done:3d} | elapsed: {short_format_time(elapsed)} finished"
@@ -288,7 +291,7 @@ class Parallel:
 
     def _report(self) -> None:
         if self._progress is not None:
-            total = self._n_dispatched_tasks if self._exhausted else None
+            total = self._n_total_tasks if self._exhausted else None
             self._progress.report(self._n_completed_tasks, total)
 
     # -- the call ------------------------------------------------------------
@@ -341,6 +344,7 @@ class Parallel:
         self._n_completed_batches = 0
         self._n_dispatched_tasks = 0
         self._n_dispatched_batches = 0
+        self._n_total_tasks = 0
         self._exhausted = False
         self._pre_dispatch_tasks = 0
 
@@ -364,6 +368,7 @@ class Parallel:
                     self._print_progress()
                 self._report()
                 yield result
+            self._n_total_tasks = self._n_dispatched_tasks
             self._exhausted = True
             self._report()
             self._print_progress(finished=True)
@@ -401,12 +406,14 @@ class Parallel:
             if size == 1:
                 items = list(itertools.islice(iterator, 1))
                 if not items:
+                    self._n_total_tasks = self._n_dispatched_tasks
                     self._exhausted = True
                     return None
                 return items
             big = size * n_jobs
             items = list(itertools.islice(iterator, big))
             if len(items) < big:
+                self._n_total_tasks = self._n_dispatched_tasks + len(items)
                 self._exhausted = True
                 if not items:
                     return None

@@ -3,9 +3,11 @@
 Each worker has two pipes and two threads here: a writer thread that sends
 batches (so that a large task never blocks the thread reading a large result)
 and a reader thread that receives results, hands the worker its next batch and
-detects the worker's death (end of file on its result pipe). At most
-``MAX_OUTSTANDING`` batches sit on one worker (one running, one in its pipe), the
-rest wait in the pool's queue, so a late batch is never stuck behind a slow one.
+detects the worker's death (end of file on its result pipe). A worker holds at
+most ``MAX_OUTSTANDING`` (one) batch; the rest wait in the pool's queue and go to
+whichever worker frees up first, so no batch waits behind a slow one and a timeout
+knows exactly which worker runs the late batch. Batches of fast tasks are large
+(auto-batching), so the round trip between two batches costs little.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def _describe_exit(returncode: int | None) -> str:
 class WorkerPool:
     """Worker processes shared by every call with the same settings."""
 
-    MAX_OUTSTANDING = 2
+    MAX_OUTSTANDING = 1
 
     def __init__(
         self,

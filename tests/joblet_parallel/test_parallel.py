@@ -1,0 +1,415 @@
+"""Parallel semantics under every backend: n_jobs, order, generators, batching,
+progress, errors, configuration and backend registration."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from math import sqrt
+
+import cloudpickle
+import pytest
+
+import joblet_parallel
+from joblet_parallel import (
+    Parallel,
+    ParallelBackendBase,
+    TaskPicklingError,
+    UnknownBackendError,
+    cpu_count,
+    delayed,
+    effective_n_jobs,
+    parallel_backend,
+    parallel_config,
+    register_parallel_backend,
+)
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+pytestmark = pytest.mark.timeout(60)
+
+BACKENDS = ["loky", "threading", "sequential", "multiprocessing"]
+FAST_BACKENDS = ["loky", "threading", "sequential"]
+
+
+def square(x):
+    return x * x
+
+
+def slow_square(x, delay=0.01):
+    time.sleep(delay)
+    return x * x
+
+
+def fail_on(x, bad=3):
+    if x == bad:
+        raise ValueError(f"bad value {x}")
+    return x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_results_in_input_order(backend):
+    expected = [i * i for i in range(30)]
+    assert (
+        Parallel(n_jobs=2, backend=backend)(delayed(square)(i) for i in range(30))
+        == expected
+    )
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_kwargs_and_batch_sizes(backend):
+    for batch_size in ("auto", 1, 7):
+        out = Parallel(n_jobs=2, backend=backend, batch_size=batch_size)(
+            delayed(slow_square)(i, delay=0) for i in range(50)
+        )
+        assert out == [i * i for i in range(50)]
+
+
+def test_n_jobs_rules():
+    assert effective_n_jobs(1) == 1
+    assert effective_n_jobs(-1) == cpu_count()
+    assert effective_n_jobs(-2) == max(cpu_count() - 1, 1)
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        Parallel(n_jobs=0)
+    assert Parallel().n_jobs is None
+    # None means 1 outside a context: runs inline, in this thread.
+    assert (
+        Parallel()(delayed(threading.get_ident)() for _ in range(3))
+        == [threading.get_ident()] * 3
+    )
+    with parallel_config(n_jobs=3):
+        assert Parallel().n_jobs == 3
+        assert effective_n_jobs(None) == 3
+
+
+def test_empty_input():
+    for backend in FAST_BACKENDS:
+        assert Parallel(n_jobs=2, backend=backend)([]) == []
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_return_as_generator_is_ordered_and_lazy(backend):
+    produced = []
+
+    def tasks():
+        for i in range(20):
+            produced.append(i)
+            yield delayed(square)(i)
+
+    out = Parallel(
+        n_jobs=2, backend=backend, return_as="generator", pre_dispatch=2, batch_size=1
+    )(tasks())
+    first = next(out)
+    assert first == 0
+    time.sleep(0.1)
+    # Results computed ahead are bounded (pre_dispatch), not the whole input.
+    assert len(produced) <= 8
+    assert [first, *out] == [i * i for i in range(20)]
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_return_as_generator_unordered(backend):
+    delays = [0.3, 0.0, 0.0, 0.0]
+    out = Parallel(
+        n_jobs=2, backend=backend, return_as="generator_unordered", batch_size=1
+    )(delayed(slow_square)(i, delay=d) for i, d in enumerate(delays))
+    results = list(out)
+    assert sorted(results) == [0, 1, 4, 9]
+    assert results[-1] == 0  # the slow one finishes last
+
+
+def test_pre_dispatch_parsing():
+    from joblet_parallel._parallel import _parse_pre_dispatch
+
+    assert _parse_pre_dispatch("2 * n_jobs", 4) == 8
+    assert _parse_pre_dispatch("1.5*n_jobs", 2) == 3
+    assert _parse_pre_dispatch("n_jobs", 3) == 3
+    assert _parse_pre_dispatch("all", 3) is None
+    assert _parse_pre_dispatch(5, 3) == 5
+    with pytest.raises(ValueError, match="pre_dispatch"):
+        _parse_pre_dispatch("__import__('os').system('true')", 2)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_lazy_input_is_consumed_as_work_completes(backend):
+    consumed = []
+
+    def tasks():
+        for i in range(12):
+            consumed.append(i)
+            yield delayed(slow_square)(i, delay=0.02)
+
+    gen = Parallel(
+        n_jobs=2, backend=backend, return_as="generator", batch_size=1, pre_dispatch=2
+    )(tasks())
+    next(gen)
+    # Far from everything was pulled from the input for the first result.
+    assert len(consumed) <= 8
+    gen.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_error_keeps_type_and_cancels_pending_work(backend):
+    with pytest.raises(ValueError, match="bad value 3"):
+        Parallel(n_jobs=2, backend=backend)(delayed(fail_on)(i) for i in range(20))
+    # The backend is usable again afterwards.
+    assert Parallel(n_jobs=2, backend=backend)(
+        delayed(square)(i) for i in range(4)
+    ) == [0, 1, 4, 9]
+
+
+def test_error_from_lazy_input_is_raised():
+    def tasks():
+        yield delayed(square)(1)
+        raise KeyError("from the producer")
+
+    for backend in FAST_BACKENDS:
+        with pytest.raises(KeyError, match="from the producer"):
+            Parallel(n_jobs=2, backend=backend)(tasks())
+
+
+def test_calling_a_running_parallel_raises():
+    parallel = Parallel(n_jobs=2, backend="threading", return_as="generator")
+    gen = parallel(delayed(square)(i) for i in range(10))
+    with pytest.raises(RuntimeError, match="already running"):
+        parallel(delayed(square)(i) for i in range(3))
+    assert list(gen) == [i * i for i in range(10)]
+    assert list(parallel(delayed(square)(i) for i in range(3))) == [0, 1, 4]
+
+
+def test_reentrant_call_from_a_task_raises():
+    parallel = Parallel(n_jobs=2, backend="threading")
+
+    def inner(_):
+        return parallel(delayed(square)(i) for i in range(2))
+
+    with pytest.raises(RuntimeError, match="already running"):
+        parallel(delayed(inner)(i) for i in range(2))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_progress_hook_object(backend):
+    class Bar:
+        def __init__(self):
+            self.total = None
+            self.n = 0
+            self.closed = False
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    bar = Bar()
+    n_jobs = 1 if backend == "sequential" else 2
+    Parallel(n_jobs=n_jobs, backend=backend, progress=bar)(
+        delayed(square)(i) for i in range(25)
+    )
+    assert (bar.n, bar.total, bar.closed) == (25, 25, True)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_hook_callable(n_jobs):
+    calls = []
+    Parallel(n_jobs=n_jobs, progress=lambda done, total: calls.append((done, total)))(
+        delayed(square)(i) for i in range(10)
+    )
+    assert calls[-1] == (10, 10)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_progress_hook_rejects_other_objects():
+    with pytest.raises(TypeError, match="progress must be"):
+        Parallel(progress=42)
+
+
+def test_tqdm_progress_bar():
+    tqdm = pytest.importorskip("tqdm").tqdm
+    bar = tqdm(total=None, disable=True)
+    Parallel(n_jobs=2, progress=bar)(delayed(square)(i) for i in range(10))
+    assert bar.n == 10
+
+
+def test_verbose_goes_to_stdout_from_50(capsys):
+    Parallel(n_jobs=1, verbose=50)(delayed(square)(i) for i in range(3))
+    captured = capsys.readouterr()
+    assert "Done   3 out of   3" in captured.out
+    assert captured.err == ""
+
+
+def test_parallel_config_thread_local_and_global():
+    seen = {}
+
+    def other_thread():
+        seen["backend"] = type(Parallel()._backend).__name__
+
+    with parallel_config(backend="threading", n_jobs=2):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert type(Parallel()._backend).__name__ == "ThreadingBackend"
+    assert seen["backend"] == "ProcessBackend"
+    parallel_config.set_global(backend="threading", n_jobs=2)
+    try:
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert seen["backend"] == "ThreadingBackend"
+        assert Parallel().n_jobs == 2
+    finally:
+        parallel_config.set_global()
+    assert Parallel().n_jobs is None
+
+
+def test_prefer_and_require():
+    assert type(Parallel(prefer="threads")._backend).__name__ == "ThreadingBackend"
+    with parallel_config(backend="loky"):
+        # An explicit choice beats the soft hint ...
+        assert type(Parallel(prefer="threads")._backend).__name__ == "ProcessBackend"
+        # ... but not the hard constraint.
+        assert (
+            type(Parallel(require="sharedmem")._backend).__name__ == "ThreadingBackend"
+        )
+    with pytest.raises(ValueError, match="prefer"):
+        Parallel(prefer="gpu")
+
+
+def test_verbose_from_config(capsys):
+    with parallel_config(verbose=5):
+        Parallel(n_jobs=1)(delayed(square)(i) for i in range(2))
+    assert "Done" in capsys.readouterr().err
+
+
+class CountingBackend(ParallelBackendBase):
+    """A joblib-style backend: apply_async + callback(result)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def effective_n_jobs(self, n_jobs):
+        return 2
+
+    def apply_async(self, func, callback=None):
+        self.calls += 1
+
+        class Result:
+            def __init__(self, value):
+                self.value = value
+
+            def get(self):
+                return self.value
+
+        result = Result(func())
+        if callback is not None:
+            callback(result.value)
+        return result
+
+
+def test_register_custom_backend_and_make_default():
+    register_parallel_backend("counting", CountingBackend)
+    with parallel_config(backend="counting") as config:
+        assert Parallel()(delayed(square)(i) for i in range(5)) == [0, 1, 4, 9, 16]
+        assert config["backend"].calls >= 1
+    from joblet_parallel import _registry
+
+    old = _registry.default_backend_name()
+    register_parallel_backend("counting", CountingBackend, make_default=True)
+    try:
+        assert isinstance(Parallel()._backend, CountingBackend)
+    finally:
+        register_parallel_backend(
+            "loky", _registry._builtin_factories()["loky"], make_default=True
+        )
+        assert old == "loky"
+
+
+def test_custom_backend_errors_propagate():
+    register_parallel_backend("counting", CountingBackend)
+
+    def boom(x):
+        raise ZeroDivisionError(x)
+
+    with parallel_config(backend="counting"), pytest.raises(ZeroDivisionError):
+        Parallel()(delayed(boom)(i) for i in range(3))
+
+
+def test_unknown_backends(monkeypatch):
+    import importlib.metadata
+
+    # As if joblet-dask were not installed.
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group, name: [])
+    monkeypatch.delitem(joblet_parallel._registry._factories, "dask", raising=False)
+    with pytest.raises(UnknownBackendError, match="pip install joblet-dask") as info:
+        parallel_backend("dask")
+    assert isinstance(info.value, KeyError)
+    with pytest.raises(ValueError, match="Invalid backend: 'nope'"):
+        Parallel(backend="nope")
+
+
+def test_entry_point_backends_are_looked_up_at_call_time(monkeypatch):
+    import importlib.metadata
+
+    class FakeEntryPoint:
+        name = "plugged"
+
+        def load(self):
+            return CountingBackend
+
+    def fake_entry_points(group, name):
+        assert group == "joblet.parallel_backends"
+        return [FakeEntryPoint()] if name == "plugged" else []
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    with parallel_backend("plugged"):
+        assert Parallel()(delayed(square)(i) for i in range(3)) == [0, 1, 4]
+
+
+def test_cpu_count():
+    count = cpu_count()
+    assert 1 <= count <= (len(__import__("os").sched_getaffinity(0)))
+    assert 1 <= cpu_count(only_physical_cores=True) <= count
+
+
+def test_cpu_count_honours_environment(monkeypatch):
+    monkeypatch.setenv("JOBLET_MAX_CPU_COUNT", "1")
+    assert cpu_count() == 1
+
+
+def test_delayed_is_cheap_and_a_decorator():
+    assert delayed(sqrt) is delayed(sqrt)
+    assert delayed(sqrt).__name__ == "sqrt"
+
+    @delayed
+    def add(a, b=0):
+        return a + b
+
+    assert add(1, b=2) == (add.__wrapped__, (1,), {"b": 2})
+
+
+def test_pickling_error_names_argument_and_key():
+    lock = threading.Lock()
+    with pytest.raises(
+        TaskPicklingError, match=r"argument 2 of delayed\(slow_square\)"
+    ):
+        Parallel(n_jobs=2)(delayed(slow_square)(1, 0, lock) for _ in range(1))
+    with pytest.raises(TaskPicklingError, match="keyword argument 'model'") as info:
+        Parallel(n_jobs=2)(delayed(slow_square)(1, model=lock) for _ in range(1))
+    assert "lock" in str(info.value)
+
+
+def test_import_is_lean():
+    import subprocess
+
+    code = (
+        "import sys, joblet_parallel; "
+        "heavy = {'numpy', 'cloudpickle', 'psutil', 'multiprocessing', 'concurrent.futures', 'subprocess'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
+    )
+    assert out.stdout.strip() == "[]", out.stderr
+    assert "Parallel" in joblet_parallel.__all__
