@@ -1,0 +1,273 @@
+"""Our process executor: reuse, worker death, timeout, Ctrl-C, nesting, thread
+limits, worker output, memory recycling, initializer and idle timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import cloudpickle
+import psutil
+import pytest
+
+from joblet_parallel import (
+    Parallel,
+    TerminatedWorkerError,
+    delayed,
+    parallel_config,
+)
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def getpid(_=None):
+    return os.getpid()
+
+
+def die(code):
+    if code is None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(code)
+
+
+def sleep_and_return(delay, value=None):
+    time.sleep(delay)
+    return value
+
+
+def children_of_us():
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def test_workers_are_reused_across_calls_and_in_with_block():
+    first = set(Parallel(n_jobs=2)(delayed(getpid)(i) for i in range(20)))
+    second = set(Parallel(n_jobs=2)(delayed(getpid)(i) for i in range(20)))
+    assert os.getpid() not in first
+    assert first & second
+    with Parallel(n_jobs=2) as parallel:
+        a = set(parallel(delayed(getpid)(i) for i in range(10)))
+        b = set(parallel(delayed(getpid)(i) for i in range(10)))
+    assert a & b
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(None, r"signal 9 \(SIGKILL\)"), (3, "exited with code 3")],
+)
+def test_killed_worker_raises_then_pool_heals(code, expected):
+    start = time.monotonic()
+    with pytest.raises(TerminatedWorkerError, match=expected) as info:
+        Parallel(n_jobs=2)(
+            delayed(die)(code) if i == 1 else delayed(sleep_and_return)(0.01)
+            for i in range(4)
+        )
+    assert time.monotonic() - start < 3
+    assert "delayed(die)" in str(info.value)
+    # The next call works on a healed pool.
+    assert Parallel(n_jobs=2)(
+        delayed(sleep_and_return)(0, i) for i in range(6)
+    ) == list(range(6))
+
+
+def test_timeout_kills_late_workers_and_heals():
+    pids_before = set(Parallel(n_jobs=2)(delayed(getpid)(i) for i in range(4)))
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        Parallel(n_jobs=2, timeout=0.5)(
+            delayed(sleep_and_return)(d) for d in (0.01, 30, 0.01)
+        )
+    assert time.monotonic() - start < 5
+    time.sleep(0.2)
+    alive = {
+        pid
+        for pid in pids_before
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+    }
+    assert len(alive) < len(pids_before)  # the worker with the 30 s task was killed
+    assert Parallel(n_jobs=2)(
+        delayed(sleep_and_return)(0, i) for i in range(4)
+    ) == list(range(4))
+
+
+def test_timeout_threading_backend():
+    with pytest.raises(TimeoutError):
+        Parallel(n_jobs=2, backend="threading", timeout=0.2)(
+            delayed(sleep_and_return)(d) for d in (0.01, 1.0)
+        )
+
+
+def test_sigint_to_a_child_interpreter_stops_everything(tmp_path):
+    pid_file = tmp_path / "pids"
+    script = textwrap.dedent(
+        f"""
+        import os, time
+        from joblet_parallel import Parallel, delayed
+
+        def task(i):
+            with open({str(pid_file)!r}, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+
+        Parallel(n_jobs=2)(delayed(task)(i) for i in range(4))
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if pid_file.exists() and len(pid_file.read_text().split()) >= 2:
+                break
+            time.sleep(0.05)
+        worker_pids = [int(pid) for pid in pid_file.read_text().split()]
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode != 0
+    assert "KeyboardInterrupt" in err
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        psutil.pid_exists(pid) for pid in worker_pids
+    ):
+        time.sleep(0.05)
+    assert not any(psutil.pid_exists(pid) for pid in worker_pids)
+
+
+def inner_info(i):
+    from joblet_parallel import Parallel, delayed
+
+    inner = Parallel()
+    results = inner(delayed(abs)(-j) for j in range(3))
+    return type(inner._backend).__name__, inner._n_jobs, results
+
+
+def test_nested_calls_do_not_oversubscribe():
+    outer = Parallel(n_jobs=2)(delayed(inner_info)(i) for i in range(2))
+    for backend_name, n_jobs, results in outer:
+        assert results == [0, 1, 2]
+        # 2 outer workers on this machine: each inner call gets cpu_count // 2.
+        assert backend_name in ("ThreadingBackend", "SequentialBackend")
+        assert n_jobs is None or n_jobs <= max(1, os.cpu_count() // 2)
+    threaded = Parallel(n_jobs=2, backend="threading")(
+        delayed(inner_info)(i) for i in range(2)
+    )
+    assert {name for name, _, _ in threaded} == {"SequentialBackend"}
+
+
+def thread_limits(_):
+    names = (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+    )
+    return {name: os.environ.get(name) for name in names}
+
+
+def test_thread_limits_visible_in_workers(monkeypatch):
+    for name in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    expected = str(max(1, os.cpu_count() // 2))
+    limits = Parallel(n_jobs=2)(delayed(thread_limits)(i) for i in range(2))
+    assert all(value == expected for value in limits[0].values())
+    with parallel_config(backend="loky", inner_max_num_threads=3):
+        limits = Parallel(n_jobs=2)(delayed(thread_limits)(i) for i in range(2))
+    assert set(limits[0].values()) == {"3"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    limits = Parallel(n_jobs=2)(delayed(thread_limits)(i) for i in range(2))
+    assert limits[0]["OMP_NUM_THREADS"] == "5"
+
+
+def shout(i):
+    print(f"out from worker {i}")
+    print(f"err from worker {i}", file=sys.stderr)
+    return i
+
+
+def test_worker_output_reaches_parent(capfd):
+    Parallel(n_jobs=2)(delayed(shout)(i) for i in range(3))
+    captured = capfd.readouterr()
+    for i in range(3):
+        assert f"out from worker {i}" in captured.out
+        assert f"err from worker {i}" in captured.err
+
+
+def leak(size):
+    import builtins
+
+    hoard = getattr(builtins, "_joblet_test_hoard", [])
+    builtins._joblet_test_hoard = hoard
+    hoard.append(bytearray(size))
+    return os.getpid()
+
+
+def test_leaky_workers_are_recycled():
+    with parallel_config(
+        backend="loky", max_memory_growth=20 * 1024**2, memory_check_interval=0.0
+    ):
+        pids = Parallel(n_jobs=2, batch_size=1)(
+            delayed(leak)(8 * 1024**2) for _ in range(16)
+        )
+    assert len(set(pids)) > 2
+
+
+def remember(value):
+    import builtins
+
+    builtins._joblet_initialized = value
+
+
+def initialized(_):
+    import builtins
+
+    return getattr(builtins, "_joblet_initialized", None)
+
+
+def test_initializer_and_idle_timeout():
+    with parallel_config(
+        backend="loky", initializer=remember, initargs=("yes",), idle_worker_timeout=0.5
+    ):
+        assert (
+            Parallel(n_jobs=2)(delayed(initialized)(i) for i in range(4)) == ["yes"] * 4
+        )
+        pids = set(Parallel(n_jobs=2)(delayed(getpid)(i) for i in range(4)))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(psutil.pid_exists(pid) for pid in pids)
+
+
+def test_lambdas_closures_and_large_buffers():
+    offset = 10
+    assert Parallel(n_jobs=2)(delayed(lambda x: x + offset)(i) for i in range(3)) == [
+        10,
+        11,
+        12,
+    ]
+    blob = bytearray(b"x" * (4 * 1024**2))
+    assert (
+        Parallel(n_jobs=2)(delayed(len)(memoryview(blob)) for _ in range(2))
+        == [len(blob)] * 2
+    )
+
+
+def test_numpy_arrays_round_trip():
+    np = pytest.importorskip("numpy")
+    arrays = [np.arange(100_000, dtype=float) * i for i in range(4)]
+    doubled = Parallel(n_jobs=2)(delayed(np.multiply)(a, 2) for a in arrays)
+    for a, b in zip(arrays, doubled, strict=True):
+        assert np.array_equal(a * 2, b)
