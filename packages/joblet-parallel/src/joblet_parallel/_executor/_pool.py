@@ -338,11 +338,13 @@ class WorkerPool:
             orphans = list(worker.outstanding)
             worker.outstanding.clear()
             if worker.killed or expected:
-                # Batches queued behind a cancelled one never started: run them elsewhere.
+                # We stopped it: batches that were not cancelled never started on
+                # it (no batch is given to a worker once it is being killed).
                 for job in reversed(orphans):
-                    if not job.cancelled and job is not orphans[0]:
+                    if not job.cancelled:
+                        job.worker = None
                         self._pending.appendleft(job)
-                orphans = [job for job in orphans[:1] if not job.cancelled]
+                orphans = []
             worker.queue.put(None)
             if self._pending:
                 self._replenish()
@@ -400,6 +402,7 @@ class WorkerPool:
                     continue
                 if kill_running and worker.outstanding and worker.outstanding[0] is job:
                     worker.killed = True
+                    worker.state = CLOSED  # no new batch for it; the reader cleans up
                     try:
                         worker.proc.kill()
                     except OSError:
