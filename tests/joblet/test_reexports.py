@@ -6,7 +6,7 @@ import pytest
 
 import joblet
 
-LAYERS = ("joblet_hash", "joblet_persist", "joblet_memory")
+LAYERS = ("joblet_hash", "joblet_persist", "joblet_memory", "joblet_parallel")
 
 # Top-level names of joblib 1.6 that joblet leaves out on purpose, and why.
 DELIBERATE_ABSENCES = {
@@ -40,3 +40,13 @@ def test_import_joblet_does_not_load_heavy_optional_modules():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_of_joblib_exists_in_joblet():
+    joblib = pytest.importorskip("joblib")
+    missing = sorted(
+        set(joblib.__all__) - set(joblet.__all__) - set(DELIBERATE_ABSENCES)
+    )
+    assert missing == [], f"joblib names with no joblet counterpart: {missing}"
+    for name in set(joblib.__all__) - set(DELIBERATE_ABSENCES):
+        assert hasattr(joblet, name), name

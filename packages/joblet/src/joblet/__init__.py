@@ -20,6 +20,22 @@ from joblet_memory import (
     expires_after,
     register_store_backend,
 )
+from joblet_parallel import (
+    AutoBatchingMixin,
+    Parallel,
+    ParallelBackendBase,
+    RemoteTraceback,
+    TaskPicklingError,
+    TerminatedWorkerError,
+    UnknownBackendError,
+    cpu_count,
+    delayed,
+    effective_n_jobs,
+    parallel_backend,
+    parallel_config,
+    register_parallel_backend,
+    wrap_non_picklable_objects,
+)
 from joblet_persist import (
     CompressorWrapper,
     FormatError,
@@ -42,6 +58,17 @@ __all__ = [
     "expires_after",
     "register_store_backend",
     "StoreBackendBase",
+    # parallel loops (joblet-parallel)
+    "Parallel",
+    "delayed",
+    "cpu_count",
+    "effective_n_jobs",
+    "wrap_non_picklable_objects",
+    "parallel_config",
+    "parallel_backend",
+    "ParallelBackendBase",
+    "AutoBatchingMixin",
+    "register_parallel_backend",
     # hashing (joblet-hash)
     "hash",
     "register_fingerprint",
@@ -52,6 +79,10 @@ __all__ = [
     "CompressorWrapper",
     # errors and warnings users catch
     "UnhashableObjectError",
+    "TerminatedWorkerError",
+    "TaskPicklingError",
+    "RemoteTraceback",
+    "UnknownBackendError",
     "FormatError",
     "TruncatedFileError",
     "UnsupportedVersionError",
