@@ -8,9 +8,22 @@ Figures (medians of alternating repetitions in one process; lower is better):
   ``load(mmap_mode='r')`` against ``numpy.load(mmap_mode='r')``;
 * peak memory growth while dumping / loading that array, measured in a child
   process, as a fraction of the array size;
-* 200 MB mixed data (float array, low-cardinality int array, 100k small dicts):
-  lz4 and zlib-3 dump and load against joblib, and the file size ratio;
+* 200 MB mixed data (100 MB float array, 96 MB low-cardinality int array, 100k
+  small dicts): lz4 and zlib-3 dump and load against joblib, and the file size
+  ratio;
 * a dict of 100k small Python objects against pickle protocol 5.
+
+Fairness on this shared VM (see /work/shared/benchmarking.md):
+
+* the contenders' order is reversed every other round, and medians are reported;
+* before every timed dump, each contender's previous file is removed and
+  ``os.sync()`` flushes all dirty pages, untimed: otherwise the contender that
+  writes next pays for the previous one's writeback (and, on ext4, replacing an
+  existing file triggers a writeback flush of the new one: that is measured
+  separately, "over an existing file", for joblet and numpy.save alike);
+* before every timed step that allocates large buffers, that much memory is
+  allocated with numpy and filled, then freed (numpy allocates huge pages; a
+  ``bytes`` buffer of the same size does not keep them warm).
 """
 
 from __future__ import annotations
@@ -18,13 +31,58 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Row, alternate, main, touch_memory
+from benchlib import Row, main, touch_memory
+
+
+def alternate(
+    contenders: dict[str, Callable[[], object]],
+    repeat: int,
+    before_each: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """Median wall time of each callable; the order is reversed every other round."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_ in range(repeat):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            if before_each is not None:
+                before_each(name)
+            start = time.perf_counter()
+            contenders[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def touch(nbytes: int) -> None:
+    """Allocate, fill and free ``nbytes`` the way numpy does (huge pages), untimed."""
+    gc.collect()
+    try:
+        import numpy
+    except ImportError:
+        touch_memory(nbytes)
+        return
+    buffer = numpy.ones(nbytes, dtype=numpy.uint8)
+    del buffer
+
+
+def before_dump(files: dict[str, str], nbytes: int) -> Callable[[str], None]:
+    """Untimed, before contender ``name`` dumps: remove its file, sync, touch memory."""
+
+    def before(name: str) -> None:
+        if os.path.exists(files[name]):
+            os.unlink(files[name])
+        os.sync()
+        touch(nbytes)
+
+    return before
 
 
 def _sizes(quick: bool) -> dict[str, int]:
@@ -32,14 +90,14 @@ def _sizes(quick: bool) -> dict[str, int]:
         return {
             "array": 100 * 2**20,
             "mix_floats": 1_250_000,
-            "mix_ints": 1_000_000,
+            "mix_ints": 1_200_000,
             "dicts": 10_000,
             "repeat": 2,
         }
     return {
         "array": 2**30,
         "mix_floats": 12_500_000,
-        "mix_ints": 10_000_000,
+        "mix_ints": 12_000_000,
         "dicts": 100_000,
         "repeat": 3,
     }
@@ -132,21 +190,35 @@ def run(quick: bool) -> list[Row]:
             else f"{nbytes >> 20} MB float64"
         )
 
-        def before_each() -> None:
-            gc.collect()
-            touch_memory(nbytes)
+        files = {
+            "joblet": path("joblet.a"),
+            "numpy": path("numpy.a.npy"),
+            "joblib": path("joblib.a"),
+            "pickle5": path("pickle5.a"),
+        }
 
-        dumps = alternate(
-            {
-                "joblet": lambda: joblet_persist.dump(array, path("a.joblet")),
-                "numpy": lambda: np.save(path("a.npy"), array),
-                "joblib": lambda: joblib.dump(array, path("a.joblib")),
-                "pickle5": lambda: Path(path("a.pkl")).write_bytes(
-                    pickle.dumps(array, protocol=5)
-                ),
-            },
+        def pickle_dump() -> None:
+            with open(files["pickle5"], "wb") as handle:
+                handle.write(pickle.dumps(array, protocol=5))
+
+        dump_funcs = {
+            "joblet": lambda: joblet_persist.dump(array, files["joblet"]),
+            "numpy": lambda: np.save(files["numpy"], array),
+            "joblib": lambda: joblib.dump(array, files["joblib"]),
+            "pickle5": pickle_dump,
+        }
+        dumps = alternate(dump_funcs, repeat, before_dump(files, nbytes))
+
+        def sync_touch(name: str) -> None:
+            os.sync()
+            touch(nbytes)
+
+        # The same, but replacing the file the previous round wrote (an ext4
+        # rename or truncate over an existing file starts its writeback at once).
+        overwrites = alternate(
+            {name: dump_funcs[name] for name in ("joblet", "numpy")},
             repeat,
-            before_each,
+            sync_touch,
         )
         results: dict[str, object] = {}
 
@@ -158,28 +230,35 @@ def run(quick: bool) -> list[Row]:
 
         loads = alternate(
             {
-                "joblet": keep("joblet", lambda: joblet_persist.load(path("a.joblet"))),
-                "numpy": keep("numpy", lambda: np.load(path("a.npy"))),
-                "joblib": keep("joblib", lambda: joblib.load(path("a.joblib"))),
+                "joblet": keep("joblet", lambda: joblet_persist.load(files["joblet"])),
+                "numpy": keep("numpy", lambda: np.load(files["numpy"])),
+                "joblib": keep("joblib", lambda: joblib.load(files["joblib"])),
             },
             repeat,
-            lambda: (results.clear(), before_each()),
+            lambda name: (results.clear(), touch(nbytes)),
         )
-        assert np.array_equal(joblet_persist.load(path("a.joblet")), array)
+        assert np.array_equal(joblet_persist.load(files["joblet"]), array)
         maps = alternate(
             {
-                "joblet": lambda: joblet_persist.load(path("a.joblet"), mmap_mode="r"),
-                "numpy": lambda: np.load(path("a.npy"), mmap_mode="r"),
+                "joblet": lambda: joblet_persist.load(files["joblet"], mmap_mode="r"),
+                "numpy": lambda: np.load(files["numpy"], mmap_mode="r"),
             },
             repeat * 3,
         )
         assert isinstance(
-            joblet_persist.load(path("a.joblet"), mmap_mode="r"), np.memmap
+            joblet_persist.load(files["joblet"], mmap_mode="r"), np.memmap
         )
         rows += [
             Row(f"dump {label}", dumps["joblet"], "numpy.save", dumps["numpy"], "s"),
             Row(f"dump {label}", dumps["joblet"], "joblib 1.6", dumps["joblib"], "s"),
             Row(f"dump {label}", dumps["joblet"], "pickle 5", dumps["pickle5"], "s"),
+            Row(
+                f"dump {label} over an existing file",
+                overwrites["joblet"],
+                "numpy.save",
+                overwrites["numpy"],
+                "s",
+            ),
             Row(f"load {label}", loads["joblet"], "numpy.load", loads["numpy"], "s"),
             Row(f"load {label}", loads["joblet"], "joblib 1.6", loads["joblib"], "s"),
             Row(
@@ -210,8 +289,8 @@ def run(quick: bool) -> list[Row]:
                 "x",
             )
         )
-        for name in ("a.joblet", "a.npy", "a.joblib", "a.pkl", "rss.joblet"):
-            os.unlink(path(name))
+        for name in [*files.values(), path("rss.joblet")]:
+            os.unlink(name)
 
         # ---- mixed data, compressed -------------------------------------------
         mixed = _mixed(sizes)
@@ -221,39 +300,36 @@ def run(quick: bool) -> list[Row]:
             + len(pickle.dumps(mixed["records"]))
         )
         mix_label = f"{mix_bytes / 1e6:.0f} MB mix"
+        mix_files = {"joblet": path("joblet.m"), "joblib": path("joblib.m")}
         for codec in ("lz4", ("zlib", 3)):
             name = "lz4" if codec == "lz4" else "zlib-3"
             joblib_codec = codec
 
-            def warm() -> None:
-                gc.collect()
-                touch_memory(mix_bytes)
-
             dumps = alternate(
                 {
                     "joblet": lambda c=codec: joblet_persist.dump(
-                        mixed, path("m.joblet"), compress=c
+                        mixed, mix_files["joblet"], compress=c
                     ),
                     "joblib": lambda c=joblib_codec: joblib.dump(
-                        mixed, path("m.joblib"), compress=c
+                        mixed, mix_files["joblib"], compress=c
                     ),
                 },
                 repeat,
-                warm,
+                before_dump(mix_files, mix_bytes),
             )
             loads = alternate(
                 {
-                    "joblet": lambda: joblet_persist.load(path("m.joblet")),
-                    "joblib": lambda: joblib.load(path("m.joblib")),
+                    "joblet": lambda: joblet_persist.load(mix_files["joblet"]),
+                    "joblib": lambda: joblib.load(mix_files["joblib"]),
                 },
                 repeat,
-                warm,
+                lambda name: touch(mix_bytes),
             )
-            check = joblet_persist.load(path("m.joblet"))
+            check = joblet_persist.load(mix_files["joblet"])
             assert np.array_equal(check["labels"], mixed["labels"])
             assert check["records"][-1] == mixed["records"][-1]
-            size_ratio = os.path.getsize(path("m.joblet")) / os.path.getsize(
-                path("m.joblib")
+            size_ratio = os.path.getsize(mix_files["joblet"]) / os.path.getsize(
+                mix_files["joblib"]
             )
             rows += [
                 Row(
@@ -272,9 +348,9 @@ def run(quick: bool) -> list[Row]:
                 ),
                 Row(
                     f"{name} file size {mix_label}",
-                    os.path.getsize(path("m.joblet")) / 1e6,
+                    os.path.getsize(mix_files["joblet"]) / 1e6,
                     "joblib 1.6",
-                    os.path.getsize(path("m.joblet")) / 1e6 / size_ratio,
+                    os.path.getsize(mix_files["joblet"]) / 1e6 / size_ratio,
                     "MB",
                 ),
             ]
