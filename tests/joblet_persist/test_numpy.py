@@ -197,3 +197,56 @@ def test_no_warning_for_plain_mmap(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load(tmp_path / "w", mmap_mode="r")
+
+
+def test_large_dump_preallocates_exactly(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from joblet_persist import _dump
+
+    monkeypatch.setattr(_dump, "PREALLOCATE_MIN", 1 << 20)
+    array = np.arange(1 << 19, dtype=np.float64)  # 4 MiB
+    path = tmp_path / "big.joblet"
+    dump(array, path)  # over nothing
+    dump(array + 1, path)  # over an existing file
+    np.testing.assert_array_equal(load(path), array + 1)
+    np.testing.assert_array_equal(load(path, mmap_mode="r"), array + 1)
+    size = os.path.getsize(path)
+    assert array.nbytes < size < array.nbytes + 4096
+    if sys.platform.startswith("linux"):
+        # no blocks reserved beyond the end of the file (KEEP_SIZE, exact size)
+        assert os.stat(path).st_blocks * 512 < size + (1 << 16)
+
+
+def test_preallocation_failure_is_harmless(tmp_path, monkeypatch):
+    from joblet_persist import _dump
+
+    monkeypatch.setattr(_dump, "PREALLOCATE_MIN", 0)
+    monkeypatch.setattr(_dump.sys, "platform", "linux")
+
+    class NoFileno:
+        def __init__(self, file):
+            self.file = file
+
+        def fileno(self):
+            raise OSError("no descriptor")
+
+    _dump._preallocate(NoFileno(None), 100)  # type: ignore[arg-type]
+    value = {"a": np.ones(10), "b": [1, 2]}
+    dump(value, tmp_path / "small.joblet")
+    loaded = load(tmp_path / "small.joblet")
+    np.testing.assert_array_equal(loaded["a"], value["a"])
+
+
+def test_zlib_chunks_with_a_full_window_still_load(tmp_path, monkeypatch):
+    # files written before chunks used a 16 KiB window (wbits 15) stay readable
+    from joblet_persist._compressors import ZlibCompressorWrapper
+
+    array = np.random.default_rng(0).integers(0, 9, 3 << 18)
+    for window, name in ((15, "old"), (14, "new")):
+        monkeypatch.setattr(ZlibCompressorWrapper, "_chunk_window", window)
+        for codec in ("zlib", "gzip"):
+            path = tmp_path / f"{name}.{codec}"
+            dump(array, path, compress=(codec, 3))
+            np.testing.assert_array_equal(load(path), array)

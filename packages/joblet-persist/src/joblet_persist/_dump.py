@@ -6,6 +6,7 @@ import io
 import os
 import pickle
 import secrets
+import sys
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from ._numpy_io import array_layout, is_plain_array, reduce_array
 from ._threads import ordered_map, thread_count
 
 WRITE_SLICE = 1 << 28  # bytes per write() call: far below Linux's 2 GiB cap
+PREALLOCATE_MIN = 1 << 24  # files this large get their blocks reserved up front
+FALLOC_FL_KEEP_SIZE = 1
 
 
 def _writer_name() -> str:
@@ -121,8 +124,41 @@ def _write_all(file: IO[bytes], data: memoryview | bytes) -> None:
         view = view[written:]
 
 
+def _preallocate(file: IO[bytes], size: int) -> None:
+    """Reserve ``size`` bytes of disk for a new file (Linux ``fallocate``), if possible.
+
+    The blocks are then allocated before the data is written, so the file system
+    need not allocate them later: on ext4 this also spares the forced writeback
+    that renaming a file with not-yet-allocated blocks over an existing one
+    triggers (``auto_da_alloc``), leaving writeback to the kernel as for any
+    ``write``. ``FALLOC_FL_KEEP_SIZE`` leaves the file size to the writes. Any
+    failure (another OS, a file system without fallocate) is ignored: it only
+    loses the optimisation.
+    """
+    if size < PREALLOCATE_MIN or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        fallocate = ctypes.CDLL(None, use_errno=True).fallocate64
+        fallocate.argtypes = [
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int64,
+            ctypes.c_int64,
+        ]
+        fallocate.restype = ctypes.c_int
+        fallocate(file.fileno(), FALLOC_FL_KEEP_SIZE, 0, size)
+    except (OSError, AttributeError, ValueError, ImportError):
+        pass
+
+
 def _write_plain(
-    file: IO[bytes], pickled: bytes, entries: list[BufferEntry], datas: list[memoryview]
+    file: IO[bytes],
+    pickled: bytes,
+    entries: list[BufferEntry],
+    datas: list[memoryview],
+    preallocate: bool = False,
 ) -> None:
     position = 0
     for entry in entries:
@@ -141,6 +177,8 @@ def _write_plain(
         0,
     )
     start = HEADER.size + len(table) + len(pickled)
+    if preallocate:
+        _preallocate(file, (align(start) if entries else start) + buffers_len)
     file.write(header.pack() + table)
     _write_all(file, pickled)
     written = start
@@ -282,7 +320,7 @@ def dump(
 
     def write(file: IO[bytes]) -> None:
         if codec is None:
-            _write_plain(file, pickled, entries, datas)
+            _write_plain(file, pickled, entries, datas, preallocate=path is not None)
         else:
             name, level = codec
             _write_compressed(

@@ -28,17 +28,24 @@ def ordered_map(
     items: Iterable[T],
     threads: int,
     pool: ThreadPoolExecutor | None,
+    ahead: int | None = None,
 ) -> Iterator[R]:
-    """``map(func, items)`` on ``pool``, results in order, at most 2x threads pending."""
+    """``map(func, items)`` on ``pool``, results in order, at most ``ahead`` pending.
+
+    ``ahead`` (default ``4 * threads``) bounds memory; a window wider than the
+    thread count keeps the workers busy while the caller writes a result or is
+    descheduled on a busy machine.
+    """
     if pool is None or threads <= 1:
         for item in items:
             yield func(item)
         return
+    limit = 4 * threads if ahead is None else max(ahead, threads)
     pending: deque[Future[R]] = deque()
     try:
         for item in items:
             pending.append(pool.submit(func, item))
-            if len(pending) >= 2 * threads:
+            if len(pending) >= limit:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
