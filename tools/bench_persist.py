@@ -175,6 +175,7 @@ def run(quick: bool) -> list[Row]:
 
     import joblet_persist
 
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
     sizes = _sizes(quick)
     repeat = sizes["repeat"]
     rows: list[Row] = []
@@ -404,6 +405,7 @@ def run(quick: bool) -> list[Row]:
         for name in os.listdir(folder):
             os.unlink(os.path.join(folder, name))
         os.rmdir(folder)
+    print(f"load average at end: {os.getloadavg()[0]:.2f} (other work on the 2 CPUs)")
     return rows
 
 

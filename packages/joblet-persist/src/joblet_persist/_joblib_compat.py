@@ -10,6 +10,7 @@ inline array bytes (or memory-maps them) after each wrapper.
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 from typing import IO, Any
@@ -21,6 +22,10 @@ JOBLIB_MODULES = frozenset(
     {"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"}
 )
 READ_SLICE = 1 << 26
+# An unbuffered file's readinto() copies straight into the array: one call of up
+# to 1 GiB (Linux caps a read at 2 GiB - 4 KiB) instead of 16 of 64 MiB. Other
+# streams (GzipFile ...) may allocate what they are asked for, so they get 64 MiB.
+RAW_READ_SLICE = 1 << 30
 
 # Errors a damaged pickle stream raises; they become FormatError.
 CORRUPTION_ERRORS = (
@@ -64,8 +69,9 @@ def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
     """Fill ``view`` from ``file`` or raise TruncatedFileError."""
     filled = 0
     total = view.nbytes
+    step = RAW_READ_SLICE if isinstance(file, io.FileIO) else READ_SLICE
     while filled < total:
-        part = view[filled : min(total, filled + READ_SLICE)]
+        part = view[filled : min(total, filled + step)]
         readinto = getattr(file, "readinto", None)
         if readinto is not None:
             n = readinto(part)
