@@ -33,7 +33,8 @@ TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100"]
 COMPARISON_DEPS = ["joblib==1.6.*"]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
-DOCS_DEPS = ["sphinx>=8"]
+# matplotlib only draws the gallery's compressors plot; no package depends on it.
+DOCS_DEPS = ["sphinx>=8", "matplotlib>=3.8"]
 
 
 def _read_distributions() -> dict[str, dict]:
@@ -175,9 +176,21 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site with warnings as errors, then run its doctests."""
+    """Run the gallery's examples, build the site with warnings as errors, run doctests.
+
+    ``docs/gallery.py`` runs every ``docs/examples/plot_*.py`` (each must succeed
+    and leave nothing behind) and keeps its output and figures in
+    ``docs/_build/gallery`` for the example pages.
+    """
     _install_everything(session, *DOCS_DEPS)
     build = ROOT / "docs" / "_build"
+    session.run(
+        "python",
+        "docs/gallery.py",
+        "--output",
+        str(build / "gallery"),
+        env={"JOBLET_GALLERY_REQUIRE_PLOTS": "1"},
+    )
     session.run(
         "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(build / "html")
     )
