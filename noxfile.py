@@ -31,6 +31,8 @@ TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100"]
 # joblib is never a runtime dependency: only comparisons, file compatibility and
 # benchmarks use it.
 COMPARISON_DEPS = ["joblib==1.6.*"]
+# Progress-bar libraries that the progress hook is tested with.
+PROGRESS_DEPS = ["tqdm"]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
 # matplotlib only draws the gallery's compressors plot; no package depends on it.
@@ -118,8 +120,12 @@ def tests(session: nox.Session) -> None:
     Optional dependencies (numpy, lz4, joblib for comparisons) are required here, so
     a missing one fails instead of silently skipping.
     """
-    _install_everything(session, *TEST_DEPS, *COMPARISON_DEPS)
+    _install_everything(session, *TEST_DEPS, *COMPARISON_DEPS, *PROGRESS_DEPS)
+    # `python -m pytest` puts the repository root on sys.path, so worker
+    # processes (ours and dask's) can import functions defined in test modules.
     session.run(
+        "python",
+        "-m",
         "pytest",
         *(session.posargs or ["tests"]),
         env={"JOBLET_TEST_REQUIRE_OPTIONAL": "1"},
@@ -155,9 +161,8 @@ def isolated(session: nox.Session, dist: str) -> None:
         wheel_files.append(str(matches[-1]))
     session.install(*wheel_files, *TEST_DEPS)
     session.run("python", "tools/check_install.py", *needed)
-    session.run(
-        "pytest", f"tests/{DISTRIBUTIONS[dist]['import_name']}", *session.posargs
-    )
+    test_folder = f"tests/{DISTRIBUTIONS[dist]['import_name']}"
+    session.run("python", "-m", "pytest", test_folder, *session.posargs)
 
 
 @nox.session
