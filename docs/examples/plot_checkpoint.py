@@ -16,8 +16,7 @@ import time
 
 import numpy as np
 
-from joblet import Memory
-from joblet_parallel import Parallel, delayed
+from joblet import Memory, Parallel, delayed
 
 ###############################################################################
 # Embed caching within parallel processing

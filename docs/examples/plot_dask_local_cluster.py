@@ -17,7 +17,7 @@ import time
 
 from dask.distributed import Client, LocalCluster
 
-from joblet_parallel import Parallel, delayed, parallel_config
+from joblet import Parallel, delayed, parallel_config
 
 
 def long_running_function(i):

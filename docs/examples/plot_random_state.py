@@ -14,7 +14,7 @@ result reproducible.
 
 import numpy as np
 
-from joblet_parallel import Parallel, delayed
+from joblet import Parallel, delayed
 
 
 def print_vector(vector, backend):

@@ -20,7 +20,7 @@ uses the fast C pickler for everything but the objects that need cloudpickle.
 import pickle
 import time
 
-from joblet_parallel import Parallel, delayed, wrap_non_picklable_objects
+from joblet import Parallel, delayed, wrap_non_picklable_objects
 
 ###############################################################################
 # ``pickle`` stores a function by reference, as its module and name: a worker
