@@ -140,7 +140,14 @@ def _preallocate(file: IO[bytes], size: int) -> None:
     try:
         import ctypes
 
-        fallocate = ctypes.CDLL(None, use_errno=True).fallocate64
+        libc = ctypes.CDLL(None, use_errno=True)
+        # fallocate64 takes 64-bit offsets everywhere (glibc); musl >= 1.2.4 has
+        # only fallocate, whose off_t is 64-bit on 64-bit systems
+        fallocate = getattr(libc, "fallocate64", None)
+        if fallocate is None and ctypes.sizeof(ctypes.c_long) == 8:
+            fallocate = libc.fallocate
+        if fallocate is None:
+            return
         fallocate.argtypes = [
             ctypes.c_int,
             ctypes.c_int,
