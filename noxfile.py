@@ -35,8 +35,9 @@ COMPARISON_DEPS = ["joblib==1.6.*"]
 PROGRESS_DEPS = ["tqdm"]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
-# matplotlib only draws the gallery's compressors plot; no package depends on it.
-DOCS_DEPS = ["sphinx>=8", "matplotlib>=3.8"]
+# matplotlib only draws the gallery's compressors plot and joblib only writes the
+# files that "Coming from joblib" loads with joblet; no package depends on them.
+DOCS_DEPS = ["sphinx>=8", "matplotlib>=3.8", "joblib==1.6.*"]
 
 
 def _read_distributions() -> dict[str, dict]:
