@@ -3,6 +3,7 @@ progress, errors, configuration and backend registration."""
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
@@ -227,9 +228,12 @@ def test_progress_hook_rejects_other_objects():
 
 def test_tqdm_progress_bar():
     tqdm = pytest.importorskip("tqdm").tqdm
-    bar = tqdm(total=None, disable=True)
+    output = io.StringIO()  # an enabled bar (a disabled one ignores update())
+    bar = tqdm(total=None, file=output)
     Parallel(n_jobs=2, progress=bar)(delayed(square)(i) for i in range(10))
     assert bar.n == 10
+    assert bar.total == 10
+    assert "10/10" in output.getvalue()
 
 
 def test_verbose_goes_to_stdout_from_50(capsys):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._cpu import cpu_count
+from ._memmapping import ArrayMemmapper
 
 __all__ = [
     "AutoBatchingMixin",
@@ -245,6 +246,44 @@ class AutoBatchingMixin:
         self._smoothed_batch_duration = self._DEFAULT_SMOOTHED_BATCH_DURATION
 
 
+class _SharesLargeArrays:
+    """For process backends: large numpy arguments travel as memory maps.
+
+    The memmapper lives from :meth:`configure` to :meth:`terminate`, that is for
+    one call or one ``with Parallel(...)`` block, so an array is dumped once there.
+    """
+
+    _memmapper: ArrayMemmapper | None = None
+
+    def _prepare_memmapping(self, parallel: Any) -> None:
+        settings = (
+            getattr(parallel, "max_nbytes", "1M"),
+            getattr(parallel, "mmap_mode", "r"),
+            getattr(parallel, "temp_folder", None),
+        )
+        memmapper = self._memmapper
+        if (
+            memmapper is not None
+            and memmapper.settings() == ArrayMemmapper(*settings).settings()
+        ):
+            return
+        self._cleanup_memmapping()
+        self._memmapper = ArrayMemmapper(*settings)
+
+    def _task_reducers(
+        self, extra: dict[type, Callable[[Any], Any]] | None
+    ) -> dict[type, Any]:
+        reducers = self._memmapper.reducers() if self._memmapper is not None else {}
+        if extra:
+            reducers.update(extra)  # reducers given by the user win
+        return reducers
+
+    def _cleanup_memmapping(self) -> None:
+        memmapper, self._memmapper = self._memmapper, None
+        if memmapper is not None:
+            memmapper.cleanup()
+
+
 def _effective_n_jobs(n_jobs: int | None) -> int:
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 in Parallel has no meaning")
@@ -339,7 +378,7 @@ class ThreadingBackend(ParallelBackendBase):
         return SequentialBackend(nesting_level=(self.nesting_level or 0) + 1), None
 
 
-class ProcessBackend(AutoBatchingMixin, ParallelBackendBase):
+class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase):
     """Our process executor: a reusable pool of worker processes ('loky').
 
     Workers start with a fresh interpreter (never ``fork``), functions travel
@@ -418,6 +457,7 @@ class ProcessBackend(AutoBatchingMixin, ParallelBackendBase):
             return 1
         from ._executor import get_pool
 
+        self._prepare_memmapping(parallel)
         self._n_jobs = n_jobs
         self._pool = get_pool(
             n_workers=n_jobs,
@@ -435,7 +475,7 @@ class ProcessBackend(AutoBatchingMixin, ParallelBackendBase):
     ) -> Any:
         from ._pickling import dumps_task
 
-        payload = dumps_task(func, self.reducers)
+        payload = dumps_task(func, self._task_reducers(self.reducers))
         job = self._pool.submit(payload, callback, getattr(func, "describe", None))
         self._call_jobs.add(job)
         return job
@@ -459,6 +499,7 @@ class ProcessBackend(AutoBatchingMixin, ParallelBackendBase):
     def terminate(self) -> None:
         # The pool outlives the call: it is shared and reused (idle workers time out).
         self._pool = None
+        self._cleanup_memmapping()
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
         level = (self.nesting_level or 0) + 1
@@ -473,7 +514,16 @@ class ProcessBackend(AutoBatchingMixin, ParallelBackendBase):
 def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
     import pickle
 
-    return pickle.loads(main, buffers=buffers)()
+    from ._memmapping import explain_worker_error, reset_worker_state
+
+    reset_worker_state()
+    try:
+        return pickle.loads(main, buffers=buffers)()
+    except Exception as error:
+        explained = explain_worker_error(error)
+        if explained is error:
+            raise
+        raise explained from None
 
 
 def _init_mp_worker(env: dict[str, str]) -> None:
@@ -483,7 +533,9 @@ def _init_mp_worker(env: dict[str, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class MultiprocessingBackend(AutoBatchingMixin, ParallelBackendBase):
+class MultiprocessingBackend(
+    _SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase
+):
     """The legacy backend: a ``multiprocessing.Pool`` per call (or ``with`` block).
 
     Started with ``forkserver`` where available, else ``spawn`` (set
@@ -529,6 +581,8 @@ class MultiprocessingBackend(AutoBatchingMixin, ParallelBackendBase):
                 initargs=(self._prepare_worker_env(n_jobs),),
             )
             self._pool_size = n_jobs
+        if n_jobs > 1:
+            self._prepare_memmapping(parallel)
         return n_jobs
 
     def submit(
@@ -541,7 +595,7 @@ class MultiprocessingBackend(AutoBatchingMixin, ParallelBackendBase):
         future: Future[Any] = Future()
         if callback is not None:
             future.add_done_callback(callback)
-        main, buffers = dumps_task(func, None)
+        main, buffers = dumps_task(func, self._task_reducers(None))
         self._pool.apply_async(
             _run_cloudpickled,
             (main, [bytes(buffer) for buffer in buffers]),
@@ -562,3 +616,4 @@ class MultiprocessingBackend(AutoBatchingMixin, ParallelBackendBase):
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+        self._cleanup_memmapping()

@@ -13,6 +13,7 @@ from typing import Any
 from ._backends import ParallelBackendBase, SequentialBackend, ThreadingBackend
 from ._batching import BatchedCalls
 from ._config import get_config
+from ._memmapping import parse_max_nbytes
 from ._progress import ProgressHook, short_format_time, verbosity_filter
 from ._registry import default_backend_name, get_backend_factory
 
@@ -192,6 +193,11 @@ class Parallel:
         self.temp_folder = _given(temp_folder, config, "temp_folder")
         self.max_nbytes = _given(max_nbytes, config, "max_nbytes")
         self.mmap_mode = _given(mmap_mode, config, "mmap_mode")
+        parse_max_nbytes(self.max_nbytes)  # fail now, with advice, on a bad size
+        if self.mmap_mode not in (None, "r+", "r", "w+", "c"):
+            raise ValueError(
+                f"mmap_mode must be one of None, 'r', 'r+', 'w+' or 'c', got {self.mmap_mode!r}"
+            )
         prefer = _given(prefer, config, "prefer")
         require = _given(require, config, "require")
         if prefer not in (None, "processes", "threads"):

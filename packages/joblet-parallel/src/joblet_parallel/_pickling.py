@@ -44,12 +44,14 @@ def _get_pickler_class() -> Any:
                         return True
                     return False
 
-                super().__init__(file, protocol=PROTOCOL, buffer_callback=keep_buffer)
                 if reducers:
                     import collections
 
-                    table: Any = getattr(self, "dispatch_table", {})
-                    self.dispatch_table = collections.ChainMap(reducers, table)
+                    # Set before __init__: the C pickler reads dispatch_table there.
+                    self.dispatch_table = collections.ChainMap(
+                        reducers, cloudpickle.Pickler.dispatch_table
+                    )
+                super().__init__(file, protocol=PROTOCOL, buffer_callback=keep_buffer)
 
         _pickler_class = TaskPickler
     return _pickler_class

@@ -21,6 +21,7 @@ import time
 import traceback
 from typing import Any
 
+from .._memmapping import explain_worker_error, reset_worker_state
 from ._wire import read_frame, write_frame
 
 OK, ERROR, RETIRE = 0, 1, 2
@@ -118,6 +119,7 @@ def main() -> None:
             break
         tag, task_bytes, in_buffers = frame
         start = time.perf_counter()
+        reset_worker_state()
         try:
             batch = pickle.loads(task_bytes, buffers=in_buffers)
             del task_bytes, in_buffers
@@ -126,7 +128,7 @@ def main() -> None:
             out, out_buffers = _dump_result((OK, result, time.perf_counter() - start))
             del result
         except BaseException as error:
-            out, out_buffers = _dump_error(error)
+            out, out_buffers = _dump_error(explain_worker_error(error))
         try:
             if stdout is not None:
                 stdout.flush()
