@@ -154,8 +154,8 @@ def memmap_rows(gigabytes: float, repeat: int) -> list[Row]:
         contenders = {}
         for library in LIBRARIES:
             assert call(library, memmap) == [float(memmap[i]) for i in range(tasks)]
-            contenders[f"{library} memmap"] = lambda library=library: call(
-                library, memmap
+            contenders[f"{library} memmap"] = lambda library=library, array=memmap: (
+                call(library, array)
             )
             contenders[f"{library} tiny"] = lambda library=library: call(library, tiny)
         times = alternate(contenders, repeat)
@@ -164,7 +164,6 @@ def memmap_rows(gigabytes: float, repeat: int) -> list[Row]:
             * 1e3
             for library in LIBRARIES
         }
-        del memmap
     return [
         Row(
             f"{gigabytes:g} GB memmap passed to {tasks} tasks, overhead",
