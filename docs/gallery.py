@@ -3,7 +3,7 @@
     python docs/gallery.py [--only NAME ...] [--output DIR]
 
 Each ``docs/examples/plot_*.py`` runs in a fresh interpreter, in an empty
-temporary working folder, with ``JOBLET_GALLERY_OUTPUT`` pointing at the output
+temporary working folder (dask's scratch space in another), with ``JOBLET_GALLERY_OUTPUT`` pointing at the output
 folder (``docs/_build/gallery`` by default), where its combined stdout and
 stderr are written as ``<name>.txt`` and its figures as PNG files. Every
 example must succeed within its time limit; the exit status is non-zero
@@ -52,6 +52,10 @@ def run(
     results = []
     for script in scripts:
         workdir = tempfile.mkdtemp(prefix="joblet-gallery-")
+        # dask's scratch space (default: <tmp>/dask-scratch-space) goes to a
+        # folder of its own, removed with the working folder.
+        scratch = tempfile.mkdtemp(prefix="joblet-gallery-dask-")
+        env["DASK_TEMPORARY_DIRECTORY"] = scratch
         start = time.perf_counter()
         try:
             completed = subprocess.run(
@@ -75,6 +79,7 @@ def run(
         elapsed = time.perf_counter() - start
         leftovers = os.listdir(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
         if leftovers:
             text += (
                 f"\n[gallery] left files behind in its working folder: {leftovers}\n"
