@@ -314,24 +314,16 @@ class SequentialBackend(ParallelBackendBase):
         )
 
 
-class ThreadingBackend(ParallelBackendBase):
-    """A pool of threads in this process.
-
-    Very low overhead; useful when the work releases the GIL (NumPy, I/O, compiled
-    extensions) or needs shared memory (``require='sharedmem'``). Batches hold one
-    task each.
-    """
-
-    uses_threads = True
-    supports_sharedmem = True
-    supports_timeout = True
-    supports_retrieve_callback = True
-    supports_return_generator = True
+class _OnePoolBackend(ParallelBackendBase):
+    """A backend owning one pool of ``n_jobs`` workers, rebuilt when that changes."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._pool: Any = None
         self._pool_size = 0
+
+    def _new_pool(self, n_jobs: int) -> Any:
+        raise NotImplementedError
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         return _effective_n_jobs(n_jobs)
@@ -347,12 +339,30 @@ class ThreadingBackend(ParallelBackendBase):
         self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
-            from concurrent.futures import ThreadPoolExecutor
-
             self.terminate()
-            self._pool = ThreadPoolExecutor(n_jobs, thread_name_prefix="joblet-thread")
+            self._pool = self._new_pool(n_jobs)
             self._pool_size = n_jobs
         return n_jobs
+
+
+class ThreadingBackend(_OnePoolBackend):
+    """A pool of threads in this process.
+
+    Very low overhead; useful when the work releases the GIL (NumPy, I/O, compiled
+    extensions) or needs shared memory (``require='sharedmem'``). Batches hold one
+    task each.
+    """
+
+    uses_threads = True
+    supports_sharedmem = True
+    supports_timeout = True
+    supports_retrieve_callback = True
+    supports_return_generator = True
+
+    def _new_pool(self, n_jobs: int) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(n_jobs, thread_name_prefix="joblet-thread")
 
     def submit(
         self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
@@ -533,9 +543,7 @@ def _init_mp_worker(env: dict[str, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class MultiprocessingBackend(
-    _SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase
-):
+class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBackend):
     """The legacy backend: a ``multiprocessing.Pool`` per call (or ``with`` block).
 
     Started with ``forkserver`` where available, else ``spawn`` (set
@@ -548,13 +556,19 @@ class MultiprocessingBackend(
     supports_timeout = True
     supports_return_generator = True
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._pool: Any = None
-        self._pool_size = 0
+    def _new_pool(self, n_jobs: int) -> Any:
+        import multiprocessing
 
-    def effective_n_jobs(self, n_jobs: int | None) -> int:
-        return _effective_n_jobs(n_jobs)
+        method = os.environ.get("JOBLET_START_METHOD")
+        if method is None:
+            methods = multiprocessing.get_all_start_methods()
+            method = "forkserver" if "forkserver" in methods else "spawn"
+        context = multiprocessing.get_context(method)
+        return context.Pool(
+            n_jobs,
+            initializer=_init_mp_worker,
+            initargs=(self._prepare_worker_env(n_jobs),),
+        )
 
     def configure(
         self,
@@ -564,23 +578,7 @@ class MultiprocessingBackend(
         require: str | None = None,
         **backend_kwargs: Any,
     ) -> int:
-        self.parallel = parallel
-        n_jobs = self.effective_n_jobs(n_jobs)
-        if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
-            import multiprocessing
-
-            self.terminate()
-            method = os.environ.get("JOBLET_START_METHOD")
-            if method is None:
-                methods = multiprocessing.get_all_start_methods()
-                method = "forkserver" if "forkserver" in methods else "spawn"
-            context = multiprocessing.get_context(method)
-            self._pool = context.Pool(
-                n_jobs,
-                initializer=_init_mp_worker,
-                initargs=(self._prepare_worker_env(n_jobs),),
-            )
-            self._pool_size = n_jobs
+        n_jobs = super().configure(n_jobs, parallel, prefer, require, **backend_kwargs)
         if n_jobs > 1:
             self._prepare_memmapping(parallel)
         return n_jobs
