@@ -287,10 +287,10 @@ def test_temp_folder_choice(tmp_path, monkeypatch):
     ):
         expected_shm = Path(memmapping.SHARED_MEMORY_FOLDER)
         roomy = type("Usage", (), {"free": memmapping.SHARED_MEMORY_MIN_FREE})
-        monkeypatch.setattr(memmapping.shutil, "disk_usage", lambda _: roomy)
+        monkeypatch.setattr("shutil.disk_usage", lambda _: roomy)
         assert memmapping.choose_temp_folder(None) == expected_shm
     cramped = type("Usage", (), {"free": memmapping.SHARED_MEMORY_MIN_FREE - 1})
-    monkeypatch.setattr(memmapping.shutil, "disk_usage", lambda _: cramped)
+    monkeypatch.setattr("shutil.disk_usage", lambda _: cramped)
     import tempfile
 
     assert memmapping.choose_temp_folder(None) == Path(tempfile.gettempdir())

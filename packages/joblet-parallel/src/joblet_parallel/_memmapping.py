@@ -27,14 +27,14 @@ from __future__ import annotations
 import atexit
 import os
 import re
-import shutil
 import sys
-import tempfile
 import threading
-import uuid
 import weakref
 from pathlib import Path
 from typing import Any
+
+# shutil, tempfile and uuid are imported where used: this module is imported with
+# joblet_parallel, and `import joblet_parallel` must stay cheap.
 
 FOLDER_PREFIX = "joblet_memmapping_"
 #: Environment variable naming the folder for temporary memmaps.
@@ -70,6 +70,9 @@ def choose_temp_folder(temp_folder: str | os.PathLike[str] | None) -> Path:
     """Where to put temporary memmaps: argument, environment, /dev/shm, system temp."""
     if temp_folder is not None:
         return Path(temp_folder)
+    import shutil
+    import tempfile
+
     from_env = os.environ.get(TEMP_FOLDER_ENV)
     if from_env:
         return Path(from_env)
@@ -98,6 +101,8 @@ def _pid_alive(pid: int) -> bool:
 
 def remove_stale_folders(base: Path) -> None:
     """Remove memmap folders of ours whose owning process is gone."""
+    import shutil
+
     try:
         entries = list(base.iterdir())
     except OSError:
@@ -121,6 +126,8 @@ _live_lock = threading.Lock()
 
 @atexit.register
 def _remove_live_folders() -> None:
+    import shutil
+
     with _live_lock:
         folders = list(_live_folders)
         _live_folders.clear()
@@ -188,6 +195,8 @@ class ArrayMemmapper:
             known = self._dumped.get(id(array))
             if known is not None and known[0]() is array:
                 return known[1]
+            import uuid
+
             folder = self._ensure_folder()
             path = folder / f"{uuid.uuid4().hex}.joblet"
             from joblet_persist import dump
@@ -207,6 +216,8 @@ class ArrayMemmapper:
 
     def _ensure_folder(self) -> Path:
         if self.folder is None:
+            import uuid
+
             base = choose_temp_folder(self.temp_folder)
             base.mkdir(parents=True, exist_ok=True)
             remove_stale_folders(base)
@@ -223,6 +234,8 @@ class ArrayMemmapper:
             folder, self.folder = self.folder, None
             self._dumped.clear()
         if folder is not None:
+            import shutil
+
             shutil.rmtree(folder, ignore_errors=True)
             with _live_lock:
                 _live_folders.discard(folder)
