@@ -1,15 +1,19 @@
 """Run every ``tools/bench_*.py`` and collect one ratio table.
 
-Usage: ``python tools/bench.py [--quick] [--only hash,persist] [--out bench-results]``
+Usage: ``python tools/bench.py [--quick] [--only hash,persist] [--out bench-results]
+[--docs docs/bench_latest.inc]``
 
 Each benchmark runs in its own interpreter (so imports and memory of one do not
 disturb the next) and writes JSON rows; this script prints the combined markdown
-table and writes ``<out>/bench.md`` and ``<out>/bench.json``.
+table and writes ``<out>/bench.md`` and ``<out>/bench.json``. With ``--docs`` it
+also writes the table as reStructuredText for the documentation's Performance
+page, with the machine and the date it came from.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import subprocess
 import sys
@@ -29,6 +33,7 @@ def main() -> int:
         "--only", help="comma-separated benchmark names (hash, persist, ...)"
     )
     parser.add_argument("--out", default="bench-results")
+    parser.add_argument("--docs", help="also write the table as an rst fragment here")
     args = parser.parse_args()
 
     scripts = sorted(TOOLS.glob("bench_*.py"))
@@ -63,10 +68,39 @@ def main() -> int:
             indent=2,
         )
     )
+    if args.docs:
+        Path(args.docs).write_text(rst_table(rows, quick=args.quick))
     if failed:
         print(f"benchmarks that failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def rst_table(rows: list[Row], quick: bool) -> str:
+    """The rows as an rst list-table, headed by where and when they were measured."""
+    today = datetime.date.today().isoformat()
+    command = "nox -s bench -- --quick" if quick else "nox -s bench"
+    lines = [
+        f"Measured on {today} by ``{command}``, on: {machine_description()}.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - figure",
+        "     - joblet",
+        "     - anchor",
+        "     - anchor value",
+        "     - joblet advantage",
+    ]
+    for row in rows:
+        lines += [
+            f"   * - {row.figure}",
+            f"     - {row.joblet:.4g} {row.unit}",
+            f"     - {row.anchor_name}",
+            f"     - {row.anchor:.4g} {row.unit}",
+            f"     - {row.speedup:.2f}x",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
