@@ -417,3 +417,56 @@ def test_import_is_lean():
     )
     assert out.stdout.strip() == "[]", out.stderr
     assert "Parallel" in joblet_parallel.__all__
+
+
+class JoblibStyleBackend(ParallelBackendBase):
+    """Written as for joblib: apply_async, a future with get(), and a callback
+    given the batch's results; here the callback runs a little after the result
+    became visible (as concurrent.futures does), so Parallel may read it first."""
+
+    supports_timeout = True
+
+    def effective_n_jobs(self, n_jobs):
+        return 2 if n_jobs in (None, -1) else n_jobs
+
+    def configure(self, n_jobs=1, parallel=None, **backend_kwargs):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.parallel = parallel
+        self._executor = ThreadPoolExecutor(2)
+        return self.effective_n_jobs(n_jobs)
+
+    def apply_async(self, func, callback=None):
+        future = self._executor.submit(func)
+
+        class AsyncResult:
+            def get(self, timeout=None):
+                return future.result(timeout)
+
+        if callback is not None:
+
+            def late_callback(done):
+                time.sleep(0.01)
+                if done.exception() is None:
+                    callback(done.result())
+
+            future.add_done_callback(late_callback)
+        return AsyncResult()
+
+    def terminate(self):
+        self._executor.shutdown()
+
+
+@pytest.mark.parametrize("return_as", ["list", "generator", "generator_unordered"])
+def test_joblib_style_backend_results_are_counted_once(return_as):
+    register_parallel_backend("joblib_style", JoblibStyleBackend)
+    seen = []
+    with parallel_config(backend="joblib_style", n_jobs=2):
+        output = Parallel(
+            batch_size=1,
+            return_as=return_as,
+            progress=lambda done, total: seen.append(done),
+        )(delayed(square)(i) for i in range(20))
+        results = list(output)
+    assert sorted(results) == [i * i for i in range(20)]
+    assert max(seen) == 20

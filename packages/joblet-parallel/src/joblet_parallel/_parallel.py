@@ -496,6 +496,11 @@ class Parallel:
             with lock:
                 if state["aborted"]:
                     return
+                if batch.done:
+                    # A backend whose callback only gets results (joblib's older
+                    # protocol) may call it after _retrieve_legacy already read the
+                    # future: the batch must be counted and yielded once.
+                    return
                 batch.result, batch.error, batch.done = result, error, True
                 if error is None:
                     self._n_completed_tasks += batch.size
