@@ -33,6 +33,11 @@ class Point:
         return isinstance(other, Point) and other.x == self.x
 
 
+class Outer:
+    class Inner(Point):
+        pass
+
+
 def test_restricted_refuses_and_names_global(tmp_path):
     dump([Point(1)], tmp_path / "p")
     with pytest.raises(UnsafeGlobalError, match=r"test_safety\.Point") as info:
@@ -174,3 +179,89 @@ def test_lz4_missing_message(monkeypatch, tmp_path):
     )
     with pytest.raises(ValueError, match=r"pip install 'joblet-persist\[lz4\]'"):
         dump(1, tmp_path / "x", compress="lz4")
+
+
+def _text(value: str) -> bytes:
+    raw = value.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw  # SHORT_BINUNICODE
+
+
+def _global(module: str, name: str) -> bytes:
+    return _text(module) + _text(name) + b"\x93"  # STACK_GLOBAL
+
+
+@pytest.mark.parametrize("container", [False, True])
+def test_restricted_memmap_cannot_touch_files(tmp_path, container):
+    np = pytest.importorskip("numpy")
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious data")
+    # numpy.memmap(victim, 'u1', 'w+', 0, (1,)): would truncate the file
+    stream = (
+        b"\x80\x04"
+        + _global("numpy", "memmap")
+        + b"("
+        + _text(str(victim))
+        + _text("u1")
+        + _text("w+")
+        + b"K\x00K\x01\x85tR."
+    )
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(_joblet_file_with_pickle(stream) if container else stream)
+    with pytest.raises((TypeError, ValueError)):  # numpy.ndarray refuses them
+        load(path, allowed_globals=())
+    assert victim.read_bytes() == b"precious data"
+    # pickled memmaps still load, as plain arrays
+    mapped = np.memmap(tmp_path / "m.dat", dtype="u1", mode="w+", shape=(3,))
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(mapped, 4))
+    assert load(tmp_path / "m.pkl", allowed_globals=()).tolist() == [0, 0, 0]
+
+
+def _joblet_file_with_pickle(stream: bytes) -> bytes:
+    import zlib
+
+    from joblet_persist._format import FORMAT_VERSION, HEADER, Header, encode_table
+
+    table = encode_table([], "test")
+    header = Header(
+        FORMAT_VERSION, "", -1, zlib.crc32(stream, zlib.crc32(table)), len(table),
+        len(stream), 0, 0,
+    )  # fmt: skip
+    assert HEADER.size == len(header.pack())
+    return header.pack() + table + stream
+
+
+@pytest.mark.parametrize("container", [False, True])
+@pytest.mark.parametrize(
+    "opcodes",
+    [
+        # BUILD with a slot state: Fraction.__str__ = bytes
+        b"N}" + _text("__str__") + _global("builtins", "bytes") + b"s\x86b",
+        # SETITEMS / APPENDS on the class itself
+        b"(" + _text("__str__") + _global("builtins", "bytes") + b"u",
+        b"(" + _global("builtins", "bytes") + b"e",
+    ],
+    ids=["build", "setitems", "appends"],
+)
+def test_restricted_load_never_modifies_an_allowed_global(tmp_path, container, opcodes):
+    import fractions
+
+    before = dict(vars(fractions.Fraction))
+    stream = b"\x80\x04" + _global("fractions", "Fraction") + opcodes + b"."
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(_joblet_file_with_pickle(stream) if container else stream)
+    with pytest.raises(joblet_persist.UnsafeGlobalError, match="Fraction"):
+        load(path, allowed_globals=())
+    assert dict(vars(fractions.Fraction)) == before
+    assert str(fractions.Fraction(1, 2)) == "1/2"
+
+
+def test_module_wildcard_does_not_reach_other_modules(tmp_path):
+    # shutil does `import os`: ("shutil", "os.getcwd") resolves to os.getcwd
+    stream = b"\x80\x04" + _global("shutil", "os.getcwd") + b")R."
+    (tmp_path / "evil.pkl").write_bytes(stream)
+    with pytest.raises(UnsafeGlobalError, match=r"shutil\.os\.getcwd"):
+        load(tmp_path / "evil.pkl", allowed_globals=["shutil.*"])
+    # what the wildcard module defines itself still loads, nested names too
+    dump([Outer.Inner(2)], tmp_path / "ok.pkl")
+    loaded = load(tmp_path / "ok.pkl", allowed_globals=[f"{Outer.__module__}.*"])
+    assert loaded == [Outer.Inner(2)]

@@ -43,3 +43,23 @@ class UnsafeGlobalError(pickle.UnpicklingError):
             "allowed_globals); `python -m joblet_persist inspect FILE` lists every "
             "global a file imports."
         )
+
+
+class UnsafeModificationError(UnsafeGlobalError):
+    """A restricted load met an opcode modifying an imported global itself.
+
+    Legitimate pickles only modify the objects they build; a stream applying
+    BUILD, APPEND or SETITEM to a class or function it imported would change
+    that global for the whole process.
+    """
+
+    def __init__(self, global_name: str, opcode: str) -> None:
+        super().__init__(global_name)
+        self.opcode = opcode
+
+    def __str__(self) -> str:
+        return (
+            f"refused {self.opcode} on the global {self.global_name!r} itself: a "
+            "restricted load never modifies an imported class or function (the file "
+            "is malicious or damaged)"
+        )

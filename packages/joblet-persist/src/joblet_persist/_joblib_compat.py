@@ -16,7 +16,7 @@ import struct
 from typing import IO, Any
 
 from ._errors import FormatError, TruncatedFileError, UnsafeGlobalError
-from ._restricted import AllowList
+from ._restricted import AllowList, RestrictedUnpickler
 
 JOBLIB_MODULES = frozenset(
     {"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"}
@@ -87,11 +87,15 @@ def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
         filled += n
 
 
-class JoblibUnpickler(pickle._Unpickler):
-    """Pure-Python unpickler reading joblib's inline array data."""
+class JoblibUnpickler(RestrictedUnpickler):
+    """Pure-Python unpickler reading joblib's inline array data.
+
+    It is also how a restricted load reads plain pickle streams (``allow`` not
+    None), with :class:`RestrictedUnpickler`'s checks.
+    """
 
     stack: list[Any]
-    dispatch = pickle._Unpickler.dispatch.copy()
+    dispatch = RestrictedUnpickler.dispatch.copy()
 
     def __init__(
         self,
@@ -101,7 +105,7 @@ class JoblibUnpickler(pickle._Unpickler):
         mmap_mode: str | None,
         allow: AllowList | None,
     ) -> None:
-        super().__init__(file)
+        super().__init__(file, allow)
         self.file_handle = file
         self.where = where
         self.path = path
@@ -116,17 +120,15 @@ class JoblibUnpickler(pickle._Unpickler):
                 f"{self.where} was written by joblib < 0.10 ({name}), a layout that "
                 "joblet-persist does not read; load it with that joblib and dump it again"
             )
-        if self.allow is not None:
-            self.allow.check(module, name)
         return super().find_class(module, name)
 
     def load_build(self) -> None:
-        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+        RestrictedUnpickler.load_build(self)
         top = self.stack[-1]
         if isinstance(top, JoblibArrayWrapper):
             self.stack[-1] = self._read_array(top)
 
-    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
+    dispatch[pickle.BUILD[0]] = load_build
 
     def _read_array(self, wrapper: JoblibArrayWrapper) -> Any:
         numpy = _import_numpy(self.where)
@@ -201,15 +203,9 @@ class JoblibUnpickler(pickle._Unpickler):
 class _SniffingUnpickler(pickle.Unpickler):
     """The C unpickler; stops as soon as the stream names joblib's wrappers."""
 
-    def __init__(self, file: IO[bytes], allow: AllowList | None) -> None:
-        super().__init__(file)
-        self._allow = allow
-
     def find_class(self, module: str, name: str) -> Any:
         if module in JOBLIB_MODULES:
             raise _NeedsJoblibReader
-        if self._allow is not None:
-            self._allow.check(module, name)
         return super().find_class(module, name)
 
 
@@ -226,10 +222,12 @@ def load_pickle_stream(
     except (AttributeError, OSError, ValueError):
         seekable = False
     try:
-        if seekable:
+        # A restricted load goes straight to the pure-Python reader: the C
+        # unpickler cannot refuse opcodes that modify an imported global.
+        if seekable and allow is None:
             start = file.tell()
             try:
-                return _SniffingUnpickler(file, allow).load()
+                return _SniffingUnpickler(file).load()
             except _NeedsJoblibReader:
                 file.seek(start)
         return JoblibUnpickler(file, where, path, mmap_mode, allow).load()
