@@ -135,6 +135,18 @@ def _double(x):
     return 2 * x
 
 
+def test_memorized_result_repr_pastes_with_quotes_and_backslashes(tmp_path):
+    # a Windows path (C:\\Users) or a quote must not break the pasted literal
+    location = tmp_path / 'we"ird \\Users dir'
+    result = Memory(location, verbose=0).cache(_double).call_and_shelve(4)
+    from joblet_memory import MemorizedResult
+
+    pasted = eval(repr(result), {"MemorizedResult": MemorizedResult})
+    assert pasted.location == str(location)
+    assert pasted.get() == 8
+    assert repr(result).startswith('MemorizedResult(location="')
+
+
 def test_name_collisions_in_one_session(tmp_path, capsys):
     memory = Memory(tmp_path, verbose=0)
     namespace: dict = {"memory": memory}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import threading
@@ -574,9 +575,18 @@ class MemorizedResult:
         self.store_backend.clear_item((self.func, self.args_id))
 
     def __repr__(self) -> str:
+        # JSON strings are valid Python literals: joblib's double-quoted look,
+        # and still pasteable when the path holds a quote or a backslash
+        # (in a Windows path, backslash-U would otherwise start a unicode escape).
+        location = (
+            json.dumps(self.location, ensure_ascii=False)
+            if isinstance(self.location, str)
+            else repr(self.location)
+        )
         return (
-            f'{type(self).__name__}(location="{self.location}", func="{self.func}", '
-            f'args_id="{self.args_id}")'
+            f"{type(self).__name__}(location={location}, "
+            f"func={json.dumps(self.func, ensure_ascii=False)}, "
+            f"args_id={json.dumps(self.args_id)})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
