@@ -470,3 +470,37 @@ def test_joblib_style_backend_results_are_counted_once(return_as):
         results = list(output)
     assert sorted(results) == [i * i for i in range(20)]
     assert max(seen) == 20
+
+
+def total_after_a_nap(array):
+    time.sleep(0.005)
+    return float(array.sum())
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_threads_sharing_a_global_backend_do_not_disturb_each_other(backend):
+    # set_global hands one backend instance to every thread: a call ending in one
+    # thread must not close the pool, or delete the memmapped arrays, of another.
+    numpy = pytest.importorskip("numpy")
+    errors = []
+
+    def work(value):
+        array = numpy.full(200_000, value, dtype="f8")  # above max_nbytes
+        try:
+            for _ in range(3):
+                tasks = (delayed(total_after_a_nap)(array) for _ in range(12))
+                assert Parallel()(tasks) == [array.sum()] * 12
+        except Exception as error:  # pragma: no cover - the failure reported
+            errors.append(error)
+
+    parallel_config.set_global(backend=backend, n_jobs=2)
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        parallel_config.set_global()
+    assert errors == []

@@ -5,6 +5,7 @@ process executor (named 'loky' for joblib code)."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import threading
 from abc import ABCMeta, abstractmethod
@@ -325,6 +326,15 @@ class _OnePoolBackend(ParallelBackendBase):
     def _new_pool(self, n_jobs: int) -> Any:
         raise NotImplementedError
 
+    def _instance_for_parallel(self) -> _OnePoolBackend:
+        """A copy without workers, for one ``Parallel`` object (see
+        :func:`instance_for_parallel`)."""
+        clone = copy.copy(self)
+        clone._pool, clone._pool_size, clone.parallel = None, 0, None
+        if isinstance(clone, _SharesLargeArrays):
+            clone._memmapper = None
+        return clone
+
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         return _effective_n_jobs(n_jobs)
 
@@ -450,6 +460,15 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         return _effective_n_jobs(n_jobs)
 
+    def _instance_for_parallel(self) -> ProcessBackend:
+        """A copy with no call state, for one ``Parallel`` object (see
+        :func:`instance_for_parallel`)."""
+        clone = copy.copy(self)
+        clone._pool, clone._memmapper, clone.parallel = None, None, None
+        clone._call_jobs = set()
+        clone.reducers = dict(self.reducers)
+        return clone
+
     def configure(
         self,
         n_jobs: int | None = 1,
@@ -519,6 +538,22 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         if share == 1:
             return SequentialBackend(nesting_level=level), 1
         return ThreadingBackend(nesting_level=level), share
+
+
+def instance_for_parallel(backend: ParallelBackendBase) -> ParallelBackendBase:
+    """The instance a ``Parallel`` object uses for a backend set with
+    ``parallel_config``.
+
+    The built-in pool backends keep per-call state on the instance (the pool, the
+    jobs of the call, the memmapping folder). A ``parallel_config`` (global, or
+    in a thread running a generator) hands one instance to every ``Parallel``:
+    shared, one call's end would close another call's pool or delete the arrays
+    its tasks still read, and one call's error would cancel another's batches.
+    Each ``Parallel`` therefore works on its own copy of them. Other backends
+    (plug-ins, user classes) are used as given, as joblib does.
+    """
+    fresh = getattr(backend, "_instance_for_parallel", None)
+    return fresh() if callable(fresh) else backend
 
 
 def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:

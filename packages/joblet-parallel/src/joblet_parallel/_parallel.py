@@ -10,7 +10,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ._backends import ParallelBackendBase, SequentialBackend, ThreadingBackend
+from ._backends import (
+    ParallelBackendBase,
+    SequentialBackend,
+    ThreadingBackend,
+    instance_for_parallel,
+)
 from ._batching import BatchedCalls
 from ._config import get_config
 from ._memmapping import parse_max_nbytes
@@ -80,8 +85,8 @@ def _resolve_backend(
         explicit = backend is not None and not config.get("_nested")
         if backend is None:
             backend = get_backend_factory(default_backend_name())()
-        elif kwargs:
-            pass
+        else:
+            backend = instance_for_parallel(backend)
     elif isinstance(backend, str):
         backend = get_backend_factory(backend)(
             nesting_level=config.get("_nesting_level")
