@@ -334,13 +334,18 @@ def test_checkpoint_with_parallel_workers(tmp_path):
     assert all(cached.check_call_in_cache(i) for i in range(4))
 
 
-def test_verbose_zero_prints_nothing(tmp_path, capsys):
+def test_verbose_zero_prints_nothing(tmp_path, capsys, caplog):
     memory = Memory(tmp_path, verbose=0)
     cached = memory.cache(_double)
     cached(1)
     cached(1)
     memory.cache(_double, verbose=0).clear()
-    assert capsys.readouterr().out == ""
+    cached.call_and_shelve(2).get()
+    memory.clear()
+    assert capsys.readouterr() == ("", "")
+    assert caplog.records == []  # nothing logged (stderr outside pytest)
+    Memory(tmp_path, verbose=1).clear()
+    assert "Flushing completely the cache" in caplog.text
 
 
 def test_verbose_loading_messages(tmp_path, capsys):

@@ -201,7 +201,7 @@ class Memory:
         """Erase the whole cache (everything under ``<location>/joblet``)."""
         if self.store_backend is None:
             return
-        if warn:
+        if warn and self.verbose > 0:  # verbose=0 is silent, as MemorizedFunc.clear
             logger.warning("[%r]: Flushing completely the cache", self)
         self.store_backend.clear_path("")
         _CHECKED.difference_update(
