@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import cloudpickle
@@ -271,3 +272,36 @@ def test_numpy_arrays_round_trip():
     doubled = Parallel(n_jobs=2)(delayed(np.multiply)(a, 2) for a in arrays)
     for a, b in zip(arrays, doubled, strict=True):
         assert np.array_equal(a * 2, b)
+
+
+def test_concurrent_calls_with_different_worker_settings():
+    # Different worker settings need another pool; starting it must not shut down
+    # the pool a call in another thread is still submitting to.
+    from joblet_parallel._backends import ProcessBackend
+
+    outcomes = {}
+
+    def run(name, backend):
+        try:
+            tasks = (delayed(sleep_and_return)(0.02, i) for i in range(30))
+            outcomes[name] = Parallel(n_jobs=2, backend=backend)(tasks)
+        except Exception as error:  # pragma: no cover - the failure reported
+            outcomes[name] = error
+
+    first = threading.Thread(target=run, args=("first", "loky"))
+    second = threading.Thread(
+        target=run, args=("second", ProcessBackend(idle_worker_timeout=123.0))
+    )
+    first.start()
+    time.sleep(0.2)  # the first call is running when the second starts
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not first.is_alive()
+    assert not second.is_alive()
+    assert outcomes == {"first": list(range(30)), "second": list(range(30))}
+    # Once both calls are over, one set of workers is left.
+    deadline = time.monotonic() + 5
+    while len(children_of_us()) > 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(children_of_us()) <= 2

@@ -488,6 +488,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
 
         self._prepare_memmapping(parallel)
         self._n_jobs = n_jobs
+        previous = self._pool
         self._pool = get_pool(
             n_workers=n_jobs,
             env=self._prepare_worker_env(n_jobs),
@@ -497,7 +498,15 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             max_memory_growth=self.max_memory_growth,
             memory_check_interval=self.memory_check_interval,
         )
+        if previous is not None:
+            self._release_pool(previous)
         return n_jobs
+
+    @staticmethod
+    def _release_pool(pool: Any) -> None:
+        from ._executor import release_pool
+
+        release_pool(pool)
 
     def submit(
         self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
@@ -526,8 +535,11 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             self._pool.cancel(jobs, kill_running=True)
 
     def terminate(self) -> None:
-        # The pool outlives the call: it is shared and reused (idle workers time out).
-        self._pool = None
+        # The pool outlives the call: it is shared and reused (idle workers time
+        # out); releasing it lets a pool with other settings replace it.
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            self._release_pool(pool)
         self._cleanup_memmapping()
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:

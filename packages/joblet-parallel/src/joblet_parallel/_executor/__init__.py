@@ -1,6 +1,11 @@
-"""Our process executor: a reusable pool of worker processes (standard library,
-cloudpickle for callables). ``get_pool`` returns the process-wide pool for the
-given worker settings, resized or replaced as needed."""
+"""Our process executor: reusable pools of worker processes (standard library,
+cloudpickle for callables).
+
+``get_pool`` returns the pool for the given worker settings, resized as needed,
+and counts its user until ``release_pool``. One set of workers is kept: a pool
+with other settings is shut down as soon as no call uses it any more, but never
+while a call (possibly in another thread) still submits to it.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,18 @@ from typing import Any
 
 from ._pool import CancelledBatchError, Job, WorkerPool
 
-__all__ = ["CancelledBatchError", "Job", "WorkerPool", "get_pool", "shutdown_pool"]
+__all__ = [
+    "CancelledBatchError",
+    "Job",
+    "WorkerPool",
+    "get_pool",
+    "release_pool",
+    "shutdown_pool",
+]
 
 _lock = threading.Lock()
-_pool: WorkerPool | None = None
+_pools: dict[Any, WorkerPool] = {}
+_users: dict[int, int] = {}  # id(pool) -> number of calls using it
 _registered = False
 
 
@@ -28,8 +41,11 @@ def get_pool(
     max_memory_growth: int | None = None,
     memory_check_interval: float = 1.0,
 ) -> WorkerPool:
-    """The shared pool with these settings and ``n_workers`` workers."""
-    global _pool, _registered
+    """The shared pool with these settings and ``n_workers`` workers.
+
+    The caller uses the pool until it calls :func:`release_pool` with it.
+    """
+    global _registered
     init_payload = None
     if initializer is not None:
         import cloudpickle
@@ -43,14 +59,13 @@ def get_pool(
         memory_check_interval,
     )
     with _lock:
-        if _pool is not None and (
-            _pool.key != key or _pool.pid != os.getpid() or _pool.closed
-        ):
-            if _pool.pid == os.getpid() and not _pool.closed:
-                _pool.shutdown(kill=False, wait=None)
-            _pool = None
-        if _pool is None:
-            _pool = WorkerPool(
+        pool = _pools.get(key)
+        if pool is not None and (pool.pid != os.getpid() or pool.closed):
+            del _pools[key]  # inherited through fork, or shut down
+            _users.pop(id(pool), None)
+            pool = None
+        if pool is None:
+            pool = WorkerPool(
                 key,
                 n_workers,
                 env,
@@ -59,18 +74,50 @@ def get_pool(
                 max_memory_growth,
                 memory_check_interval,
             )
+            _pools[key] = pool
             if not _registered:
                 atexit.register(shutdown_pool)
                 _registered = True
         else:
-            _pool.resize(n_workers)
-        return _pool
+            pool.resize(n_workers)
+        _users[id(pool)] = _users.get(id(pool), 0) + 1
+        _shutdown_unused(keep=pool)
+        return pool
+
+
+def release_pool(pool: WorkerPool) -> None:
+    """The caller of :func:`get_pool` no longer uses ``pool``."""
+    with _lock:
+        count = _users.get(id(pool), 0) - 1
+        if count > 0:
+            _users[id(pool)] = count
+            return
+        _users.pop(id(pool), None)
+        if _pools.get(pool.key) is not pool:
+            return
+        # Another call moved to other settings while this one ran: let it go now.
+        if any(other is not pool for other in _pools.values()):
+            del _pools[pool.key]
+            if pool.pid == os.getpid():
+                pool.shutdown(kill=False, wait=None)
+
+
+def _shutdown_unused(keep: WorkerPool) -> None:
+    """Shut down the pools no call uses (called with ``_lock`` held)."""
+    for key, pool in list(_pools.items()):
+        if pool is keep or _users.get(id(pool), 0) > 0:
+            continue
+        del _pools[key]
+        if pool.pid == os.getpid() and not pool.closed:
+            pool.shutdown(kill=False, wait=None)
 
 
 def shutdown_pool(kill: bool = True) -> None:
-    """Stop the shared pool's workers (also run at interpreter exit)."""
-    global _pool
+    """Stop every pool's workers (also run at interpreter exit)."""
     with _lock:
-        pool, _pool = _pool, None
-    if pool is not None and pool.pid == os.getpid():
-        pool.shutdown(kill=kill, wait=1.0)
+        pools = list(_pools.values())
+        _pools.clear()
+        _users.clear()
+    for pool in pools:
+        if pool.pid == os.getpid():
+            pool.shutdown(kill=kill, wait=1.0)
