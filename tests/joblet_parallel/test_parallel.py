@@ -504,3 +504,49 @@ def test_threads_sharing_a_global_backend_do_not_disturb_each_other(backend):
     finally:
         parallel_config.set_global()
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_jobs": "2"}, TypeError, "n_jobs must be an int"),
+        ({"n_jobs": 2.5}, TypeError, "n_jobs must be an int"),
+        ({"n_jobs": True}, TypeError, "n_jobs must be an int"),
+        ({"verbose": "x"}, TypeError, "verbose must be an int"),
+        ({"timeout": -1}, ValueError, "timeout must be > 0"),
+        ({"timeout": "5"}, TypeError, "timeout must be a number"),
+        ({"pre_dispatch": "-1"}, ValueError, "pre_dispatch must be"),
+        ({"pre_dispatch": "3*n_job"}, ValueError, "pre_dispatch must be"),
+        ({"pre_dispatch": -2.0}, ValueError, "pre_dispatch must be > 0"),
+        ({"batch_size": True}, ValueError, "batch_size must be"),
+        ({"backend": 3}, TypeError, "backend must be a backend name"),
+        ({"temp_folder": 3}, TypeError, "temp_folder must be a path"),
+        ({"n_jobs": 2, "fooo": 1}, TypeError, "unexpected keyword arguments fooo"),
+        (
+            {"n_jobs": 2, "backend": "threading", "fooo": 1},
+            TypeError,
+            "unexpected keyword arguments fooo",
+        ),
+    ],
+)
+def test_bad_arguments_are_refused_with_advice(kwargs, error, match):
+    # Refused even where the value would not be used (n_jobs=1 runs inline).
+    with pytest.raises(error, match=match):
+        Parallel(**kwargs)(delayed(square)(i) for i in range(3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_jobs": "2"}, TypeError, "n_jobs must be an int"),
+        ({"verbose": "x"}, TypeError, "verbose must be an int"),
+        ({"backend": 3}, TypeError, "backend must be a backend name"),
+        ({"max_nbytes": "1X"}, ValueError, "max_nbytes must be"),
+        ({"temp_folder": 3}, TypeError, "temp_folder must be a path"),
+        ({"backend": "threading", "fooo": 1}, TypeError, "parameters fooo"),
+        ({"backend": "loky", "fooo": 1}, TypeError, "parameters fooo"),
+    ],
+)
+def test_bad_parallel_config_arguments_are_refused(kwargs, error, match):
+    with pytest.raises(error, match=match), parallel_config(**kwargs):
+        pass

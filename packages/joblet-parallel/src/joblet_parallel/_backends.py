@@ -14,6 +14,7 @@ from typing import Any
 
 from ._cpu import cpu_count
 from ._memmapping import ArrayMemmapper
+from ._validation import refuse_unknown_options
 
 __all__ = [
     "AutoBatchingMixin",
@@ -320,6 +321,7 @@ class _OnePoolBackend(ParallelBackendBase):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
         self._pool: Any = None
         self._pool_size = 0
 
@@ -346,6 +348,7 @@ class _OnePoolBackend(ParallelBackendBase):
         require: str | None = None,
         **backend_kwargs: Any,
     ) -> int:
+        refuse_unknown_options(self, backend_kwargs, "keyword arguments")
         self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
@@ -447,6 +450,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             inner_max_num_threads=inner_max_num_threads,
             **backend_kwargs,
         )
+        refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
         self.idle_worker_timeout = idle_worker_timeout
         self.initializer = initializer
         self.initargs = tuple(initargs)
@@ -478,6 +482,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         idle_worker_timeout: float | None = None,
         **backend_kwargs: Any,
     ) -> int:
+        refuse_unknown_options(self, backend_kwargs, "keyword arguments")
         self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         if idle_worker_timeout is not None:

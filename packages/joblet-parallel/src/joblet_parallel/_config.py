@@ -11,7 +11,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._memmapping import parse_max_nbytes
 from ._registry import get_backend_factory
+from ._validation import (
+    check_backend,
+    check_n_jobs,
+    check_temp_folder,
+    check_verbose,
+)
 
 _UNSET: Any = object()
 
@@ -146,10 +153,17 @@ class parallel_config:
                 raise ValueError(
                     f"{name} must be one of {allowed}, got {values[name]!r}"
                 )
-        if values["n_jobs"] is not _UNSET and values["n_jobs"] == 0:
-            raise ValueError(
-                "n_jobs == 0 has no meaning; use None, 1, -1 or another int"
-            )
+        for name, check in (
+            ("n_jobs", check_n_jobs),
+            ("verbose", check_verbose),
+            ("temp_folder", check_temp_folder),
+        ):
+            if values[name] is not _UNSET:
+                values[name] = check(values[name])
+        if values["max_nbytes"] is not _UNSET:
+            parse_max_nbytes(values["max_nbytes"])  # fail here, with advice
+        if backend is not _UNSET:
+            check_backend(backend)
         settings = {
             name: value for name, value in values.items() if value is not _UNSET
         }

@@ -21,6 +21,14 @@ from ._config import get_config
 from ._memmapping import parse_max_nbytes
 from ._progress import ProgressHook, short_format_time, verbosity_filter
 from ._registry import default_backend_name, get_backend_factory
+from ._validation import (
+    check_backend,
+    check_batch_size,
+    check_n_jobs,
+    check_temp_folder,
+    check_timeout,
+    check_verbose,
+)
 
 _RETURN_AS = ("list", "generator", "generator_unordered")
 
@@ -51,6 +59,8 @@ def _parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
             raise ValueError(f"pre_dispatch must be >= 1, got {pre_dispatch!r}")
         return pre_dispatch
     if isinstance(pre_dispatch, float):
+        if not pre_dispatch > 0:
+            raise ValueError(f"pre_dispatch must be > 0, got {pre_dispatch!r}")
         return max(1, int(pre_dispatch))
     if not isinstance(pre_dispatch, str):
         raise TypeError(
@@ -62,7 +72,10 @@ def _parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
     product = 1.0
     try:
         for factor in text.split("*"):
-            product *= n_jobs if factor == "n_jobs" else float(factor)
+            value = n_jobs if factor == "n_jobs" else float(factor)
+            if not value > 0:
+                raise ValueError(factor)
+            product *= value
     except ValueError:
         raise ValueError(
             f"pre_dispatch must be 'all', an int or an expression such as "
@@ -180,22 +193,14 @@ class Parallel:
         **backend_kwargs: Any,
     ) -> None:
         config = get_config()
-        self.n_jobs = _given(n_jobs, config, "n_jobs")
-        if self.n_jobs == 0:
-            raise ValueError(
-                "n_jobs == 0 in Parallel has no meaning; use 1, -1 or None"
-            )
-        self.verbose = _given(verbose, config, "verbose") or 0
-        self.timeout = timeout
+        self.n_jobs = check_n_jobs(_given(n_jobs, config, "n_jobs"))
+        self.verbose = check_verbose(_given(verbose, config, "verbose"))
+        self.timeout = check_timeout(timeout)
         self.pre_dispatch = _given(pre_dispatch, {}, "pre_dispatch")
-        self.batch_size = _given(batch_size, {}, "batch_size")
-        if self.batch_size != "auto" and (
-            not isinstance(self.batch_size, int) or self.batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be 'auto' or an int >= 1, got {self.batch_size!r}"
-            )
-        self.temp_folder = _given(temp_folder, config, "temp_folder")
+        _parse_pre_dispatch(self.pre_dispatch, 1)  # fail now, not at the first call
+        self.batch_size = check_batch_size(_given(batch_size, {}, "batch_size"))
+        check_backend(backend)
+        self.temp_folder = check_temp_folder(_given(temp_folder, config, "temp_folder"))
         self.max_nbytes = _given(max_nbytes, config, "max_nbytes")
         self.mmap_mode = _given(mmap_mode, config, "mmap_mode")
         parse_max_nbytes(self.max_nbytes)  # fail now, with advice, on a bad size
