@@ -305,3 +305,30 @@ def test_concurrent_calls_with_different_worker_settings():
     while len(children_of_us()) > 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(children_of_us()) <= 2
+
+
+def test_a_failing_callback_does_not_stop_result_reading():
+    # The callback runs in the thread that reads the worker's results: if an
+    # exception there ended that thread, the worker's next results would never
+    # be read and their calls would hang.
+    from joblet_parallel._batching import BatchedCalls
+    from joblet_parallel._executor import get_pool, release_pool
+    from joblet_parallel._pickling import dumps
+
+    def failing_callback(job):
+        raise RuntimeError("a callback that fails")
+
+    pool = get_pool(2, {"JOBLET_TEST_POOL": "callbacks"})
+    try:
+        for value in range(6):  # several rounds, so that every worker gets one
+            job = pool.submit(
+                dumps(BatchedCalls([(abs, (-value,), {})])), failing_callback
+            )
+            assert job.result(timeout=10) == [value]
+        later = [
+            pool.submit(dumps(BatchedCalls([(abs, (-value,), {})])))
+            for value in range(6)
+        ]
+        assert [job.result(timeout=10) for job in later] == [[v] for v in range(6)]
+    finally:
+        release_pool(pool)

@@ -550,3 +550,18 @@ def test_bad_arguments_are_refused_with_advice(kwargs, error, match):
 def test_bad_parallel_config_arguments_are_refused(kwargs, error, match):
     with pytest.raises(error, match=match), parallel_config(**kwargs):
         pass
+
+
+def test_an_error_in_a_result_callback_fails_the_call(monkeypatch):
+    # Progress messages are printed from the thread that delivers results; a
+    # stream failing there must fail the call, not leave it waiting forever.
+    class FailsOutsideMainThread(io.StringIO):
+        def write(self, text):
+            if threading.current_thread() is not threading.main_thread():
+                raise OSError("broken stream")
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stderr", FailsOutsideMainThread())
+    tasks = (delayed(square)(i) for i in range(50))
+    with pytest.raises(OSError, match="broken stream"):
+        Parallel(n_jobs=2, backend="threading", verbose=20, timeout=20)(tasks)

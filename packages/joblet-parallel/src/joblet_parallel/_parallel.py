@@ -487,6 +487,17 @@ class Parallel:
             return sent
 
         def on_done(batch: _Batch, out: Any) -> None:
+            try:
+                on_done_unsafe(batch, out)
+            except BaseException as exc:
+                # E.g. progress printing to a broken stream: the call must fail
+                # with it, not wait forever for a batch that was never marked done.
+                with lock:
+                    if state["error"] is None:
+                        state["error"] = exc
+                    lock.notify_all()
+
+        def on_done_unsafe(batch: _Batch, out: Any) -> None:
             if state["aborted"]:
                 return
             error = None

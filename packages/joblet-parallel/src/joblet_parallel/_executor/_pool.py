@@ -88,7 +88,13 @@ class Job:
         self.done = True
         self._event.set()
         if self.callback is not None and not self.cancelled:
-            self.callback(self)
+            try:
+                self.callback(self)
+            except BaseException:
+                # The callback runs in the thread that reads a worker's results;
+                # letting the error end that thread would leave the worker's next
+                # results unread (and their calls hanging). Report and go on.
+                _report_callback_error()
 
     def result(self, timeout: float | None = None) -> Any:
         if not self.done and not self._event.wait(timeout):
@@ -447,6 +453,16 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 worker.proc.kill()
                 worker.proc.wait()
+
+
+def _report_callback_error() -> None:
+    try:
+        import traceback
+
+        sys.stderr.write("Exception in the callback of a joblet batch (ignored):\n")
+        traceback.print_exc()
+    except Exception:
+        pass  # no usable stderr: nothing more can be done
 
 
 def _rebuild_error(value: Any) -> BaseException:
