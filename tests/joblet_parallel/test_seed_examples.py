@@ -109,10 +109,11 @@ def test_pre_dispatch_producer_consumer(capsys):
     ]
     produced = [line for line in lines if line.startswith("Produced")]
     assert produced == [f"Produced {i}" for i in range(6)]
-    # The producer is called 3 times before the first result comes back.
+    # The input is consumed lazily: pre_dispatch (3) items go out first, the rest
+    # only after results came back (auto-batching may then take several at once).
+    # Whether the first "Done" is printed before "Produced 2" depends on timing.
     first_done = next(n for n, line in enumerate(lines) if "Done" in line)
-    assert lines[:3] == ["Produced 0", "Produced 1", "Produced 2"]
-    assert first_done >= 3
+    assert lines.index("Produced 3") > first_done
     assert lines[-1].startswith("[Parallel(n_jobs=2)]: Done   6 out of   6")
     assert lines[-1].endswith("finished")
 
