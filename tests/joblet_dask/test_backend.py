@@ -185,3 +185,10 @@ def test_task_that_always_kills_its_worker_raises_instead_of_hanging():
         pytest.raises(KilledWorker),
     ):
         Parallel(n_jobs=2)(delayed(always_die)(i) for i in range(2))  # not run inline
+
+
+def test_batch_size_starts_small_again_on_the_next_call(process_client):
+    with parallel_config("dask"):
+        parallel = Parallel()
+        parallel(delayed(square)(i) for i in range(5_000))
+    assert parallel._backend._effective_batch_size == 1

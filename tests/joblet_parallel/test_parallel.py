@@ -565,3 +565,12 @@ def test_an_error_in_a_result_callback_fails_the_call(monkeypatch):
     tasks = (delayed(square)(i) for i in range(50))
     with pytest.raises(OSError, match="broken stream"):
         Parallel(n_jobs=2, backend="threading", verbose=20, timeout=20)(tasks)
+
+
+@pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
+def test_batch_size_starts_small_again_on_the_next_call(backend):
+    # Auto-batching grows batches for tiny tasks; a later call (maybe of slow
+    # tasks) must not inherit that size, or its work lands on too few workers.
+    parallel = Parallel(n_jobs=2, backend=backend)
+    parallel(delayed(abs)(-i) for i in range(20_000))
+    assert parallel._backend._effective_batch_size == 1

@@ -237,6 +237,8 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
     def terminate(self) -> None:
         if self._scattered is not None:
             self._scattered.clear()
+        # As joblib: the next call's batches start small again (tasks may differ).
+        self.reset_batch_stats()
 
     # --- nesting --------------------------------------------------------------------
 

@@ -546,6 +546,8 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         if pool is not None:
             self._release_pool(pool)
         self._cleanup_memmapping()
+        # As joblib: the next call's batches start small again (tasks may differ).
+        self.reset_batch_stats()
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
         level = (self.nesting_level or 0) + 1
@@ -667,3 +669,5 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
             self._pool.join()
             self._pool = None
         self._cleanup_memmapping()
+        # As joblib: the next call's batches start small again (tasks may differ).
+        self.reset_batch_stats()
