@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import joblib
 import numpy as np
-from benchlib import Row, alternate, main, touch_memory
+from benchlib import Row, alternate, main
 
 import joblet_persist
 from joblet_memory import Memory
@@ -124,10 +124,14 @@ def hit_mmap_result(root: Path, quick: bool) -> Row:
 
 
 def _settle(nbytes: int) -> None:
-    # Flush the previous contender's dirty pages (untimed): otherwise whoever
-    # writes next pays for the last writer's writeback.
+    # Untimed, before every store, for every contender alike: flush the previous
+    # contender's dirty pages (or whoever writes next pays for its writeback), and
+    # fault in as much memory as the store will fill with page cache (this VM
+    # hands freed memory back to its host, and re-faulting costs ~0.8 s per GB:
+    # without this, whoever stores first in a round pays it).
     os.sync()
-    touch_memory(nbytes // 8)
+    warm = np.ones(nbytes // 8)
+    del warm
 
 
 def store_large_result(root: Path, quick: bool) -> list[Row]:
