@@ -18,7 +18,7 @@ autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 intersphinx_mapping = {}  # the build runs offline: no external inventories
 
-exclude_patterns = ["_build", "architecture.md"]
+exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_title = "joblet"
 nitpicky = False
