@@ -78,3 +78,18 @@ def test_import_does_not_pull_numpy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_call_and_shelve_hit_does_not_read_the_value(tmp_path, monkeypatch):
+    from joblet_memory import FileSystemStoreBackend
+
+    cached = Memory(tmp_path, verbose=0).cache(cube)
+    cached(4)  # stored
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the cached value was read on a call_and_shelve hit")
+
+    monkeypatch.setattr(FileSystemStoreBackend, "load_item", no_read)
+    result = cached.call_and_shelve(4)
+    monkeypatch.undo()
+    assert result.get() == 64

@@ -467,7 +467,9 @@ class MemorizedFunc:
             return NotMemorizedResult(self.func(*args, **kwargs))
         bound = self._binder.bind(args, kwargs)
         call_id = (self.func_id, self._args_id(bound))
-        if not store.contains_item(call_id) or self._load(store, call_id) is _MISSING:
+        # As joblib: a hit is decided from the entry and its metadata, without
+        # reading the value (which may be large); get() reads it.
+        if not self._is_cached(store, call_id):
             self._compute(store, call_id, bound, args, kwargs)
         return MemorizedResult(
             self.location if not isinstance(self.location, StoreBackendBase) else store,
@@ -483,7 +485,10 @@ class MemorizedFunc:
         store = self.store_backend
         if store is None:
             return False
-        call_id = self._call_id(args, kwargs)
+        return self._is_cached(store, self._call_id(args, kwargs))
+
+    def _is_cached(self, store: StoreBackendBase, call_id: tuple[str, str]) -> bool:
+        """The entry exists and the validation callback (if any) accepts it."""
         if not store.contains_item(call_id):
             return False
         if self.cache_validation_callback is not None:
