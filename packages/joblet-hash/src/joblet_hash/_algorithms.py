@@ -25,10 +25,12 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import xxhash
+
+if TYPE_CHECKING:  # the thread pool is imported when a large buffer needs it
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class Hasher(Protocol):
@@ -100,7 +102,7 @@ def digest_chunks(hash_name: str, chunks: Iterable[Any], total_bytes: int) -> by
 
 # --- a small shared thread pool for leaf digests ----------------------------------
 
-_pool: ThreadPoolExecutor | None = None
+_pool: ThreadPoolExecutor | None = None  # created when a large buffer needs it
 _pool_lock = threading.Lock()
 
 
@@ -108,16 +110,15 @@ def _get_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            workers = max(
-                1,
-                min(
-                    8,
-                    len(os.sched_getaffinity(0))
-                    if hasattr(os, "sched_getaffinity")
-                    else os.cpu_count() or 1,
-                ),
+            from concurrent.futures import ThreadPoolExecutor
+
+            if hasattr(os, "sched_getaffinity"):
+                cpus = len(os.sched_getaffinity(0))
+            else:
+                cpus = os.cpu_count() or 1
+            _pool = ThreadPoolExecutor(
+                min(8, max(1, cpus)), thread_name_prefix="joblet-hash"
             )
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="joblet-hash")
         return _pool
 
 
