@@ -17,12 +17,13 @@ from joblet_hash import hash as fingerprint
 #: Arguments at least this large (bytes) are scattered automatically.
 DEFAULT_SCATTER_THRESHOLD = 1_000_000
 
-_NEVER_SCATTERED = (type(None), bool, int, float, complex, str, bytes)
+# Small scalars: never worth a scatter (large str and bytes are).
+_NEVER_SCATTERED = (type(None), bool, int, float, complex)
 
 
 def estimated_size(obj: Any) -> int:
     """Bytes ``obj`` would take on the wire, cheaply estimated."""
-    if type(obj) in _NEVER_SCATTERED and not isinstance(obj, bytes):
+    if type(obj) in _NEVER_SCATTERED:
         return 0
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(obj, numpy.ndarray):

@@ -264,9 +264,8 @@ class _SharesLargeArrays:
             getattr(parallel, "temp_folder", None),
         )
         memmapper = self._memmapper
-        if (
-            memmapper is not None
-            and memmapper.settings() == ArrayMemmapper(*settings).settings()
+        if memmapper is not None and memmapper.settings() == ArrayMemmapper.normalize(
+            *settings
         ):
             return
         self._cleanup_memmapping()

@@ -159,13 +159,23 @@ class ArrayMemmapper:
         mmap_mode: str | None,
         temp_folder: str | os.PathLike[str] | None,
     ) -> None:
-        self.max_nbytes = parse_max_nbytes(max_nbytes)
-        self.mmap_mode = "r+" if mmap_mode == "w+" else (mmap_mode or "r")
-        self.temp_folder = temp_folder
+        self.max_nbytes, self.mmap_mode, self.temp_folder = self.normalize(
+            max_nbytes, mmap_mode, temp_folder
+        )
         self.folder: Path | None = None
         self._lock = threading.Lock()
         # id(array) -> (weak reference to the array, file name)
         self._dumped: dict[int, tuple[Any, str]] = {}
+
+    @staticmethod
+    def normalize(
+        max_nbytes: int | float | str | None,
+        mmap_mode: str | None,
+        temp_folder: str | os.PathLike[str] | None,
+    ) -> tuple[int | None, str, str | os.PathLike[str] | None]:
+        """The settings as this class keeps them ('10M' -> bytes, 'w+' -> 'r+')."""
+        mode = "r+" if mmap_mode == "w+" else (mmap_mode or "r")
+        return parse_max_nbytes(max_nbytes), mode, temp_folder
 
     def settings(self) -> tuple[Any, ...]:
         return (self.max_nbytes, self.mmap_mode, self.temp_folder)
