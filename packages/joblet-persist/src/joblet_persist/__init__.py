@@ -23,6 +23,8 @@ from ._format import FORMAT_VERSION
 from ._inspect import inspect_file
 from ._load import load
 from ._restricted import DEFAULT_ALLOWED_GLOBALS
+from ._sizes import parse_size
+from ._types import MMAP_MODES
 
 __version__ = "0.1.0"
 
@@ -43,5 +45,8 @@ __all__ = [
     "UnsafeGlobalError",
     # format
     "FORMAT_VERSION",
+    # shared with joblet-memory and joblet-parallel
+    "MMAP_MODES",
+    "parse_size",
     "__version__",
 ]

@@ -34,8 +34,8 @@ from ._joblib_compat import load_pickle_stream, read_exact_into
 from ._numpy_io import MappedSlot
 from ._restricted import AllowList, RestrictedUnpickler, make_allow_list
 from ._threads import ordered_map, thread_count
+from ._types import MMAP_MODES
 
-MMAP_MODES = (None, "r", "r+", "w+", "c")
 READ_STEP = 1 << 24
 PICKLE_PROTO = 0x80
 # Errors codecs raise on damaged data; they become FormatError.
