@@ -1,11 +1,13 @@
 """joblet-memory: transparent disk-caching of function results.
 
->>> import tempfile
+>>> import shutil, tempfile
 >>> from joblet_memory import Memory
->>> memory = Memory(tempfile.mkdtemp(), verbose=0)
+>>> location = tempfile.mkdtemp()
+>>> memory = Memory(location, verbose=0)
 >>> square = memory.cache(lambda x: x * x)
 >>> square(3), square(3)  # the second call reads the cache
 (9, 9)
+>>> shutil.rmtree(location)
 """
 
 from ._expiry import expires_after

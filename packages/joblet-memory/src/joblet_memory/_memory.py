@@ -56,9 +56,10 @@ class Memory:
 
     Examples
     --------
-    >>> import tempfile
+    >>> import shutil, tempfile
     >>> from joblet_memory import Memory
-    >>> memory = Memory(tempfile.mkdtemp(), verbose=0)
+    >>> location = tempfile.mkdtemp()
+    >>> memory = Memory(location, verbose=0)
     >>> @memory.cache
     ... def f(x):
     ...     print('Running f(%s)' % x)
@@ -68,6 +69,7 @@ class Memory:
     1
     >>> f(1)
     1
+    >>> shutil.rmtree(location)  # the cache is a plain folder
     """
 
     def __init__(

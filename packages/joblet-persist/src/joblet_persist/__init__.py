@@ -1,11 +1,13 @@
 """joblet-persist: dump/load, a faster and safer pickle for large data.
 
->>> import joblet_persist, tempfile, os
->>> path = os.path.join(tempfile.mkdtemp(), "data.joblet")
+>>> import joblet_persist, tempfile, os, shutil
+>>> folder = tempfile.mkdtemp()
+>>> path = os.path.join(folder, "data.joblet")
 >>> joblet_persist.dump({"a": [1, 2, 3]}, path)  # doctest: +ELLIPSIS
 ['...data.joblet']
 >>> joblet_persist.load(path)
 {'a': [1, 2, 3]}
+>>> shutil.rmtree(folder)
 
 numpy arrays are written raw and aligned, so ``load(path, mmap_mode='r')`` maps
 them from the file; importing this package never imports numpy.
