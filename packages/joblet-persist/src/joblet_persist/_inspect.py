@@ -16,7 +16,7 @@ from typing import IO, Any
 from ._compressors import compressor_for_prefix, get_compressor
 from ._errors import FormatError
 from ._format import HEADER, MAGIC, Header, decode_table
-from ._joblib_compat import JOBLIB_MODULES
+from ._joblib_reader import JOBLIB_MODULES
 
 _MARK = object()
 

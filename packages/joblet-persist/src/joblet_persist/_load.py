@@ -30,7 +30,7 @@ from ._format import (
     align,
     decode_table,
 )
-from ._joblib_compat import load_pickle_stream, read_exact_into
+from ._joblib_reader import load_pickle_stream, read_exact_into
 from ._numpy_io import MappedSlot
 from ._restricted import AllowList, RestrictedUnpickler, make_allow_list
 from ._threads import ordered_map, thread_count
