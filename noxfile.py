@@ -1,35 +1,58 @@
 """Development sessions for the joblet monorepo.
 
-    nox -s demo         the main job: a short tour of what joblet does
-    nox -s tests        every distribution installed (editable), the whole suite
-    nox -s isolated     each distribution alone, from its wheel, with its own tests
-    nox -s lint         ruff check + ruff format --check
-    nox -s typecheck    mypy on the packages
-    nox -s layers       each package imports only what it declares
-    nox -s bench        benchmarks side by side with joblib 1.6, ratio table
-    nox -s docs         the documentation site, warnings as errors, doctests run
+    nox -s demo          the main job: a tour of joblet, each step next to joblib 1.6
+    nox -s tests-3.11    every distribution installed (editable), the whole suite on
+                         one Python (3.10 to 3.13; ``nox -s tests`` runs all four)
+    nox -s isolated      each distribution alone, from its wheel, with its own tests
+    nox -s wheels        a wheel of every distribution into ./wheelhouse
+    nox -s install       pip-installs joblet and joblet-persist from the wheelhouse
+                         into fresh virtual environments and imports them
+    nox -s lint          ruff check + ruff format --check
+    nox -s typecheck     mypy on the packages
+    nox -s layers        each package imports only what it declares
+    nox -s bench         benchmarks side by side with joblib 1.6, JSON + ratio table
+    nox -s docs          the documentation site, warnings as errors, doctests run
 
 Works with nothing but Python and ``pip install nox``; when uv is installed nox
-uses it to create virtual environments, which is several times faster.
+uses it to create virtual environments, which is several times faster. ``nox -R``
+reuses the environments of an earlier run (no reinstall).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
-import tomllib
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).resolve().parent
-WHEELHOUSE = ROOT / ".nox" / "_wheelhouse"
+sys.path.insert(0, str(ROOT / "tools"))
+from check_layers import read_distributions  # noqa: E402
+
+WHEELHOUSE = ROOT / "wheelhouse"
+# The Pythons joblet supports (the packages' classifiers say the same).
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["layers", "lint", "typecheck", "tests", "isolated", "docs"]
+nox.options.sessions = [
+    "layers",
+    "lint",
+    "typecheck",
+    "tests",
+    "isolated",
+    "install",
+    "docs",
+]
 
 TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6.100"]
-# joblib is never a runtime dependency: only comparisons, file compatibility and
-# benchmarks use it.
+# joblib is never a runtime dependency: only comparisons, file compatibility, the
+# demo and benchmarks use it.
 COMPARISON_DEPS = ["joblib==1.6.*"]
 # Progress-bar libraries that the progress hook is tested with.
 PROGRESS_DEPS = ["tqdm"]
@@ -48,8 +71,9 @@ INTEGRATION_DEPS = [
 ]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
-# matplotlib only draws the gallery's compressors plot and joblib only writes the
-# files that "Coming from joblib" loads with joblet; no package depends on them.
+# sphinx-gallery runs docs/examples/plot_*.py into the gallery; matplotlib draws
+# its figures and the Performance page's charts; joblib writes the files that
+# "Coming from joblib" loads with joblet. No package depends on them.
 DOCS_DEPS = [
     "sphinx>=8",
     "sphinx-gallery>=0.17",
@@ -57,30 +81,39 @@ DOCS_DEPS = [
     "matplotlib>=3.8",
     "joblib==1.6.*",
 ]
+BENCH_DEPS = [*COMPARISON_DEPS, "matplotlib>=3.8"]
+
+DISTRIBUTIONS = read_distributions()
 
 
-def _read_distributions() -> dict[str, dict]:
-    """Distribution name -> {folder, import_name, joblet_requires} from pyprojects."""
-    dists = {}
-    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
-        data = tomllib.loads(pyproject.read_text())
-        project = data["project"]
-        wheel_packages = data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-        requires = [
-            req.split("[")[0].split("=")[0].strip()
-            for req in project.get("dependencies", [])
-            if req.startswith("joblet")
-        ]
-        dists[project["name"]] = {
-            "folder": pyproject.parent,
-            "import_name": Path(wheel_packages[0]).name,
-            "joblet_requires": requires,
-            "version": project["version"],
-        }
-    return dists
+def _find_pythons() -> None:
+    """Make ``python3.X`` for every supported X findable by nox.
+
+    pyenv's shims only run the versions a project selects, so nox would not find
+    them. Symlinks to the interpreters under ``$(pyenv root)/versions`` go into
+    ``.nox/_pythons``, put first on PATH; without pyenv nox searches PATH as usual.
+    """
+    pyenv_root = os.environ.get("PYENV_ROOT")
+    if not pyenv_root and shutil.which("pyenv"):
+        pyenv_root = subprocess.run(
+            ["pyenv", "root"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    if not pyenv_root:
+        return
+    links = ROOT / ".nox" / "_pythons"
+    links.mkdir(parents=True, exist_ok=True)
+    for version in PYTHONS:
+        found = sorted(
+            Path(pyenv_root).glob(f"versions/{version}.*/bin/python{version}")
+        )
+        link = links / f"python{version}"
+        if found:
+            link.unlink(missing_ok=True)
+            link.symlink_to(found[-1])
+    os.environ["PATH"] = f"{links}{os.pathsep}{os.environ['PATH']}"
 
 
-DISTRIBUTIONS = _read_distributions()
+_find_pythons()
 
 
 def _with_joblet_dependencies(name: str) -> list[str]:
@@ -88,8 +121,9 @@ def _with_joblet_dependencies(name: str) -> list[str]:
     ordered: list[str] = []
 
     def visit(dist: str) -> None:
-        for dependency in DISTRIBUTIONS[dist]["joblet_requires"]:
-            visit(dependency)
+        for dependency in DISTRIBUTIONS[dist].requires:
+            if dependency in DISTRIBUTIONS:
+                visit(dependency)
         if dist not in ordered:
             ordered.append(dist)
 
@@ -97,51 +131,99 @@ def _with_joblet_dependencies(name: str) -> list[str]:
     return ordered
 
 
-def _editable_args() -> list[str]:
-    args = []
+def _install(session: nox.Session, why: str, *requirements: str) -> None:
+    """Install ``requirements``, first saying what they are for."""
+    names = [Path(r).name if r.startswith("/") else r for r in requirements]
+    session.log(f"installing {why}: {' '.join(n for n in names if n != '-e')}")
+    session.install(*requirements)
+
+
+def _install_everything(session: nox.Session, why: str, *extra: str) -> None:
+    """All six distributions in editable mode, plus ``extra`` (``why``)."""
+    editable = []
     for name in _with_joblet_dependencies("joblet"):
-        args += ["-e", str(DISTRIBUTIONS[name]["folder"])]
-    return args
+        editable += ["-e", str(DISTRIBUTIONS[name].folder)]
+    _install(session, "the six joblet distributions (editable)", *editable)
+    if extra:
+        _install(session, why, *extra)
+    session.run(
+        "python", "tools/check_install.py", "--editable", *DISTRIBUTIONS, silent=True
+    )
 
 
-def _install_everything(session: nox.Session, *extra: str) -> None:
-    session.install(*_editable_args(), *extra)
-    session.run("python", "tools/check_install.py", "--editable", *DISTRIBUTIONS)
+@contextlib.contextmanager
+def _nothing_left_behind(session: nox.Session) -> Iterator[dict[str, str]]:
+    """Give the session a private temp dir; fail if it or /dev/shm gain entries.
+
+    Yields the environment to run the commands with (TMPDIR pointing at the
+    private folder, which ``tempfile`` and dask use).
+    """
+    private = Path(tempfile.mkdtemp(prefix="joblet-nox-"))
+    shm = Path("/dev/shm")
+    shm_before = set(os.listdir(shm)) if shm.is_dir() else set()
+    try:
+        yield {"TMPDIR": str(private)}
+        left = sorted(p.name for p in private.iterdir())
+        # Only names this project (or joblib, its comparison) would create: other
+        # programs on a shared machine may use /dev/shm meanwhile.
+        shm_new = sorted(
+            name
+            for name in (set(os.listdir(shm)) if shm.is_dir() else set()) - shm_before
+            if "joblet" in name or "joblib" in name or name.startswith(("sem.", "psm_"))
+        )
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    if left or shm_new:
+        session.error(
+            f"left behind in the temp dir: {left or 'nothing'}; in /dev/shm: "
+            f"{shm_new or 'nothing'}"
+        )
+    session.log("nothing left behind in the temp dir or /dev/shm")
 
 
 @nox.session(venv_backend="none")
 def layers(session: nox.Session) -> None:
-    """Each package imports only the layers and dependencies it declares."""
+    """Each package imports only the layers and dependencies it declares.
+
+    Installs nothing: the check uses the standard library only.
+    """
     session.run("python", "tools/check_layers.py")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole repository."""
-    session.install(*LINT_DEPS)
+    """ruff check and ruff format --check over the whole repository (installs ruff)."""
+    _install(session, "the linter", *LINT_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy over every package, with all distributions installed."""
-    _install_everything(session, *TYPECHECK_DEPS)
+    """mypy over every package (installs the six distributions and mypy)."""
+    _install_everything(session, "the type checker", *TYPECHECK_DEPS)
     packages = []
     for dist in DISTRIBUTIONS.values():
-        packages += ["-p", dist["import_name"]]
+        packages += ["-p", dist.import_name]
     session.run("mypy", *packages)
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole suite with all six distributions installed in editable mode.
 
-    Optional dependencies (numpy, lz4, joblib for comparisons) are required here, so
-    a missing one fails instead of silently skipping.
+    Installs the six distributions, the test runner, joblib 1.6 (comparisons),
+    tqdm and the integration packages (scikit-learn, pandas, pyarrow, fsspec,
+    s3fs, SeaweedFS). Optional dependencies are required here, so a missing one
+    fails instead of silently skipping.
     """
     _install_everything(
-        session, *TEST_DEPS, *COMPARISON_DEPS, *PROGRESS_DEPS, *INTEGRATION_DEPS
+        session,
+        "the test runner, joblib 1.6 and the integration packages",
+        *TEST_DEPS,
+        *COMPARISON_DEPS,
+        *PROGRESS_DEPS,
+        *INTEGRATION_DEPS,
     )
     # `python -m pytest` puts the repository root on sys.path, so worker
     # processes (ours and dask's) can import functions defined in test modules.
@@ -156,12 +238,27 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """Build a wheel of every distribution into .nox/_wheelhouse."""
-    session.install("hatchling>=1.26")
+    """Build a wheel of every distribution into ./wheelhouse (installs hatchling)."""
+    _install(session, "the build backend", "hatchling>=1.26")
     shutil.rmtree(WHEELHOUSE, ignore_errors=True)
     for dist in DISTRIBUTIONS.values():
-        with session.chdir(dist["folder"]):
-            session.run("hatchling", "build", "-t", "wheel", "-d", str(WHEELHOUSE))
+        with session.chdir(dist.folder):
+            session.run(
+                "hatchling", "build", "-t", "wheel", "-d", str(WHEELHOUSE), silent=True
+            )
+    built = sorted(p.name for p in WHEELHOUSE.glob("*.whl"))
+    session.log(f"{len(built)} wheels in {WHEELHOUSE.name}/: {', '.join(built)}")
+
+
+def _wheels_of(session: nox.Session, names: list[str]) -> list[str]:
+    files = []
+    for name in names:
+        pattern = f"{name.replace('-', '_')}-{DISTRIBUTIONS[name].version}-*.whl"
+        matches = sorted(WHEELHOUSE.glob(pattern))
+        if not matches:
+            session.error(f"no wheel {pattern} in {WHEELHOUSE}; run `nox -s wheels`")
+        files.append(str(matches[-1]))
+    return files
 
 
 @nox.session(requires=["wheels"])
@@ -174,59 +271,87 @@ def isolated(session: nox.Session, dist: str) -> None:
     optional features (numpy, lz4) skip here; the ``tests`` session runs them.
     """
     needed = _with_joblet_dependencies(dist)
-    wheel_files = []
-    for name in needed:
-        pattern = f"{name.replace('-', '_')}-{DISTRIBUTIONS[name]['version']}-*.whl"
-        matches = sorted(WHEELHOUSE.glob(pattern))
-        if not matches:
-            session.error(f"no wheel {pattern} in {WHEELHOUSE}; run `nox -s wheels`")
-        wheel_files.append(str(matches[-1]))
-    session.install(*wheel_files, *TEST_DEPS)
+    _install(
+        session,
+        f"{dist} alone from its wheel",
+        *_wheels_of(session, needed),
+        *TEST_DEPS,
+    )
     session.run("python", "tools/check_install.py", *needed)
-    test_folder = f"tests/{DISTRIBUTIONS[dist]['import_name']}"
+    test_folder = f"tests/{DISTRIBUTIONS[dist].import_name}"
     session.run("python", "-m", "pytest", test_folder, *session.posargs)
+
+
+@nox.session(venv_backend="venv", requires=["wheels"])
+@nox.parametrize("dist", ["joblet", "joblet-persist"])
+def install(session: nox.Session, dist: str) -> None:
+    """The documented install, as a user runs it: pip and the wheelhouse.
+
+    A fresh virtual environment (plain venv, its own pip) gets
+    ``pip install --find-links wheelhouse <dist>``, which must bring exactly
+    ``dist`` and the joblet layers below it; then each of them is imported.
+    """
+    session.log(f"installing {dist} and what it needs with pip, as a user would")
+    session.run(
+        "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--find-links",
+        str(WHEELHOUSE),
+        dist,
+    )
+    needed = _with_joblet_dependencies(dist)
+    session.run("python", "tools/check_install.py", *needed)
+    imports = "; ".join(f"import {DISTRIBUTIONS[n].import_name}" for n in needed)
+    session.run("python", "-c", f"{imports}; print('imported', {needed!r})")
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: a short tour of joblet with timings."""
-    _install_everything(session)
-    session.run("python", "tools/demo.py", *session.posargs)
+    """The main job: a tour of joblet, each step timed next to joblib 1.6.
+
+    Installs the six distributions and joblib 1.6 (the comparison only).
+    """
+    _install_everything(session, "joblib 1.6, the comparison", *COMPARISON_DEPS)
+    with _nothing_left_behind(session) as env:
+        session.run("python", "tools/demo.py", *session.posargs, env=env)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side with joblib 1.6; prints and saves a ratio table."""
-    _install_everything(session, *COMPARISON_DEPS)
+    """Benchmarks side by side with joblib 1.6; prints a ratio table, saves JSON.
+
+    Installs the six distributions, joblib 1.6 and matplotlib (the charts).
+    """
+    _install_everything(session, "joblib 1.6 and matplotlib", *BENCH_DEPS)
     session.run("python", "tools/bench.py", *session.posargs)
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run the gallery's examples, build the site with warnings as errors, run doctests.
+    """Build the site with warnings as errors (gallery examples run), then doctests.
 
-    ``docs/gallery.py`` runs every ``docs/examples/plot_*.py`` (each must succeed
-    and leave nothing behind) and keeps its output and figures in
-    ``docs/_build/gallery`` for the example pages.
+    Installs the six distributions, Sphinx, sphinx-gallery, pydata-sphinx-theme,
+    matplotlib and joblib 1.6.
     """
-    _install_everything(session, *DOCS_DEPS)
+    _install_everything(
+        session, "Sphinx, its gallery and theme, matplotlib, joblib 1.6", *DOCS_DEPS
+    )
     build = ROOT / "docs" / "_build"
-    session.run(
-        "python",
-        "docs/gallery.py",
-        "--output",
-        str(build / "gallery"),
-        env={"JOBLET_GALLERY_REQUIRE_PLOTS": "1"},
-    )
-    session.run(
-        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(build / "html")
-    )
-    session.run(
-        "sphinx-build",
-        "-W",
-        "--keep-going",
-        "-b",
-        "doctest",
-        "docs",
-        str(build / "doctest"),
-    )
+    with _nothing_left_behind(session) as env:
+        env["JOBLET_GALLERY_REQUIRE_PLOTS"] = "1"
+        for builder in ("html", "doctest"):
+            session.run(
+                "sphinx-build",
+                "-W",
+                "--keep-going",
+                "-q",
+                "-b",
+                builder,
+                "docs",
+                str(build / builder),
+                env=env,
+            )

@@ -16,18 +16,15 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
-import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from check_layers import ROOT, shared_version
 
 
 def main(argv: list[str]) -> int:
     editable = "--editable" in argv
     expected = {name for name in argv if not name.startswith("--")}
-    version = tomllib.loads((ROOT / "packages/joblet/pyproject.toml").read_text())[
-        "project"
-    ]["version"]
+    version = shared_version()
     installed = {
         dist.metadata["Name"]: dist
         for dist in importlib.metadata.distributions()

@@ -1,14 +1,16 @@
 """Check that every joblet distribution imports only what it declares.
 
-Rules (see docs/architecture.md):
+Rules (see ARCHITECTURE.md):
 
 * A module in ``packages/<dist>/src`` may import the standard library, its own
   package, the third-party packages its ``pyproject.toml`` declares (hard or
   optional dependencies) and the joblet distributions it declares.
 * A test in ``tests/<import_name>/`` may import joblet packages only from its own
   distribution and the joblet distributions that one depends on (transitively).
-* All six distributions share one version: every ``version``, every sibling pin
-  (``joblet-hash==X.Y.Z``) and every ``__version__`` string agree.
+* All six distributions share one version. Each has one home for it, the
+  ``__version__`` string of its ``__init__.py``, which hatchling reads
+  (``dynamic = ["version"]`` and ``[tool.hatch.version]``); those strings and every
+  sibling pin (``joblet-hash==X.Y.Z``) agree.
 
 Prints one line per problem (``file:line: message``) and exits 1 if there is any.
 Standard library only, so it runs before anything is installed.
@@ -43,9 +45,11 @@ def normalize(name: str) -> str:
 @dataclass
 class Distribution:
     name: str
-    version: str
+    version: str  # "" when __init__.py holds no __version__ literal
     folder: Path
     import_name: str
+    # where hatchling reads the version, relative to ``folder`` (None: not dynamic)
+    version_path: str | None = None
     # normalized dist name -> (extras, version specifier)
     requires: dict[str, tuple[set[str], str]] = field(default_factory=dict)
 
@@ -59,17 +63,30 @@ class Distribution:
         return names
 
 
+def init_file(folder: Path, import_name: str) -> Path:
+    return folder / "src" / import_name / "__init__.py"
+
+
+def read_version(init: Path) -> str:
+    """The ``__version__`` literal of an ``__init__.py``, "" if it has none."""
+    match = _VERSION_LINE.search(init.read_text()) if init.exists() else None
+    return match.group(1) if match else ""
+
+
 def read_distributions() -> dict[str, Distribution]:
     dists = {}
     for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
         data = tomllib.loads(pyproject.read_text())
         project = data["project"]
-        wheel_packages = data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        hatch = data["tool"]["hatch"]
+        import_name = Path(hatch["build"]["targets"]["wheel"]["packages"][0]).name
+        dynamic = "version" in project.get("dynamic", [])
         dist = Distribution(
             name=normalize(project["name"]),
-            version=project["version"],
+            version=read_version(init_file(pyproject.parent, import_name)),
             folder=pyproject.parent,
-            import_name=Path(wheel_packages[0]).name,
+            import_name=import_name,
+            version_path=hatch.get("version", {}).get("path") if dynamic else None,
         )
         requirements = list(project.get("dependencies", []))
         for extra in project.get("optional-dependencies", {}).values():
@@ -153,12 +170,30 @@ def check_tests(dists: dict[str, Distribution]) -> list[str]:
 
 def check_versions(dists: dict[str, Distribution]) -> list[str]:
     problems = []
-    versions = {d.version for d in dists.values()}
-    if len(versions) != 1:
+    for dist in dists.values():
+        init = init_file(dist.folder, dist.import_name)
+        expected_path = init.relative_to(dist.folder).as_posix()
+        pyproject = (dist.folder / "pyproject.toml").relative_to(ROOT)
+        if dist.version_path != expected_path:
+            problems.append(
+                f"{pyproject}: the version must come from {expected_path} "
+                f'(dynamic = ["version"] and [tool.hatch.version] path = '
+                f'"{expected_path}"), found {dist.version_path!r}'
+            )
+        if not dist.version:
+            problems.append(
+                f'{init.relative_to(ROOT)}: no __version__ = "X.Y.Z" line; '
+                "run tools/set_version.py"
+            )
+    versions = {d.version for d in dists.values() if d.version}
+    if len(versions) > 1:
         listing = ", ".join(f"{d.name}={d.version}" for d in dists.values())
-        return [
-            f"packages/*/pyproject.toml: versions differ ({listing}); run tools/set_version.py"
-        ]
+        problems.append(
+            f"packages/*/src/*/__init__.py: versions differ ({listing}); "
+            "run tools/set_version.py"
+        )
+    if len(versions) != 1:
+        return problems
     (version,) = versions
     for dist in dists.values():
         pyproject = dist.folder.relative_to(ROOT) / "pyproject.toml"
@@ -168,14 +203,13 @@ def check_versions(dists: dict[str, Distribution]) -> list[str]:
                     f"{pyproject}: {name} is pinned {spec!r}, expected '=={version}' "
                     "(siblings are pinned exactly; run tools/set_version.py)"
                 )
-        init = dist.folder / "src" / dist.import_name / "__init__.py"
-        match = _VERSION_LINE.search(init.read_text()) if init.exists() else None
-        if match is None or match.group(1) != version:
-            found = match.group(1) if match else "no __version__"
-            problems.append(
-                f"{init.relative_to(ROOT)}: __version__ is {found!r}, expected {version!r}"
-            )
     return problems
+
+
+def shared_version() -> str:
+    """The one version of all distributions (the layers check guarantees it)."""
+    (version,) = {d.version for d in read_distributions().values()}
+    return version
 
 
 def main() -> int:

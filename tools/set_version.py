@@ -2,9 +2,10 @@
 
 Usage: ``python tools/set_version.py 0.2.0``
 
-Rewrites every ``packages/*/pyproject.toml`` version, every exact pin between
-siblings (``joblet-hash==0.2.0``) and every ``__version__`` string, then runs the
-layers check so a partial rewrite cannot go unnoticed.
+Rewrites every ``__version__`` string (each distribution's one version source:
+hatchling reads it at build time) and every exact pin between siblings in
+``packages/*/pyproject.toml`` (``joblet-hash==0.2.0``), then runs the layers check
+so a partial rewrite cannot go unnoticed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ def main(argv: list[str]) -> int:
     version = argv[0]
     for pyproject in ROOT.glob("packages/*/pyproject.toml"):
         text = pyproject.read_text()
-        text = re.sub(r'(?m)^version = "[^"]*"', f'version = "{version}"', text)
         text = re.sub(
             r'"(joblet(-[a-z]+)?(\[[^\]]*\])?)==[^"]*"', rf'"\1=={version}"', text
         )
