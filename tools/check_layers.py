@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +73,10 @@ def read_version(init: Path) -> str:
 
 
 def read_distributions() -> dict[str, Distribution]:
+    # tomllib is 3.11+: imported here so that shared_version() (which
+    # tools/check_install.py calls in a 3.10 session) does not need it.
+    import tomllib
+
     dists = {}
     for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
         data = tomllib.loads(pyproject.read_text())
@@ -208,7 +211,8 @@ def check_versions(dists: dict[str, Distribution]) -> list[str]:
 
 def shared_version() -> str:
     """The one version of all distributions (the layers check guarantees it)."""
-    (version,) = {d.version for d in read_distributions().values()}
+    inits = ROOT.glob("packages/*/src/*/__init__.py")
+    (version,) = {read_version(init) for init in inits}
     return version
 
 
