@@ -25,10 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+# The standard library of the running Python, plus modules that newer Pythons
+# added and that the packages import when present (``compression.zstd``: 3.14).
+STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "compression"}
 
 # Distributions whose import names differ from their normalized names, and extras
 # that bring further importable packages.
+IMPORT_NAMES = {
+    "backports-zstd": {"backports"},
+}
 EXTRA_IMPORT_NAMES = {
     ("dask", "distributed"): {"distributed"},
 }
@@ -56,7 +61,7 @@ class Distribution:
         """Top-level import names this distribution declares."""
         names = set()
         for dist, (extras, _) in self.requires.items():
-            names.add(dist.replace("-", "_"))
+            names |= IMPORT_NAMES.get(dist, {dist.replace("-", "_")})
             for extra in extras:
                 names |= EXTRA_IMPORT_NAMES.get((dist, extra), set())
         return names
