@@ -81,7 +81,7 @@ def test_killed_worker_raises_then_pool_heals(code, expected):
             for i in range(4)
         )
     assert time.monotonic() - start < 3
-    assert "delayed(die)" in str(info.value)
+    assert f"die({code})" in str(info.value)  # the task, with its arguments
     # The next call works on a healed pool.
     assert Parallel(n_jobs=2)(
         delayed(sleep_and_return)(0, i) for i in range(6)
@@ -342,5 +342,41 @@ def test_a_failing_callback_does_not_stop_result_reading():
             for value in range(6)
         ]
         assert [job.result(timeout=10) for job in later] == [[v] for v in range(6)]
+    finally:
+        release_pool(pool)
+
+
+def test_max_tasks_per_child_recycles_workers():
+    pids = Parallel(n_jobs=2, batch_size=1, max_tasks_per_child=2)(
+        delayed(getpid)(i) for i in range(12)
+    )
+    counts = {pid: pids.count(pid) for pid in set(pids)}
+    assert len(counts) >= 6
+    assert max(counts.values()) <= 2
+
+
+def test_max_tasks_per_child_is_checked():
+    with pytest.raises(ValueError, match="max_tasks_per_child must be a positive"):
+        Parallel(n_jobs=2, max_tasks_per_child=0)(delayed(getpid)(i) for i in range(2))
+
+
+def test_a_job_past_its_time_limit_stops_its_worker_only():
+    from joblet_parallel._batching import BatchedCalls
+    from joblet_parallel._executor import get_pool, release_pool
+    from joblet_parallel._pickling import dumps_task
+
+    def submit(delay, value, time_limit=None):
+        batch = BatchedCalls([(sleep_and_return, (delay, value), {})])
+        payload = dumps_task(batch, {})
+        return pool.submit(payload, describe=batch.describe, time_limit=time_limit)
+
+    pool = get_pool(2, env={})
+    try:
+        late = submit(30, "late", time_limit=0.5)
+        fine = submit(0.8, "fine", time_limit=20)
+        with pytest.raises(TimeoutError, match=r"sleep_and_return\(30, 'late'\)"):
+            late.result(timeout=20)
+        assert fine.result(timeout=20) == ["fine"]
+        assert submit(0, "next").result(timeout=20) == ["next"]
     finally:
         release_pool(pool)

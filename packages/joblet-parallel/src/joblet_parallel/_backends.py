@@ -422,6 +422,16 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     reducers : dict, optional
         ``{type: reduce_function}`` applied when pickling tasks for the workers
         (copyreg style); the hook where large arguments are reduced before sending.
+    forward_output : bool, default True
+        Forward the workers' ``print`` output (stdout, stderr), ``logging``
+        records and warnings to this process's current ``sys.stdout``,
+        ``sys.stderr``, loggers and warnings. False leaves worker output on the
+        workers' own file descriptors.
+    prefix_output : bool, default False
+        Start each forwarded line with ``[worker N] ``.
+    max_tasks_per_child : int, optional
+        Replace a worker after it ran this many tasks (a batch is never split,
+        so it may run the rest of its last batch).
     """
 
     supports_timeout = True
@@ -442,6 +452,9 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         max_memory_growth: int = 300 * 1024**2,
         memory_check_interval: float = 1.0,
         reducers: dict[type, Callable[[Any], Any]] | None = None,
+        forward_output: bool = True,
+        prefix_output: bool = False,
+        max_tasks_per_child: int | None = None,
         **backend_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -450,6 +463,8 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             **backend_kwargs,
         )
         refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
+        self._set_worker_options(forward_output, prefix_output, max_tasks_per_child)
+        self._output: Any = None
         self.idle_worker_timeout = idle_worker_timeout
         self.initializer = initializer
         self.initargs = tuple(initargs)
@@ -463,12 +478,26 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         return _effective_n_jobs(n_jobs)
 
+    def _set_worker_options(
+        self,
+        forward_output: bool,
+        prefix_output: bool,
+        max_tasks_per_child: int | None,
+    ) -> None:
+        from ._executor._options import check_worker_options
+
+        check_worker_options(forward_output, prefix_output, max_tasks_per_child)
+        self.forward_output = forward_output
+        self.prefix_output = prefix_output
+        self.max_tasks_per_child = max_tasks_per_child
+
     def _instance_for_parallel(self) -> ProcessBackend:
         """A copy with no call state, for one ``Parallel`` object (see
         :func:`instance_for_parallel`)."""
         clone = copy.copy(self)
         clone._pool, clone._memmapper, clone.parallel = None, None, None
         clone._call_jobs = set()
+        clone._output = None
         clone.reducers = dict(self.reducers)
         return clone
 
@@ -479,9 +508,19 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         prefer: str | None = None,
         require: str | None = None,
         idle_worker_timeout: float | None = None,
+        forward_output: bool | None = None,
+        prefix_output: bool | None = None,
+        max_tasks_per_child: int | None = None,
         **backend_kwargs: Any,
     ) -> int:
         refuse_unknown_options(self, backend_kwargs, "keyword arguments")
+        self._set_worker_options(
+            self.forward_output if forward_output is None else forward_output,
+            self.prefix_output if prefix_output is None else prefix_output,
+            self.max_tasks_per_child
+            if max_tasks_per_child is None
+            else max_tasks_per_child,
+        )
         self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         if idle_worker_timeout is not None:
@@ -501,6 +540,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             idle_timeout=self.idle_worker_timeout,
             max_memory_growth=self.max_memory_growth,
             memory_check_interval=self.memory_check_interval,
+            max_tasks_per_child=self.max_tasks_per_child,
         )
         if previous is not None:
             self._release_pool(previous)
@@ -518,7 +558,16 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         from ._pickling import dumps_task
 
         payload = dumps_task(func, self._task_reducers(self.reducers))
-        job = self._pool.submit(payload, callback, getattr(func, "describe", None))
+        if self._output is None:
+            self.start_call()
+        job = self._pool.submit(
+            payload,
+            callback,
+            getattr(func, "describe", None),
+            output=self._output,
+            n_tasks=len(func) if hasattr(func, "__len__") else 1,
+            time_limit=getattr(func, "time_limit", None),
+        )
         self._call_jobs.add(job)
         return job
 
@@ -527,10 +576,15 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         return out.result()
 
     def start_call(self) -> None:
+        from ._executor import OutputSink
+
         self._call_jobs = set()
+        # One sink per call: a warning repeated by many tasks shows once a call.
+        self._output = OutputSink(self.forward_output, self.prefix_output)
 
     def stop_call(self) -> None:
         self._call_jobs = set()
+        self._output = None
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
         """Cancel queued batches; kill the workers still running this call's tasks."""

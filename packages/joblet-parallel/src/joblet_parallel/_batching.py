@@ -43,16 +43,42 @@ class BatchedCalls:
         return BatchedCalls, (self.items, self.nested_backend, self.max_n_jobs)
 
     def describe(self) -> str:
-        """``delayed(f)(...)`` for the first task, for error messages."""
+        """``f(args...)`` of the first task, for error messages."""
         if not self.items:
             return "an empty batch"
-        func = self.items[0][0]
-        name = (
-            getattr(func, "__qualname__", None)
-            or getattr(func, "__name__", None)
-            or repr(func)
-        )
         more = (
             f" (in a batch of {len(self.items)} tasks)" if len(self.items) > 1 else ""
         )
-        return f"delayed({name})(...){more}"
+        return f"{self.describe_task(0)}{more}"
+
+    def describe_task(self, index: int) -> str:
+        """``f(args...)`` of task ``index``, shortened."""
+        func, args, kwargs = self.items[index]
+        return describe_call(func, args, kwargs)
+
+
+def _short_repr(value: Any, width: int) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def describe_call(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], width: int = 80
+) -> str:
+    """``name(arg, key=value)`` with each argument and the whole shortened."""
+    name = (
+        getattr(func, "__qualname__", None)
+        or getattr(func, "__name__", None)
+        or type(func).__name__
+    )
+    parts = [_short_repr(arg, 30) for arg in args[:6]]
+    parts += [
+        f"{key}={_short_repr(value, 30)}" for key, value in list(kwargs.items())[:6]
+    ]
+    if len(args) > 6 or len(kwargs) > 6:
+        parts.append("...")
+    text = f"{name}({', '.join(parts)})"
+    return text if len(text) <= width else text[: width - 4] + "...)"

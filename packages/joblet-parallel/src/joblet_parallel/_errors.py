@@ -59,3 +59,36 @@ class UnknownBackendError(ValueError, KeyError):
 
 class WorkerInterrupt(Exception):
     """Carried in place of a ``KeyboardInterrupt`` raised inside a worker."""
+
+
+class ResultPicklingError(pickle.PicklingError):
+    """The result of a task could not be pickled in the worker to be sent back.
+
+    The message names the task (``f(args...)``) and the object that failed.
+    """
+
+
+class RemoteError(Exception):
+    """An exception raised in a worker whose class cannot be rebuilt here.
+
+    Raised in place of the original when unpickling it fails in the parent (its
+    module is not importable here, or its ``__init__`` needs other arguments).
+
+    Attributes
+    ----------
+    type_name : str
+        Qualified name of the original exception class.
+    message : str
+        ``str()`` of the original exception.
+    traceback_text : str
+        The worker's formatted traceback.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        super().__init__(type_name, message, traceback_text)
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}"

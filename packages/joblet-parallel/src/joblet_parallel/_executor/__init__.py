@@ -15,11 +15,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._output import OutputSink
 from ._pool import CancelledBatchError, Job, WorkerPool
 
 __all__ = [
     "CancelledBatchError",
     "Job",
+    "OutputSink",
     "WorkerPool",
     "get_pool",
     "release_pool",
@@ -40,6 +42,7 @@ def get_pool(
     idle_timeout: float | None = 300.0,
     max_memory_growth: int | None = None,
     memory_check_interval: float = 1.0,
+    max_tasks_per_child: int | None = None,
 ) -> WorkerPool:
     """The shared pool with these settings and ``n_workers`` workers.
 
@@ -57,6 +60,7 @@ def get_pool(
         idle_timeout,
         max_memory_growth,
         memory_check_interval,
+        max_tasks_per_child,
     )
     with _lock:
         pool = _pools.get(key)
@@ -73,6 +77,7 @@ def get_pool(
                 idle_timeout,
                 max_memory_growth,
                 memory_check_interval,
+                max_tasks_per_child,
             )
             _pools[key] = pool
             if not _registered:

@@ -12,20 +12,24 @@ knows exactly which worker runs the late batch. Batches of fast tasks are large
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-from .._errors import RemoteTraceback, TerminatedWorkerError
+from .._errors import TerminatedWorkerError
+from ._output import OutputSink
+from ._remote_errors import describe_exit, rebuild_error, unreadable_result
+from ._watchdog import Watchdog
 from ._wire import read_frame, write_frame
-from ._worker import ERROR, NOTICE, OK, RETIRE
+from ._worker import ERROR, NOTICE, OK, OUTPUT, RETIRE
 
 _BOOT = (
     "import os,sys;"
@@ -54,6 +58,10 @@ class Job:
         "error",
         "id",
         "main",
+        "n_tasks",
+        "output",
+        "started",
+        "time_limit",
         "value",
         "worker",
     )
@@ -64,11 +72,18 @@ class Job:
         payload: tuple[bytes, list[Any]],
         callback: Callable[[Any], Any] | None,
         describe: Callable[[], str] | None,
+        output: OutputSink,
+        n_tasks: int = 1,
+        time_limit: float | None = None,
     ) -> None:
         self.id = job_id
         self.main, self.buffers = payload
         self.callback = callback
         self.describe = describe
+        self.output = output
+        self.n_tasks = n_tasks
+        self.time_limit = time_limit
+        self.started = 0.0
         self.worker: _Worker | None = None
         self.done = False
         self.cancelled = False
@@ -119,40 +134,35 @@ class _Worker:
         "fd_result",
         "fd_task",
         "killed",
+        "number",
         "outstanding",
         "proc",
         "queue",
+        "settings",
+        "sink",
         "state",
+        "tasks_done",
     )
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], fd_task: int, fd_result: int
+        self,
+        proc: subprocess.Popen[bytes],
+        fd_task: int,
+        fd_result: int,
+        number: int,
+        sink: OutputSink,
     ) -> None:
         self.proc = proc
         self.fd_task = fd_task
         self.fd_result = fd_result
+        self.number = number  # small and stable: "[worker 2]" in forwarded output
         self.outstanding: deque[Job] = deque()
         self.queue: SimpleQueue[Any] = SimpleQueue()
         self.state = ALIVE
         self.killed = False
-
-
-def _describe_exit(returncode: int | None) -> str:
-    if returncode is None:
-        return "it stopped answering and was killed"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = "unknown signal"
-        hint = {
-            "SIGKILL": " (the out-of-memory killer, or another process, sent it)",
-            "SIGSEGV": " (a segmentation fault, usually in a compiled extension)",
-            "SIGBUS": " (a bus error, e.g. a memory-mapped file that shrank)",
-            "SIGABRT": " (an abort, e.g. a failed assertion in a C library)",
-        }.get(name, "")
-        return f"it was killed by signal {-returncode} ({name}){hint}"
-    return f"it exited with code {returncode} (os._exit() or sys.exit() in the task?)"
+        self.settings = sink.worker_settings  # as the worker starts
+        self.sink = sink  # where output goes between batches (last job's call)
+        self.tasks_done = 0
 
 
 class WorkerPool:
@@ -169,25 +179,27 @@ class WorkerPool:
         idle_timeout: float | None,
         max_memory_growth: int | None,
         memory_check_interval: float,
+        max_tasks_per_child: int | None = None,
     ) -> None:
         self.key = key
         self.pid = os.getpid()
         self.n_target = n_workers
         self.env = env
         self.closed = False
-        self._config = pickle.dumps(
-            {
-                "parent_pid": self.pid,
-                "initializer": initializer,
-                "idle_timeout": idle_timeout,
-                "max_memory_growth": max_memory_growth,
-                "memory_check_interval": memory_check_interval,
-            }
-        )
+        self.max_tasks_per_child = max_tasks_per_child
+        self._config = {
+            "parent_pid": self.pid,
+            "initializer": initializer,
+            "idle_timeout": idle_timeout,
+            "max_memory_growth": max_memory_growth,
+            "memory_check_interval": memory_check_interval,
+        }
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._pending: deque[Job] = deque()
         self._next_id = 1
+        self._default_sink = OutputSink()
+        self._watchdog: Watchdog | None = None
 
     # -- workers -------------------------------------------------------------
     def _spawn(self) -> _Worker:
@@ -206,8 +218,10 @@ class WorkerPool:
         finally:
             os.close(task_read)
             os.close(result_write)
-        worker = _Worker(proc, task_write, result_read)
-        worker.queue.put(self._config)
+        taken = {other.number for other in self._workers if other.state != DEAD}
+        number = next(n for n in itertools.count(1) if n not in taken)
+        worker = _Worker(proc, task_write, result_read, number, self._default_sink)
+        worker.queue.put(pickle.dumps({**self._config, **worker.settings}))
         self._workers.append(worker)
         threading.Thread(
             target=self._write_loop, args=(worker,), daemon=True, name="joblet-writer"
@@ -236,8 +250,18 @@ class WorkerPool:
 
     def _assign(self, worker: _Worker, job: Job) -> None:
         job.worker = worker
+        job.started = time.monotonic()
         worker.outstanding.append(job)
+        worker.sink = job.output
+        settings = job.output.worker_settings
+        if settings != worker.settings:
+            worker.settings = settings
+            worker.queue.put(pickle.dumps(settings))
         worker.queue.put(job)
+        if job.time_limit is not None:
+            if self._watchdog is None:
+                self._watchdog = Watchdog(self)
+            self._watchdog.wake()
 
     def _replenish(self) -> None:
         alive = len(self._alive())
@@ -293,14 +317,12 @@ class WorkerPool:
             try:
                 status, value, duration = pickle.loads(main, buffers=buffers)
             except BaseException as error:  # a result that cannot be unpickled here
-                status, value, duration = (
-                    ERROR,
-                    (error, "(the result could not be unpickled)\n"),
-                    0.0,
-                )
+                status, value, duration = ERROR, unreadable_result(error), 0.0
             del main, buffers
             if tag == NOTICE:
-                if status == RETIRE:
+                if status == OUTPUT:
+                    self._forward(worker, value)
+                elif status == RETIRE:
                     with self._lock:
                         if worker.state == ALIVE:
                             worker.state = RETIRING
@@ -317,6 +339,8 @@ class WorkerPool:
                         break
                 if job is not None:
                     worker.outstanding.remove(job)
+                    worker.tasks_done += job.n_tasks
+                    self._recycle_if_due(worker)
                 self._fill(worker)
                 if worker.state == RETIRING and not worker.outstanding:
                     self._close(worker)
@@ -325,9 +349,56 @@ class WorkerPool:
             if status == OK:
                 job._finish(value, None, duration)
             else:
-                job._finish(None, _rebuild_error(value), duration)
+                job._finish(None, rebuild_error(value), duration)
         os.close(fd)
         self._on_exit(worker)
+
+    def _forward(self, worker: _Worker, message: Any) -> None:
+        kind, payload = message
+        try:
+            worker.sink.emit(worker.number, kind, payload)
+        except Exception:
+            # A broken sys.stdout or a failing log handler in the parent: this
+            # thread must go on reading results.
+            _report_callback_error("forwarding the output of a joblet worker")
+
+    def _recycle_if_due(self, worker: _Worker) -> None:
+        """max_tasks_per_child: the worker finishes what it holds, then goes."""
+        limit = self.max_tasks_per_child
+        if limit is not None and worker.tasks_done >= limit and worker.state == ALIVE:
+            worker.state = RETIRING
+            self._replenish()
+
+    def time_out(self, job: Job, now: float) -> None:
+        """Stop the worker running ``job`` past its time limit (called with the
+        lock held); ``job`` fails with TimeoutError, the pool heals."""
+        worker = job.worker
+        if worker is None or job not in worker.outstanding:
+            return
+        worker.outstanding.remove(job)
+        worker.killed = True
+        worker.state = CLOSED  # no new batch for it; its reader cleans up
+        try:
+            worker.proc.kill()
+        except OSError:
+            pass
+        elapsed = now - job.started
+        error = TimeoutError(
+            f"{job.what()} did not finish within task_timeout={job.time_limit:g} s "
+            f"(stopped after {elapsed:.1f} s); its worker (pid {worker.proc.pid}) "
+            "was stopped and replaced"
+        )
+        threading.Thread(target=job._finish, args=(None, error), daemon=True).start()
+        self._replenish()
+
+    def timed_jobs(self) -> list[Job]:
+        """Jobs running with a time limit (called with the lock held)."""
+        return [
+            job
+            for worker in self._workers
+            for job in worker.outstanding
+            if job.time_limit is not None and worker.state != DEAD
+        ]
 
     def _on_exit(self, worker: _Worker) -> None:
         try:
@@ -359,7 +430,7 @@ class WorkerPool:
                 continue
             message = (
                 f"A worker process (pid {worker.proc.pid}) terminated abruptly while "
-                f"running {job.what()}: {_describe_exit(returncode)}. The pool "
+                f"running {job.what()}: {describe_exit(returncode)}. The pool "
                 "replaced it, so the next call works."
             )
             job._finish(
@@ -372,12 +443,29 @@ class WorkerPool:
         payload: tuple[bytes, list[Any]],
         callback: Callable[[Any], Any] | None = None,
         describe: Callable[[], str] | None = None,
+        output: OutputSink | None = None,
+        n_tasks: int = 1,
+        time_limit: float | None = None,
     ) -> Job:
-        """Queue a pickled batch; ``callback(job)`` runs when it finishes."""
+        """Queue a pickled batch; ``callback(job)`` runs when it finishes.
+
+        ``output`` says where the output of its tasks goes (forwarded to this
+        process's streams by default); ``n_tasks`` counts toward
+        ``max_tasks_per_child``; past ``time_limit`` seconds of running, its
+        worker is killed and the job fails with ``TimeoutError``.
+        """
         with self._lock:
             if self.closed:
                 raise RuntimeError("the worker pool was shut down")
-            job = Job(self._next_id, payload, callback, describe)
+            job = Job(
+                self._next_id,
+                payload,
+                callback,
+                describe,
+                output if output is not None else self._default_sink,
+                n_tasks,
+                time_limit,
+            )
             self._next_id += 1
             alive = self._alive()
             if len(alive) < self.n_target:
@@ -431,8 +519,6 @@ class WorkerPool:
         Waits up to ``wait`` seconds for them to exit, then kills them; with
         ``wait=None`` returns at once (busy workers finish their batch first).
         """
-        import time
-
         with self._lock:
             self.closed = True
             workers = list(self._workers)
@@ -455,23 +541,11 @@ class WorkerPool:
                 worker.proc.wait()
 
 
-def _report_callback_error() -> None:
+def _report_callback_error(what: str = "the callback of a joblet batch") -> None:
     try:
         import traceback
 
-        sys.stderr.write("Exception in the callback of a joblet batch (ignored):\n")
+        sys.stderr.write(f"Exception in {what} (ignored):\n")
         traceback.print_exc()
     except Exception:
         pass  # no usable stderr: nothing more can be done
-
-
-def _rebuild_error(value: Any) -> BaseException:
-    error, text = value[0], value[1]
-    if error is None:
-        error = RuntimeError(
-            f"{value[2]}: {value[3]} (the original exception could not be pickled)"
-        )
-    if not isinstance(error, BaseException):
-        error = RuntimeError(repr(error))
-    error.__cause__ = RemoteTraceback(text)
-    return error

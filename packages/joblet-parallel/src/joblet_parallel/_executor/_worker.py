@@ -2,7 +2,9 @@
 
 Started as ``python -S -c <boot> <task fd> <result fd>`` with the parent's
 ``sys.path`` in ``JOBLET_WORKER_SYS_PATH``. Messages to the parent are
-``(status, value, duration)`` frames tagged with the batch id (0 for notices).
+``(status, value, duration)`` frames tagged with the batch id (0 for notices:
+retirement, and the output of tasks, see ``_output``). Frames from the parent
+tagged 0 carry settings (whether to forward output).
 The worker exits when the parent closes the task pipe, when it has been idle for
 ``idle_timeout`` seconds (after telling the parent), when its memory grew too much
 (idem) or when the parent process disappears.
@@ -21,11 +23,31 @@ import time
 import traceback
 from typing import Any
 
+from .._errors import ResultPicklingError
 from .._memmapping import explain_worker_error, reset_worker_state
+from ._output import WorkerOutput
 from ._wire import read_frame, write_frame
 
-OK, ERROR, RETIRE = 0, 1, 2
+OK, ERROR, RETIRE, OUTPUT = 0, 1, 2, 3
 NOTICE = 0  # tag of frames that answer no batch
+
+
+class _Channel:
+    """The result pipe; tasks' threads may print while the main thread answers."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._lock = threading.Lock()
+
+    def send(self, tag: int, main: bytes, buffers: list[Any]) -> None:
+        with self._lock:
+            write_frame(self.fd, tag, main, buffers)
+
+    def notice(self, status: int, value: Any) -> None:
+        self.send(NOTICE, pickle.dumps((status, value, 0.0), protocol=5), [])
+
+    def output(self, kind: str, payload: Any) -> None:
+        self.notice(OUTPUT, (kind, payload))
 
 
 def _buffers_out(buffers: list[Any]) -> Any:
@@ -54,18 +76,55 @@ def _dump_result(value: Any) -> tuple[bytes, list[Any]]:
         ), buffers
 
 
+def _dump_results(batch: Any, results: Any, duration: float) -> tuple[bytes, list[Any]]:
+    try:
+        return _dump_result((OK, results, duration))
+    except Exception as error:
+        raise ResultPicklingError(_unpicklable_result(batch, results, error)) from error
+
+
+def _unpicklable_result(batch: Any, results: Any, error: Exception) -> str:
+    """Which task's result could not be pickled, for the error message."""
+    import cloudpickle
+
+    index = 0
+    if isinstance(results, list):
+        for index, result in enumerate(results):  # noqa: B007 - index used below
+            try:
+                cloudpickle.dumps(result)
+            except Exception as result_error:
+                error = result_error
+                break
+    describe = getattr(batch, "describe_task", None)
+    task = describe(index) if describe is not None else "a task"
+    return (
+        f"The result of {task} could not be pickled to be sent back to the parent "
+        f"process: {type(error).__name__}: {error}. Return only picklable values "
+        "(e.g. convert open files, locks or generators to plain data in the task)."
+    )
+
+
 def _dump_error(error: BaseException) -> tuple[bytes, list[Any]]:
+    """``(ERROR, (pickled error or None, traceback text, type name, message))``.
+
+    The error is pickled on its own so that the parent still gets its type name,
+    message and traceback when the class cannot be rebuilt there.
+    """
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    if isinstance(error, KeyboardInterrupt):
-        error = RuntimeError("KeyboardInterrupt in a worker")
     error.__traceback__ = None
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
     try:
         import cloudpickle
 
-        return cloudpickle.dumps((ERROR, (error, text), 0.0), protocol=5), []
+        error_bytes: bytes | None = cloudpickle.dumps(error, protocol=5)
     except Exception:
-        summary = (None, text, type(error).__qualname__, str(error))
-        return pickle.dumps((ERROR, summary, 0.0), protocol=5), []
+        error_bytes = None
+    try:
+        message = str(error)
+    except Exception:
+        message = "(the message could not be formatted)"
+    summary = (error_bytes, text, name, message)
+    return pickle.dumps((ERROR, summary, 0.0), protocol=5), []
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -86,6 +145,75 @@ def _rss() -> int:
         return int(psutil.Process().memory_info().rss)
 
 
+class _WorkerLoop:
+    """One worker's life: read a frame, run it, answer, check whether to retire."""
+
+    def __init__(self, fd_in: int, channel: _Channel, config: dict[str, Any]) -> None:
+        self.fd_in = fd_in
+        self.channel = channel
+        self.idle_timeout = config["idle_timeout"]
+        self.growth_limit = config["max_memory_growth"]
+        self.check_interval = config["memory_check_interval"]
+        self.output = WorkerOutput(channel.output)
+        self.output.apply(config)
+        self.baseline: int | None = None
+        self.last_check = time.monotonic()
+        self.retiring = False
+
+    def run(self) -> None:
+        while True:
+            if self.idle_timeout and not self.retiring:
+                ready, _, _ = select.select([self.fd_in], [], [], self.idle_timeout)
+                if not ready:
+                    self.retire("idle")
+                    continue
+            frame = read_frame(self.fd_in)
+            if frame is None:
+                break
+            tag, task_bytes, in_buffers = frame
+            if tag == NOTICE:
+                self.output.apply(pickle.loads(task_bytes))
+                continue
+            out, out_buffers = self.run_batch(task_bytes, in_buffers)
+            del task_bytes, in_buffers, frame
+            self.output.finish_batch()
+            self.channel.send(tag, out, out_buffers)
+            del out, out_buffers
+            self.check_memory()
+        self.output.set_forwarding(False)
+
+    def run_batch(
+        self, task_bytes: bytearray, in_buffers: list[bytearray]
+    ) -> tuple[bytes, list[Any]]:
+        start = time.perf_counter()
+        reset_worker_state()
+        try:
+            batch = pickle.loads(task_bytes, buffers=in_buffers)
+            result = batch()
+            return _dump_results(batch, result, time.perf_counter() - start)
+        except BaseException as error:
+            return _dump_error(explain_worker_error(error))
+
+    def retire(self, reason: str) -> None:
+        self.retiring = True
+        self.channel.notice(RETIRE, reason)
+
+    def check_memory(self) -> None:
+        now = time.monotonic()
+        if not self.growth_limit or self.retiring:
+            return
+        if self.baseline is not None and now - self.last_check <= self.check_interval:
+            return
+        self.last_check = now
+        rss = _rss()
+        if self.baseline is None:
+            self.baseline = rss
+        elif rss - self.baseline > self.growth_limit:
+            gc.collect()
+            if _rss() - self.baseline > self.growth_limit:
+                self.retire("memory")
+
+
 def main() -> None:
     fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -96,63 +224,10 @@ def main() -> None:
     threading.Thread(
         target=_watch_parent, args=(config["parent_pid"],), daemon=True
     ).start()
+    loop = _WorkerLoop(fd_in, _Channel(fd_out), config)
     if config["initializer"] is not None:
         initializer, initargs = pickle.loads(config["initializer"])
         initializer(*initargs)
-    idle_timeout = config["idle_timeout"]
-    growth_limit = config["max_memory_growth"]
-    check_interval = config["memory_check_interval"]
-    baseline = None
-    last_check = time.monotonic()
-    retiring = False
-    stdout, stderr = sys.stdout, sys.stderr
-    while True:
-        if idle_timeout and not retiring:
-            ready, _, _ = select.select([fd_in], [], [], idle_timeout)
-            if not ready:
-                retiring = True
-                main_bytes = pickle.dumps((RETIRE, "idle", 0.0))
-                write_frame(fd_out, NOTICE, main_bytes, [])
-                continue
-        frame = read_frame(fd_in)
-        if frame is None:
-            break
-        tag, task_bytes, in_buffers = frame
-        start = time.perf_counter()
-        reset_worker_state()
-        try:
-            batch = pickle.loads(task_bytes, buffers=in_buffers)
-            del task_bytes, in_buffers
-            result = batch()
-            del batch
-            out, out_buffers = _dump_result((OK, result, time.perf_counter() - start))
-            del result
-        except BaseException as error:
-            out, out_buffers = _dump_error(explain_worker_error(error))
-        try:
-            if stdout is not None:
-                stdout.flush()
-            if stderr is not None:
-                stderr.flush()
-        except Exception:
-            pass
-        write_frame(fd_out, tag, out, out_buffers)
-        del out, out_buffers
-        now = time.monotonic()
-        if (
-            growth_limit
-            and not retiring
-            and (baseline is None or now - last_check > check_interval)
-        ):
-            last_check = now
-            rss = _rss()
-            if baseline is None:
-                baseline = rss
-            elif rss - baseline > growth_limit:
-                gc.collect()
-                if _rss() - baseline > growth_limit:
-                    retiring = True
-                    write_frame(
-                        fd_out, NOTICE, pickle.dumps((RETIRE, "memory", 0.0)), []
-                    )
+        loop.output.finish_batch()
+    loop.run()
     os.close(fd_out)

@@ -1,0 +1,52 @@
+"""What the parent makes of a worker's failure: rebuilt exceptions, exit causes."""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import traceback
+from typing import Any
+
+from .._errors import RemoteError, RemoteTraceback
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "it stopped answering and was killed"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown signal"
+        hint = {
+            "SIGKILL": " (the out-of-memory killer, or another process, sent it)",
+            "SIGSEGV": " (a segmentation fault, usually in a compiled extension)",
+            "SIGBUS": " (a bus error, e.g. a memory-mapped file that shrank)",
+            "SIGABRT": " (an abort, e.g. a failed assertion in a C library)",
+        }.get(name, "")
+        return f"it was killed by signal {-returncode} ({name}){hint}"
+    return f"it exited with code {returncode} (os._exit() or sys.exit() in the task?)"
+
+
+def unreadable_result(error: BaseException) -> tuple[Any, ...]:
+    """The ``_dump_error`` summary of a result that could not be unpickled here."""
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
+    message = f"the result sent by the worker could not be unpickled here: {error}"
+    return (None, text, name, message)
+
+
+def rebuild_error(value: tuple[Any, ...]) -> BaseException:
+    """The exception a worker sent: its own class when it can be rebuilt here,
+    else a RemoteError with its type name, message and traceback text."""
+    error_bytes, text, type_name, message = value
+    error: Any = None
+    if error_bytes is not None:
+        try:
+            error = pickle.loads(error_bytes)
+        except Exception:
+            error = None
+    if not isinstance(error, BaseException):
+        error = RemoteError(type_name, message, text)
+    error.__cause__ = RemoteTraceback(text)
+    return error
