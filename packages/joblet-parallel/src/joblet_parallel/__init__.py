@@ -11,7 +11,9 @@ from ._config import parallel_backend, parallel_config
 from ._cpu import cpu_count
 from ._delayed import delayed
 from ._errors import (
+    RemoteError,
     RemoteTraceback,
+    ResultPicklingError,
     TaskPicklingError,
     TerminatedWorkerError,
     UnknownBackendError,
@@ -41,6 +43,8 @@ __all__ = [
     "TerminatedWorkerError",
     "TaskPicklingError",
     "RemoteTraceback",
+    "RemoteError",
+    "ResultPicklingError",
     "UnknownBackendError",
     "__version__",
 ]
