@@ -30,7 +30,9 @@ _MAX_SLEEP = 0.05
 
 
 @contextmanager
-def entry_lock(path: str, timeout: float, ready: Callable[[], bool]) -> Iterator[str]:
+def entry_lock(
+    path: str, timeout: float, ready: Callable[[], bool], file_mode: int = 0o600
+) -> Iterator[str]:
     """Hold the lock of the entry folder ``path``.
 
     Yields ``'acquired'`` (this caller computes), ``'ready'`` (another caller
@@ -46,13 +48,24 @@ def entry_lock(path: str, timeout: float, ready: Callable[[], bool]) -> Iterator
     ready : callable
         Returns True once the entry exists; polled while waiting so that a
         waiter leaves as soon as the result is stored.
+    file_mode : int, default 0o600
+        Mode of the lock file (the store's file mode).
     """
     if fcntl is None:
         yield "unavailable"
         return
     try:
         os.makedirs(path, exist_ok=True)
-        fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(
+            os.path.join(path, LOCK_NAME),
+            os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+            file_mode,
+        )
+        if file_mode & 0o077:  # the umask may have removed the group bits
+            try:
+                os.fchmod(fd, file_mode)
+            except OSError:  # another user's lock file in a group cache
+                pass
     except OSError:
         yield "unavailable"
         return

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
@@ -28,6 +29,7 @@ from typing import Any, ClassVar
 from ._limits import CacheItemInfo, select_evictions
 from ._locking import entry_lock
 from ._serialize import OUTPUT_NAME, read_output, write_output
+from ._signing import Signer
 
 CallId = tuple[str, str]
 
@@ -37,6 +39,13 @@ FUNC_CODE_NAME = "func_code.json"
 GITIGNORE_TEXT = (
     "# Created by joblet-memory: everything in this folder is a cache.\n*\n"
 )
+# backend_options={'permissions': ...} of the local store: (folder, file) modes.
+PERMISSIONS = {"private": (0o700, 0o600), "group": (0o770, 0o660)}
+
+
+def entry_name(call_id: CallId) -> str:
+    """The name an entry's signature is bound to (``func_id/args_id``)."""
+    return f"{call_id[0]}/{call_id[1]}"
 
 
 class StoreBackendBase(ABC):
@@ -67,6 +76,9 @@ class StoreBackendBase(ABC):
     """
 
     location: str = ""
+    #: Signs what :meth:`dump_item` writes and checks what :meth:`load_item`
+    #: reads; ``Memory`` sets it from ``signing_key=`` and ``trust_unsigned=``.
+    signer: Signer = Signer()
 
     @abstractmethod
     def configure(
@@ -158,11 +170,13 @@ class StoreBackendBase(ABC):
         return evicted
 
 
-def _write_atomically(path: str, text: str) -> None:
+def _write_atomically(path: str, text: str, file_mode: int = 0o600) -> None:
     folder = os.path.dirname(path)
     fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if file_mode != 0o600:
+                os.fchmod(handle.fileno(), file_mode)
             handle.write(text)
         os.replace(temporary, path)
     except BaseException:
@@ -181,14 +195,26 @@ class FileSystemStoreBackend(StoreBackendBase):
         others wait for its result. False: every caller computes (joblib's way).
     ``lock_timeout`` : float, default 600
         Seconds a caller waits for another's computation before computing itself.
+    ``permissions`` : {'private', 'group'}, default 'private'
+        Modes of what the store creates: 'private' folders 0700 and files 0600
+        (only you can read or plant anything), 'group' 0770 and 0660 for a cache
+        shared by a Unix group (give the folder the group and the setgid bit).
+
+    Nothing is ever written or removed through a symbolic link found inside the
+    cache folder, and result files that are symbolic links are not read.
     """
 
-    OPTIONS: ClassVar[dict[str, Any]] = {"lock": True, "lock_timeout": 600.0}
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "lock": True,
+        "lock_timeout": 600.0,
+        "permissions": "private",
+    }
 
     def __init__(self) -> None:
         self.location = ""
         self.lock = True
         self.lock_timeout = 600.0
+        self.folder_mode, self.file_mode = PERMISSIONS["private"]
         self._root_ready = False
 
     def configure(
@@ -207,6 +233,12 @@ class FileSystemStoreBackend(StoreBackendBase):
             options[name] = value
         self.lock = bool(options["lock"])
         self.lock_timeout = float(options["lock_timeout"])
+        if options["permissions"] not in PERMISSIONS:
+            raise ValueError(
+                f"backend option permissions={options['permissions']!r} is not one of "
+                f"{sorted(PERMISSIONS)!r}"
+            )
+        self.folder_mode, self.file_mode = PERMISSIONS[options["permissions"]]
         self.location = os.path.join(os.fspath(location), CACHE_FOLDER)
         self.verbose = verbose
 
@@ -224,33 +256,70 @@ class FileSystemStoreBackend(StoreBackendBase):
     def _ensure_root(self) -> None:
         if self._root_ready:
             return
-        os.makedirs(self.location, exist_ok=True)
+        parent = os.path.dirname(self.location)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        self._make_folder(self.location)
         try:
             fd = os.open(
                 os.path.join(self.location, ".gitignore"),
                 os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                self.file_mode,
             )
         except FileExistsError:
             pass
         else:
             with os.fdopen(fd, "w") as handle:
+                os.fchmod(handle.fileno(), self.file_mode)
                 handle.write(GITIGNORE_TEXT)
         self._root_ready = True
+
+    def _make_folder(self, path: str) -> None:
+        """Create ``path`` with the store's mode; refuse a symbolic link."""
+        try:
+            os.mkdir(path, self.folder_mode)
+        except FileExistsError:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise OSError(
+                    f"refusing to write through the symbolic link {path} inside the "
+                    "cache folder; remove it"
+                ) from None
+            return
+        os.chmod(path, self.folder_mode)  # the umask may have removed group bits
+
+    def _make_folders(self, relative: str) -> str:
+        """Create ``<location>/<relative>`` one level at a time; return its path."""
+        self._ensure_root()
+        path = self.location
+        for part in relative.split("/"):
+            if part in ("", ".", ".."):
+                raise ValueError(f"invalid cache path component in {relative!r}")
+            path = os.path.join(path, part)
+            self._make_folder(path)
+        return path
+
+    def _inside(self, path: str) -> bool:
+        """Whether ``path`` resolves inside the cache folder (no planted link out)."""
+        root = os.path.realpath(self.location)
+        return os.path.realpath(path).startswith(root + os.sep)
 
     # -- entries ------------------------------------------------------------------
 
     def load_item(self, call_id: CallId, mmap_mode: str | None = None) -> Any:
         path = os.path.join(self.location, call_id[0], call_id[1], OUTPUT_NAME)
         try:
-            return read_output(path, mmap_mode)
-        except FileNotFoundError:
+            return read_output(path, mmap_mode, self.signer, entry_name(call_id))
+        except (FileNotFoundError, NotADirectoryError):
             raise KeyError(
                 f"Non-existing cache value (may have been cleared).\nFile {path} does not exist"
             ) from None
 
     def touch_item(self, call_id: CallId) -> None:
         try:
-            os.utime(os.path.join(self.location, call_id[0], call_id[1], METADATA_NAME))
+            os.utime(
+                os.path.join(self.location, call_id[0], call_id[1], METADATA_NAME),
+                follow_symlinks=False,
+            )
         except OSError:
             pass  # metadata not written yet, or a read-only cache
 
@@ -264,14 +333,14 @@ class FileSystemStoreBackend(StoreBackendBase):
         metadata: dict[str, Any],
         compress: bool | int | str | tuple[str, int] = False,
     ) -> int:
-        self._ensure_root()
-        entry = self._entry(call_id)
-        os.makedirs(entry, exist_ok=True)
+        entry = self._make_folders(entry_name(call_id))
         output = os.path.join(entry, OUTPUT_NAME)
-        write_output(value, output, compress)
+        write_output(
+            value, output, compress, self.signer, entry_name(call_id), self.file_mode
+        )
         size = os.stat(output).st_size
         text = json.dumps({**metadata, "size": size}, indent=1, default=str)
-        _write_atomically(os.path.join(entry, METADATA_NAME), text)
+        _write_atomically(os.path.join(entry, METADATA_NAME), text, self.file_mode)
         return size + len(text)
 
     def get_metadata(self, call_id: CallId) -> dict[str, Any]:
@@ -286,6 +355,12 @@ class FileSystemStoreBackend(StoreBackendBase):
         return data
 
     def _remove_tree(self, path: str) -> None:
+        if os.path.islink(path) or not self._inside(path):
+            # A planted link: remove the link itself, never what it points to.
+            with contextlib.suppress(OSError):
+                if os.path.islink(path):
+                    os.unlink(path)
+            return
         # Rename first, so readers see the entry whole or gone, then delete.
         trash = os.path.join(
             os.path.dirname(path),
@@ -332,10 +407,8 @@ class FileSystemStoreBackend(StoreBackendBase):
             return None
 
     def store_cached_func_code(self, func_id: str, record: str) -> None:
-        self._ensure_root()
-        folder = os.path.join(self.location, func_id)
-        os.makedirs(folder, exist_ok=True)
-        _write_atomically(os.path.join(folder, FUNC_CODE_NAME), record)
+        folder = self._make_folders(func_id)
+        _write_atomically(os.path.join(folder, FUNC_CODE_NAME), record, self.file_mode)
 
     # -- listing and locking -------------------------------------------------------
 
@@ -393,7 +466,11 @@ class FileSystemStoreBackend(StoreBackendBase):
     ) -> ContextManager[str]:
         if not self.lock:
             return contextlib.nullcontext("unavailable")
-        return entry_lock(self._entry(call_id), self.lock_timeout, ready)
+        try:
+            folder = self._make_folders(entry_name(call_id))
+        except (OSError, ValueError):
+            return contextlib.nullcontext("unavailable")
+        return entry_lock(folder, self.lock_timeout, ready, self.file_mode)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(location={self.location!r})"
@@ -422,27 +499,64 @@ def register_store_backend(backend_name: str, backend: type[StoreBackendBase]) -
     _STORE_BACKENDS[backend_name] = backend
 
 
+def _split_url(location: str) -> tuple[str, str]:
+    """``('s3', 's3://b/p')`` for a URL, ``('', location)`` for a path."""
+    scheme, sep, rest = location.partition("://")
+    if (
+        not sep
+        or not scheme.replace("+", "").replace("-", "").isalnum()
+        or len(scheme) < 2
+    ):
+        return "", location  # a path (``C:\\x`` has a one-letter "scheme")
+    if scheme == "file":
+        return "", rest
+    return scheme, location
+
+
 def make_store(
-    location: Any, backend: str, verbose: int, backend_options: dict[str, Any] | None
+    location: Any,
+    backend: str,
+    verbose: int,
+    backend_options: dict[str, Any] | None,
+    *,
+    signer: Signer | None = None,
+    local_cache: str | os.PathLike[str] | None = None,
 ) -> StoreBackendBase | None:
-    """The configured backend for ``location`` (None when caching is off)."""
+    """The configured backend for ``location`` (None when caching is off).
+
+    A URL location (``'s3://bucket/prefix'``, ``'memory://x'``...) selects the
+    ``'fsspec'`` backend unless another one is named; ``file://`` URLs are
+    local folders. ``signer`` (keys and trust of unsigned entries) and
+    ``local_cache`` (read-through folder of remote stores) come from
+    ``Memory``'s constructor.
+    """
     if location is None:
         return None
     if isinstance(location, StoreBackendBase):
         return location
-    try:
-        cls = _STORE_BACKENDS[backend]
-    except KeyError:
-        raise ValueError(
-            f"unknown store backend {backend!r}; registered backends are "
-            f"{sorted(_STORE_BACKENDS)!r} (add one with register_store_backend)"
-        ) from None
     if not isinstance(location, (str, os.PathLike)):
         raise TypeError(
             f"location must be a str, a pathlib.Path, a store backend or None, got {location!r}"
         )
+    location = os.fspath(location)
+    scheme, location = _split_url(location)
+    if backend == "fsspec" or (scheme and backend == "local"):
+        from ._fsspec_store import FsspecStoreBackend
+
+        cls: type[StoreBackendBase] = FsspecStoreBackend
+    else:
+        try:
+            cls = _STORE_BACKENDS[backend]
+        except KeyError:
+            raise ValueError(
+                f"unknown store backend {backend!r}; registered backends are "
+                f"{sorted([*_STORE_BACKENDS, 'fsspec'])!r} (add one with "
+                "register_store_backend)"
+            ) from None
     store = cls()
-    store.configure(
-        os.fspath(location), verbose=verbose, backend_options=backend_options
-    )
+    store.configure(location, verbose=verbose, backend_options=backend_options)
+    if signer is not None:
+        store.signer = signer
+    if local_cache is not None and hasattr(store, "set_local_cache"):
+        store.set_local_cache(os.fspath(local_cache))
     return store

@@ -1,0 +1,264 @@
+"""Signed entries: a cache file that was not written with the key never unpickles.
+
+Loading a pickle runs code, so anyone who can put a file in a cache folder (or a
+bucket) could run code in every process that reads it. Every result file joblet
+writes ends with a **trailer**::
+
+    mac (32 bytes)  key id (8 bytes)  TRAILER_MAGIC (8 bytes)
+
+``mac`` is an HMAC-SHA256, keyed by the cache's secret, over the entry's name
+(``func_id/args_id``, so a signed result cannot be moved to another entry) and
+the **signed region**: the parts of the file that can run code when loaded. For
+an uncompressed joblet-persist file that is its header, buffer table and pickle
+stream; the raw array buffers that follow are data that nothing executes, so
+they stay unsigned and a memory-mapped hit reads only the small prefix. For a
+compressed or foreign file the region is the whole file before the trailer.
+
+joblet-persist ignores bytes after the end its header announces, so a signed
+file is still an ordinary joblet-persist file.
+
+The key comes from ``Memory(signing_key=...)``, else the ``JOBLET_CACHE_KEY``
+environment variable, else a key file created once (mode 0600) in the user's
+configuration folder (``$XDG_CONFIG_HOME/joblet/cache-key``, by default
+``~/.config/joblet/cache-key``; ``%APPDATA%\\joblet\\cache-key`` on Windows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sys
+import threading
+from typing import IO
+
+from joblet_persist._format import HEADER, MAGIC, Header
+
+TRAILER_MAGIC = b"JBLTSIG1"
+MAC_SIZE = 32
+KEY_ID_SIZE = 8
+TRAILER_SIZE = MAC_SIZE + KEY_ID_SIZE + len(TRAILER_MAGIC)
+KEY_ENV = "JOBLET_CACHE_KEY"
+KEY_FILE_NAME = "cache-key"
+MIN_KEY_BYTES = 16
+_DOMAIN = b"joblet-memory entry v1\x00"
+
+
+class SignatureError(Exception):
+    """A cache entry is unsigned or its signature does not match; never unpickled.
+
+    Attributes
+    ----------
+    reason : str
+        ``'unsigned'``, ``'bad signature'`` or ``'other key'``.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def config_dir() -> str:
+    """The user's configuration folder for joblet (XDG aware)."""
+    if sys.platform == "win32":  # pragma: no cover - not tested on Linux CI
+        base = os.environ.get("APPDATA") or os.path.expanduser("~")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(
+            os.path.expanduser("~"), ".config"
+        )
+    return os.path.join(base, "joblet")
+
+
+def key_file_path() -> str:
+    """Where the default signing key lives."""
+    return os.path.join(config_dir(), KEY_FILE_NAME)
+
+
+def _read_or_create_key_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().strip()
+    except FileNotFoundError:
+        text = b""
+    if not text:
+        folder = os.path.dirname(path)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        # Write a private temporary file, then link it into place: two processes
+        # creating the key at once end up with the same key, never a half file.
+        temporary = os.path.join(folder, f".{KEY_FILE_NAME}.{secrets.token_hex(6)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_hex(32).encode("ascii") + b"\n")
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(temporary)
+        with open(path, "rb") as handle:
+            text = handle.read().strip()
+    if len(text) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"the signing key file {path} holds {len(text)} bytes, fewer than "
+            f"{MIN_KEY_BYTES}; delete it to have a new key created, or set {KEY_ENV}"
+        )
+    return text
+
+
+def _as_key(key: bytes | str, source: str) -> bytes:
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if len(raw) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"the signing key from {source} has {len(raw)} bytes; use at least "
+            f"{MIN_KEY_BYTES} random bytes (for example secrets.token_hex(32))"
+        )
+    return raw
+
+
+def key_id(key: bytes) -> bytes:
+    """A short public fingerprint of ``key`` (tells 'other key' from 'tampered')."""
+    return hashlib.sha256(b"joblet key id\x00" + key).digest()[:KEY_ID_SIZE]
+
+
+class Signer:
+    """Signs and verifies result files with one key.
+
+    Parameters
+    ----------
+    key : bytes or str, optional
+        The secret; None resolves it lazily from ``JOBLET_CACHE_KEY`` or the key
+        file, so a pickled store does not carry a key it was not given.
+    trust_unsigned : bool, default False
+        Read entries without a trailer (caches written before signing). Entries
+        with a wrong signature are refused regardless.
+    """
+
+    def __init__(
+        self, key: bytes | str | None = None, trust_unsigned: bool = False
+    ) -> None:
+        self.explicit_key = None if key is None else _as_key(key, "signing_key=")
+        self.trust_unsigned = bool(trust_unsigned)
+        self._key: bytes | None = self.explicit_key
+        self._lock = threading.Lock()
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            with self._lock:
+                if self._key is None:
+                    env = os.environ.get(KEY_ENV)
+                    if env:
+                        self._key = _as_key(env, f"the {KEY_ENV} environment variable")
+                    else:
+                        self._key = _read_or_create_key_file(key_file_path())
+        return self._key
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"key": self.explicit_key, "trust_unsigned": self.trust_unsigned}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["key"], bool(state["trust_unsigned"]))  # type: ignore[misc]
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Signer(trust_unsigned={self.trust_unsigned})"
+
+    def mac(self, entry: str, region: bytes | memoryview) -> bytes:
+        digest = hmac.new(self.key, _DOMAIN, hashlib.sha256)
+        digest.update(entry.encode("utf-8") + b"\x00")
+        digest.update(region)
+        return digest.digest()
+
+    def trailer(self, entry: str, region: bytes | memoryview) -> bytes:
+        return self.mac(entry, region) + key_id(self.key) + TRAILER_MAGIC
+
+    # -- files ------------------------------------------------------------------
+
+    def sign_file(self, path: str, entry: str) -> None:
+        """Append the trailer to the just-written result file ``path``."""
+        with open(path, "r+b") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            region = read_region(handle, size)
+            handle.seek(0, os.SEEK_END)
+            handle.write(self.trailer(entry, region))
+
+    def check(self, entry: str, region: bytes | memoryview, tail: bytes) -> None:
+        """Raise :class:`SignatureError` unless ``tail`` signs ``region``."""
+        where = f"cache entry {entry}"
+        if len(tail) != TRAILER_SIZE or not tail.endswith(TRAILER_MAGIC):
+            if self.trust_unsigned:
+                return
+            raise SignatureError(
+                f"{where} is unsigned (written before signing, or not by joblet); "
+                "it is not loaded. Pass trust_unsigned=True to read a cache you "
+                "wrote with an older joblet",
+                "unsigned",
+            )
+        expected = self.mac(entry, region)
+        if hmac.compare_digest(expected, tail[:MAC_SIZE]):
+            return
+        if tail[MAC_SIZE : MAC_SIZE + KEY_ID_SIZE] != key_id(self.key):
+            raise SignatureError(
+                f"{where} is signed with another key (or forged); it is not loaded "
+                "(a team shares one key: pass the same signing_key= or set "
+                f"{KEY_ENV} in every process)",
+                "other key",
+            )
+        raise SignatureError(
+            f"{where} has a wrong signature (modified after it was written); it is "
+            "not loaded",
+            "bad signature",
+        )
+
+    def verify_bytes(self, entry: str, data: bytes | memoryview) -> memoryview:
+        """Check a whole file held in memory; return it without its trailer."""
+        view = memoryview(data)
+        signed = has_trailer(view)
+        body = view[:-TRAILER_SIZE] if signed else view
+        tail = bytes(view[-TRAILER_SIZE:]) if signed else b""
+        self.check(
+            entry, body[: region_length(bytes(body[: HEADER.size]), len(body))], tail
+        )
+        return body
+
+    def verify_file(self, handle: IO[bytes], entry: str) -> None:
+        """Check the open result file ``handle`` (reads its prefix and trailer)."""
+        size = os.fstat(handle.fileno()).st_size
+        tail = b""
+        if size >= TRAILER_SIZE:
+            handle.seek(size - TRAILER_SIZE)
+            tail = handle.read(TRAILER_SIZE)
+        body_size = size - TRAILER_SIZE if tail.endswith(TRAILER_MAGIC) else size
+        handle.seek(0)
+        region = read_region(handle, body_size)
+        handle.seek(0)
+        self.check(entry, region, tail)
+
+
+def has_trailer(view: memoryview) -> bool:
+    return (
+        len(view) >= TRAILER_SIZE
+        and bytes(view[-len(TRAILER_MAGIC) :]) == TRAILER_MAGIC
+    )
+
+
+def region_length(head: bytes, body_size: int) -> int:
+    """How many leading bytes of a file of ``body_size`` bytes are signed."""
+    if len(head) < HEADER.size or not head.startswith(MAGIC):
+        return body_size
+    try:
+        header = Header.unpack(head, "cache entry")
+    except Exception:  # damaged header: sign (and so check) everything
+        return body_size
+    if header.compressed:
+        return body_size
+    return min(body_size, HEADER.size + header.table_len + header.pickle_len)
+
+
+def read_region(handle: IO[bytes], body_size: int) -> bytes:
+    """The signed region of the file open as ``handle`` (positioned at 0)."""
+    head = handle.read(min(HEADER.size, body_size))
+    length = region_length(head, body_size)
+    rest = handle.read(length - len(head)) if length > len(head) else b""
+    return head + rest

