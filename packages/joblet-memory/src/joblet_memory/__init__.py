@@ -10,10 +10,15 @@
 >>> shutil.rmtree(location)
 """
 
+from ._async import AsyncMemorizedFunc
+from ._counters import CacheInfo
 from ._expiry import expires_after
+from ._explain import Explanation
+from ._keys import UnhashableArgumentError
 from ._limits import CacheItemInfo
-from ._memorized import MemorizedFunc, MemorizedResult, NotMemorizedResult
+from ._memorized import MemorizedFunc
 from ._memory import Memory
+from ._results import MemorizedResult, NotMemorizedResult
 from ._store import FileSystemStoreBackend, StoreBackendBase, register_store_backend
 from ._warnings import CacheWarning, JobletCollisionWarning
 
@@ -23,9 +28,14 @@ __all__ = [
     # caching
     "Memory",
     "MemorizedFunc",
+    "AsyncMemorizedFunc",
     "MemorizedResult",
     "NotMemorizedResult",
     "expires_after",
+    # why a call hits or misses
+    "Explanation",
+    "CacheInfo",
+    "UnhashableArgumentError",
     # store backends
     "StoreBackendBase",
     "FileSystemStoreBackend",

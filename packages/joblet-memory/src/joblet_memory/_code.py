@@ -19,28 +19,44 @@ Edits that invalidate it: anything else that changes the compiled code, such as
 a changed statement, operator, constant, called name or attribute, a renamed
 local variable or argument, a changed docstring, an added or removed argument,
 a changed nested function. Changing a default value changes the bound
-arguments, so it gives new keys too. Not part of the record: the decorators,
-annotations, and the code of *other* functions called by this one (edit those
-and clear the cache yourself). A new Python minor version invalidates every
-record (its bytecode differs).
+arguments, so it gives new keys too. Not part of the record: the decorators and
+annotations. A new Python minor version invalidates every record (its bytecode
+differs).
+
+Besides its own code, the record holds the function's **dependencies** (see
+:mod:`joblet_memory._deps`): the user-code functions, classes and constants it
+uses, followed transitively, third-party distributions (by version with
+``track_versions``), and what ``depends_on`` names. ``digest`` combines them;
+with no dependency that is part of the key, it is the function's own digest.
 
 Builtins and numpy ufuncs have no Python code; their record is their name.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import json
 import os
 import sys
 import types
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from joblet_hash import FAST_HASH_NAME
 from joblet_hash import hash as hash_value
 
+from ._deps import (
+    BY_NAME,
+    FUNCTION,
+    VALUE,
+    Dependency,
+    DependencyWalker,
+    _owner_class,
+    code_tuple,
+)
 from ._keys import function_name
 
 
@@ -58,69 +74,141 @@ def plain_function(func: Any) -> types.FunctionType | None:
     return call if isinstance(call, types.FunctionType) else None
 
 
-def _code_tuple(code: types.CodeType) -> tuple[Any, ...]:
-    consts = tuple(
-        _code_tuple(const) if isinstance(const, types.CodeType) else const
-        for const in code.co_consts
-    )
-    return (
-        code.co_name,
-        code.co_code,
-        consts,
-        code.co_names,
-        code.co_varnames,
-        code.co_freevars,
-        code.co_cellvars,
-        code.co_argcount,
-        code.co_posonlyargcount,
-        code.co_kwonlyargcount,
-        code.co_flags,
-        getattr(code, "co_exceptiontable", b""),
-    )
-
-
 @dataclass(frozen=True)
 class CodeRecord:
-    """What is stored beside a function's entries (``func_code.json``)."""
+    """What is stored beside a function's entries (``func_code.json``).
+
+    ``digest`` is what keys use: the function's own code (``own_digest``)
+    combined with the digests of its ``dependencies``.
+    """
 
     digest: str
     name: str
     file: str | None
     first_line: int
     source: str | None
+    own_digest: str = ""
+    dependencies: dict[str, Dependency] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "name": self.name,
+            "file": self.file,
+            "first_line": self.first_line,
+            "source": self.source,
+            "own_digest": self.own_digest or self.digest,
+            "dependencies": {
+                name: dep.to_list() for name, dep in sorted(self.dependencies.items())
+            },
+        }
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> CodeRecord:
-        data = json.loads(text)
+    def from_dict(cls, data: dict[str, Any]) -> CodeRecord:
+        deps = data.get("dependencies") or {}
         return cls(
             digest=str(data["digest"]),
             name=str(data.get("name", "")),
             file=data.get("file"),
             first_line=int(data.get("first_line", -1)),
             source=data.get("source"),
+            own_digest=str(data.get("own_digest") or data["digest"]),
+            dependencies={
+                str(name): Dependency.from_list(str(name), value)
+                for name, value in (deps.items() if isinstance(deps, dict) else ())
+            },
         )
 
+    @classmethod
+    def from_json(cls, text: str) -> CodeRecord:
+        return cls.from_dict(json.loads(text))
 
-def code_record(func: Any) -> CodeRecord:
+
+UNCHECKED_DIGEST = "code not checked"
+
+
+def unchecked_record(func: Any) -> CodeRecord:
+    """The record of ``check_code=False``: the same whatever the code."""
+    return CodeRecord(UNCHECKED_DIGEST, function_name(func), None, -1, None)
+
+
+def _owner(func: Any, plain: types.FunctionType) -> type | None:
+    """The class whose ``self`` the function's first argument is, if any."""
+    if inspect.ismethod(func):
+        owner = func.__self__
+        return owner if isinstance(owner, type) else type(owner)
+    if plain is not func and not isinstance(func, functools.partial):
+        return type(func)  # a callable object: its __call__ is the code
+    return _owner_class(plain)
+
+
+def _explicit_dependencies(walker: DependencyWalker, depends_on: Sequence[Any]) -> None:
+    for item in depends_on:
+        if callable(item):
+            plain = plain_function(item)
+            name = f"depends_on {function_name(item)}"
+            if plain is None:
+                walker.visit(item, name)
+                continue
+            own = hash_value(
+                (sys.implementation.cache_tag, code_tuple(plain.__code__)),
+                FAST_HASH_NAME,
+            )
+            walker.add(Dependency(name, FUNCTION, own))
+            walker.walk_root(plain, _owner(item, plain))
+        else:
+            digest = hash_value(item, FAST_HASH_NAME)
+            walker.add(Dependency(f"depends_on {item!r:.80}", VALUE, digest))
+
+
+def code_record(
+    func: Any, track_versions: bool = False, depends_on: Sequence[Any] = ()
+) -> CodeRecord:
     """The code record of ``func`` (see the module docstring for what counts)."""
     name = function_name(func)
     plain = plain_function(func)
+    walker = DependencyWalker(track_versions)
+    _explicit_dependencies(walker, depends_on)
     if plain is None:
         module = getattr(func, "__module__", None) or type(func).__module__
-        identity = ("builtin", str(module), name)
-        return CodeRecord(hash_value(identity, FAST_HASH_NAME), name, None, -1, None)
-    code = plain.__code__
-    digest = hash_value(
-        (sys.implementation.cache_tag, _code_tuple(code)), FAST_HASH_NAME
+        own = hash_value(("builtin", str(module), name), FAST_HASH_NAME)
+        file: str | None = None
+        first_line = -1
+        source: str | None = None
+    else:
+        code = plain.__code__
+        own = hash_value(
+            (sys.implementation.cache_tag, code_tuple(code)), FAST_HASH_NAME
+        )
+        try:
+            walker.walk_root(plain, _owner(func, plain))
+        except Exception as error:  # never let inspection break a call
+            walker.add(Dependency(name, BY_NAME, None, f"not inspected: {error!r}"))
+        try:
+            source = inspect.getsource(plain)
+        except (OSError, TypeError):
+            source = None
+        file, first_line = code.co_filename, code.co_firstlineno
+    keyed = sorted(
+        (dep_name, dep.digest)
+        for dep_name, dep in walker.found.items()
+        if dep.digest is not None
     )
-    try:
-        source: str | None = inspect.getsource(plain)
-    except (OSError, TypeError):
-        source = None
-    return CodeRecord(digest, name, code.co_filename, code.co_firstlineno, source)
+    digest = hash_value((own, keyed), FAST_HASH_NAME) if keyed else own
+    return CodeRecord(digest, name, file, first_line, source, own, walker.found)
+
+
+def source_diff(old: str | None, new: str | None, context: int = 1) -> str:
+    """A short unified diff of two sources ('' when either is unknown)."""
+    if old is None or new is None:
+        return ""
+    lines = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), "stored", "current", n=context, lineterm=""
+    )
+    return "\n".join(list(lines)[2:40])
 
 
 def is_lambda(record: CodeRecord) -> bool:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import os
 import re
@@ -23,6 +24,8 @@ import types
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from joblet_hash import UnhashableObjectError
 
 _WINDOWS_UNSAFE = re.compile(r'[<>:"|?*]')
 
@@ -189,3 +192,37 @@ def warn_unhashable_state(func: Any, error: Exception) -> None:
         "keys, so results computed with another state may be returned.",
         stacklevel=5,
     )
+
+
+def entry_id(code_digest: str, args_digest: str) -> str:
+    """The entry's name: the code digest and the arguments' digest combined.
+
+    Kept apart from the (costly) argument hash so that ``explain`` can name the
+    entry the same arguments had under other code.
+    """
+    text = f"{code_digest}/{args_digest}".encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+class UnhashableArgumentError(UnhashableObjectError):
+    """An argument of a cached call cannot be hashed; names it and the fix."""
+
+    def __init__(self, error: UnhashableObjectError, argument: str, func: str) -> None:
+        super().__init__(error.type_name, error.reason)
+        self._path = error.path
+        self.root = argument
+        self.func = func
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def __str__(self) -> str:
+        return (
+            f"cannot hash the argument {self.root!r} of the cached function "
+            f"{self.func} (at {self.root}{self.path}: objects of type "
+            f"{self.type_name!r} have no deterministic content). If the result does "
+            f"not depend on it, pass ignore=[{self.root!r}] to memory.cache; "
+            "otherwise pass what identifies it instead, or give its class a "
+            "__joblet_fingerprint__() method."
+        )

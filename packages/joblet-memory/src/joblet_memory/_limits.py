@@ -171,7 +171,7 @@ class LimitsPolicy:
         with self._lock:
             now = time.time()
             if self._scanned_at is None or now - self._scanned_at > self.RESCAN_SECONDS:
-                return self._enforce(
+                return self._enforce_limits_locked(
                     store, now, self.bytes_limit, self.items_limit, self.age_limit
                 )
             self._total_bytes += size
@@ -183,24 +183,25 @@ class LimitsPolicy:
                 self.items_limit is not None and self._total_items > self.items_limit
             )
             if over_bytes or over_items:
-                return self._enforce(
+                return self._enforce_limits_locked(
                     store, now, self.bytes_limit, self.items_limit, self.age_limit
                 )
             return []
 
-    def enforce(
+    def enforce_limits(
         self,
         store: Any,
         bytes_limit: int | None,
         items_limit: int | None,
         age_limit: float | None,
     ) -> list[CacheItemInfo]:
+        """Remove entries until these limits hold (``Memory.reduce_size``)."""
         with self._lock:
-            return self._enforce(
+            return self._enforce_limits_locked(
                 store, time.time(), bytes_limit, items_limit, age_limit
             )
 
-    def _enforce(
+    def _enforce_limits_locked(
         self,
         store: Any,
         now: float,

@@ -1,15 +1,19 @@
-"""``MemorizedFunc`` (a cached function) and the results of ``call_and_shelve``."""
+"""``MemorizedFunc``: a cached function, what ``Memory.cache`` returns.
+
+A call binds its arguments, hashes them (``args_digest``), combines that with
+the function's code digest into the entry's id, and reads the entry or
+computes and stores it. The code digest comes from the function's code record
+(its code and its dependencies), compared with the stored record once per
+process by :class:`~joblet_memory._code_check.CodeCheck`.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import os
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,57 +21,47 @@ from joblet_hash import FAST_HASH_NAME, UnhashableObjectError
 from joblet_hash import hash as hash_value
 
 from . import _verbose
-from ._code import CodeRecord, code_record, is_lambda, still_in_file
+from ._code import CodeRecord, code_record, unchecked_record
+from ._code_check import CodeCheck
+from ._counters import CacheInfo, Counters
+from ._depends_on import DependsOn
+from ._explain import (
+    CACHING_OFF,
+    EXPIRED,
+    HIT,
+    UNREADABLE,
+    Explanation,
+    MissExplainer,
+    argument_digests,
+)
+from ._function_log import add_counts, record_evictions
 from ._keys import (
     ArgumentBinder,
+    UnhashableArgumentError,
     closure_state,
+    entry_id,
     function_id,
     function_name,
     warn_unhashable_state,
 )
 from ._limits import LimitsPolicy
+from ._location import normalize_location
+from ._registry import checked, code_records
+from ._results import MemorizedResult, NotMemorizedResult
 from ._store import StoreBackendBase, make_store
-from ._warnings import CacheWarning, JobletCollisionWarning
+from ._warnings import CacheWarning
 
 logger = logging.getLogger("joblet_memory")
 
 _MISSING = object()
+# An entry that exists but cannot be read (already warned about): recompute
+# without reading it a second time.
+_DAMAGED = object()
+# Durations of entries already hit in this process (for time_saved), so that a
+# hit reads an entry's metadata once, not on every call.
+_MAX_DURATIONS = 10_000
 
-# Process-wide memo of what was already checked, so that re-wrapping a function
-# (``memory.cache(f)`` inside a loop) costs nothing after the first time.
-_RECORDS: weakref.WeakKeyDictionary[Any, CodeRecord] = weakref.WeakKeyDictionary()
-_CHECKED: set[tuple[str, str, str]] = set()
-# func_id -> {digest: weak reference to (or the) function}: live functions
-# sharing one identity in this process, for collision warnings.
-_LIVE: dict[str, dict[str, tuple[Callable[[], Any], CodeRecord]]] = {}
-_registry_lock = threading.Lock()
-
-
-def _record_of(func: Any) -> CodeRecord:
-    try:
-        record = _RECORDS.get(func)
-    except TypeError:
-        return code_record(func)
-    if record is None:
-        record = code_record(func)
-        try:
-            _RECORDS[func] = record
-        except TypeError:
-            pass
-    return record
-
-
-def _strong(value: Any) -> Callable[[], Any]:
-    return lambda: value
-
-
-def _both_defined(old: CodeRecord, new: CodeRecord) -> bool:
-    """Whether two live code records are two functions, not one edited function."""
-    if (old.file, old.first_line) == (new.file, new.first_line):
-        return False  # same place: the source was edited and reloaded
-    if old.file is None or not os.path.exists(old.file):
-        return True  # exec'd or typed code: two definitions at two places
-    return still_in_file(old)
+__all__ = ["MemorizedFunc", "MemorizedResult", "NotMemorizedResult"]
 
 
 class MemorizedFunc:
@@ -98,6 +92,15 @@ class MemorizedFunc:
         recomputed (see :func:`expires_after`).
     backend_options : dict, optional
         Options of the store backend.
+    track_versions : bool, default False
+        Also key results by the versions of the third-party distributions the
+        function uses (``numpy``, ``scikit-learn``).
+    depends_on : list, optional
+        Extra dependencies: files (``pathlib.Path``, by content), functions
+        (by code), or values (``"model-v3"``).
+    check_code : bool, default True
+        False: the function's code is not part of the key and edits never
+        invalidate its results (joblib's escape hatch).
 
     Attributes
     ----------
@@ -122,6 +125,11 @@ class MemorizedFunc:
         backend_options: dict[str, Any] | None = None,
         limits: LimitsPolicy | None = None,
         store_backend: StoreBackendBase | None = None,
+        *,
+        track_versions: bool = False,
+        depends_on: Iterable[Any] | None = None,
+        check_code: bool = True,
+        memory_counters: Counters | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"Memory.cache expects a callable, got {func!r}")
@@ -133,9 +141,7 @@ class MemorizedFunc:
                 f"dict and returning a bool, got {cache_validation_callback!r}"
             )
         self.func = func
-        self.location = (
-            os.fspath(location) if isinstance(location, os.PathLike) else location
-        )
+        self.location = normalize_location(location)
         self.backend = backend
         self.ignore = list(ignore or [])
         self.mmap_mode = mmap_mode
@@ -144,15 +150,23 @@ class MemorizedFunc:
         self.cache_validation_callback = cache_validation_callback
         self.backend_options = backend_options
         self.limits = limits if limits is not None else LimitsPolicy()
+        self.track_versions = bool(track_versions)
+        self._depends_on = DependsOn(depends_on)
+        self.depends_on = list(depends_on or [])
+        self.check_code = bool(check_code)
         if store_backend is None:
             store_backend = make_store(self.location, backend, verbose, backend_options)
         self.store_backend: StoreBackendBase | None = store_backend
         self.func_id = function_id(func)
         self._binder = ArgumentBinder(func, self.ignore)
         self._name = function_name(func)
-        self._code_digest: str | None = None
+        self._record: CodeRecord | None = None
         self._hash_state = True
         self._check_lock = threading.Lock()
+        self._durations: dict[str, float] = {}
+        self._counters = Counters(
+            memory_counters, self._flush_counts if store_backend is not None else None
+        )
         try:
             functools.update_wrapper(self, func)
         except (AttributeError, TypeError):
@@ -161,157 +175,117 @@ class MemorizedFunc:
     # -- pickling -----------------------------------------------------------------
 
     def __reduce__(self) -> tuple[Any, ...]:
+        options = {
+            "track_versions": self.track_versions,
+            "depends_on": self.depends_on,
+            "check_code": self.check_code,
+            # The store travels whole (signer, options): a dask worker reads
+            # and writes the same cache with the same key and credentials.
+            "store_backend": self.store_backend,
+        }
         return (
             _rebuild_memorized_func,
             (
-                self.func,
-                self.location,
-                self.backend,
-                self.ignore,
-                self.mmap_mode,
-                self.compress,
-                self.verbose,
-                self.cache_validation_callback,
-                self.backend_options,
-                self.limits,
+                type(self),
+                (
+                    self.func,
+                    self.location,
+                    self.backend,
+                    self.ignore,
+                    self.mmap_mode,
+                    self.compress,
+                    self.verbose,
+                    self.cache_validation_callback,
+                    self.backend_options,
+                    self.limits,
+                ),
+                options,
             ),
         )
 
     def __repr__(self) -> str:
-        return f"MemorizedFunc(func={self.func!r}, location={self.location!r})"
+        return f"{type(self).__name__}(func={self.func!r}, location={self.location!r})"
 
-    # -- keys -----------------------------------------------------------------------
+    # -- the code record and keys ---------------------------------------------------
 
-    def _check_code(self) -> None:
-        """First call in this process: compare the code with the stored record."""
+    def _code_record(self) -> CodeRecord:
+        """The function's code record now (memoized per function object)."""
+        if not self.check_code:
+            return unchecked_record(self.func)
+        if self._depends_on.static:
+            return code_record(self.func, self.track_versions, self._depends_on.static)
+        return code_records.get(
+            self.func,
+            self.track_versions,
+            lambda: code_record(self.func, self.track_versions),
+        )
+
+    def _ensure_checked(self) -> CodeRecord:
+        """First call in this process: the record, compared with the stored one."""
+        record = self._record
+        if record is not None:
+            return record
         with self._check_lock:
-            if self._code_digest is not None:
-                return
-            record = _record_of(self.func)
+            if self._record is not None:
+                return self._record
+            record = self._code_record()
             store = self.store_backend
             assert store is not None
-            key = (store.location, self.func_id, record.digest)
-            if key not in _CHECKED:
-                self._compare_with_stored(store, record)
-                _CHECKED.add(key)
-            state = closure_state(self.func)
-            if state is None:
-                self._hash_state = False
-            else:
-                try:
-                    hash_value(state, FAST_HASH_NAME)
-                except UnhashableObjectError as error:
-                    self._hash_state = False
-                    warn_unhashable_state(self.func, error)
-            self._code_digest = record.digest
-
-    def _compare_with_stored(self, store: StoreBackendBase, record: CodeRecord) -> None:
-        collision = False
-        with _registry_lock:
-            live = _LIVE.setdefault(self.func_id, {})
-            for digest, (ref, other) in list(live.items()):
-                if ref() is None:
-                    del live[digest]
-                elif digest != record.digest and _both_defined(other, record):
-                    collision = True
-            try:
-                live[record.digest] = (weakref.ref(self.func), record)
-            except TypeError:
-                live[record.digest] = (_strong(self.func), record)
-        try:
-            text = store.get_cached_func_code(self.func_id)
-        except OSError:
-            text = None
-        old: CodeRecord | None = None
-        if text is not None:
-            try:
-                old = CodeRecord.from_json(text)
-            except (ValueError, KeyError, TypeError):
-                old = None
-        if old is not None and old.digest == record.digest:
-            return
-        if old is not None:
-            where = f"{record.file}:{record.first_line}" if record.file else "?"
-            if is_lambda(record):
-                collision = True
-                warnings.warn(
-                    JobletCollisionWarning(
-                        f"Cannot detect name collisions for function '{record.name}' ({where})"
-                    ),
-                    stacklevel=5,
-                )
-            elif collision or (
-                old.first_line != record.first_line and still_in_file(old)
+            if self.check_code and not checked.is_checked(
+                store.location, self.func_id, record.digest
             ):
-                collision = True
-                warnings.warn(
-                    JobletCollisionWarning(
-                        f"Possible name collisions between functions '{old.name}' "
-                        f"({old.file}:{old.first_line}) and '{record.name}' ({where}); "
-                        "their results are kept apart, but rename one so that each "
-                        "keeps its cache across sessions"
-                    ),
-                    stacklevel=5,
-                )
-            if not collision:
-                if self.verbose >= _verbose.PATH_VERBOSITY:
-                    print(
-                        f"[Memory] Function {self._name} (identified by {self.func_id}) "
-                        "has changed; removing its old results"
-                    )
-                self._remove_stale(store, record.digest)
-        try:
-            store.store_cached_func_code(self.func_id, record.to_json())
-        except OSError:
-            pass  # read-only cache: the next process will compare again
+                CodeCheck(self.func, self.func_id, record, store, self.verbose).run()
+                checked.mark(store.location, self.func_id, record.digest)
+            self._check_state_is_hashable()
+            self._record = record
+            return record
 
-    def _remove_stale(self, store: StoreBackendBase, digest: str) -> None:
-        try:
-            items = store.get_items(self.func_id)
-        except OSError:
+    def _check_state_is_hashable(self) -> None:
+        state = closure_state(self.func)
+        if state is None:
+            self._hash_state = False
             return
-        for item in items:
-            call_id = (item.func_id, item.args_id)
-            try:
-                code = store.get_metadata(call_id).get("code")
-            except (KeyError, ValueError, OSError):
-                continue
-            if code != digest:
-                try:
-                    store.clear_item(call_id)
-                except OSError:
-                    return
-
-    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        return self._binder.bind(args, kwargs)
-
-    def _args_id(self, bound: dict[str, Any]) -> str:
-        if self._code_digest is None:
-            self._check_code()
-        state = closure_state(self.func) if self._hash_state else None
         try:
-            return hash_value((self._code_digest, state, bound), FAST_HASH_NAME)
+            hash_value(state, FAST_HASH_NAME)
+        except UnhashableObjectError as error:
+            self._hash_state = False
+            warn_unhashable_state(self.func, error)
+
+    def _args_digest(self, bound: dict[str, Any]) -> str:
+        """The hash of the bound arguments, the function's state and files."""
+        state = closure_state(self.func) if self._hash_state else None
+        files = self._depends_on.file_digests()
+        value = (state, bound) if files is None else (state, bound, files)
+        try:
+            return hash_value(value, FAST_HASH_NAME)
         except UnhashableObjectError as whole:
             failure = whole
         # Find the argument at fault, so the message names it (x['model'].lock).
-        for name, value in bound.items():
+        for name, argument in bound.items():
             try:
-                hash_value(value, FAST_HASH_NAME)
+                hash_value(argument, FAST_HASH_NAME)
             except UnhashableObjectError as error:
-                error.root = name
-                raise error from None
+                raise UnhashableArgumentError(error, name, self._name) from None
         raise failure
+
+    def _bound_call_id(self, bound: dict[str, Any]) -> tuple[str, str]:
+        record = self._record or self._ensure_checked()
+        return (self.func_id, entry_id(record.digest, self._args_digest(bound)))
 
     def _call_id(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[str, str]:
-        return (self.func_id, self._args_id(self._bind(args, kwargs)))
+        return self._bound_call_id(self._binder.bind(args, kwargs))
 
-    # -- reading and computing -----------------------------------------------------
+    # -- reading ---------------------------------------------------------------------
 
     def _load(self, store: StoreBackendBase, call_id: tuple[str, str]) -> Any:
-        """The valid cached value, or ``_MISSING``. Never raises for a bad entry."""
+        """The valid cached value, ``_MISSING``, or ``_DAMAGED`` (warned about).
+
+        Never raises for a bad entry.
+        """
         start = time.time()
+        metadata = None
         if self.cache_validation_callback is not None:
             try:
                 metadata = store.get_metadata(call_id)
@@ -336,8 +310,9 @@ class MemorizedFunc:
                 ),
                 stacklevel=4,
             )
-            return _MISSING
+            return _DAMAGED
         store.touch_item(call_id)
+        self._counters.add(hits=1, time_saved=self._duration(store, call_id, metadata))
         if self.verbose >= _verbose.LOAD_VERBOSITY:
             if self.verbose >= _verbose.PATH_VERBOSITY:
                 print(
@@ -347,6 +322,30 @@ class MemorizedFunc:
                 _verbose.format_done(self._name, time.time() - start, " cache loaded")
             )
         return value
+
+    def _duration(
+        self,
+        store: StoreBackendBase,
+        call_id: tuple[str, str],
+        metadata: dict[str, Any] | None,
+    ) -> float:
+        """How long the entry took to compute (read once per entry and process)."""
+        known = self._durations.get(call_id[1])
+        if known is not None:
+            return known
+        if metadata is None:
+            try:
+                metadata = store.get_metadata(call_id)
+            except (KeyError, ValueError, OSError):
+                metadata = {}
+        duration = metadata.get("duration")
+        duration = float(duration) if isinstance(duration, (int, float)) else 0.0
+        if len(self._durations) >= _MAX_DURATIONS:
+            self._durations.clear()
+        self._durations[call_id[1]] = duration
+        return duration
+
+    # -- computing -----------------------------------------------------------------
 
     def _compute(
         self,
@@ -365,7 +364,7 @@ class MemorizedFunc:
         with store.lock_item(call_id, ready if not force else (lambda: False)) as state:
             if state == "ready" and not force:
                 value = self._load(store, call_id)
-                if value is not _MISSING:
+                if value is not _MISSING and value is not _DAMAGED:
                     return value, None
             elif state == "timeout":
                 warnings.warn(
@@ -376,39 +375,59 @@ class MemorizedFunc:
                     ),
                     stacklevel=4,
                 )
-            if self.verbose >= _verbose.CALL_VERBOSITY:
-                print(_verbose.format_call(self._name, args, kwargs))
+            self._announce(args, kwargs)
             start = time.time()
             value = self.func(*args, **kwargs)
-            duration = time.time() - start
-            metadata = {
-                "duration": duration,
-                "time": start,
-                "func": self.func_id,
-                "code": self._code_digest,
-                "input_args": _verbose.input_reprs(bound),
-            }
-            try:
-                size = store.dump_item(call_id, value, metadata, self.compress)
-            except Exception as error:
-                warnings.warn(
-                    CacheWarning(
-                        f"the result of {self._name} cannot be stored at "
-                        f"{store.item_location(call_id)} ({type(error).__name__}: {error}); "
-                        "it is returned uncached"
-                    ),
-                    stacklevel=4,
-                )
-                self._print_done(duration)
-                return value, metadata
+            return self._store_result(store, call_id, bound, value, start)
+
+    def _announce(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._counters.add(misses=1)
+        if self.verbose >= _verbose.CALL_VERBOSITY:
+            print(_verbose.format_call(self._name, args, kwargs))
+
+    def _store_result(
+        self,
+        store: StoreBackendBase,
+        call_id: tuple[str, str],
+        bound: dict[str, Any],
+        value: Any,
+        start: float,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Write the computed value and its metadata; enforce the limits."""
+        duration = time.time() - start
+        record = self._record or self._ensure_checked()
+        metadata = {
+            "duration": duration,
+            "time": start,
+            "func": self.func_id,
+            "code": record.digest,
+            "input_args": _verbose.input_reprs(bound),
+            "argument_digests": argument_digests(
+                bound, self._depends_on.file_digests()
+            ),
+        }
+        try:
+            size = store.dump_item(call_id, value, metadata, self.compress)
+        except Exception as error:
+            warnings.warn(
+                CacheWarning(
+                    f"the result of {self._name} cannot be stored at "
+                    f"{store.item_location(call_id)} ({type(error).__name__}: {error}); "
+                    "it is returned uncached"
+                ),
+                stacklevel=5,
+            )
+            self._print_done(duration)
+            return value, metadata
+        self._counters.add(stores=1)
         self._print_done(duration)
         if self.verbose >= _verbose.PATH_VERBOSITY:
             print(f"[Memory] Stored {self._name} in {store.item_location(call_id)}")
         try:
-            self.limits.after_write(store, size)
+            self._note_evictions(store, self.limits.after_write(store, size))
         except OSError as error:
             warnings.warn(
-                CacheWarning(f"cache limits not enforced: {error}"), stacklevel=3
+                CacheWarning(f"cache limits not enforced: {error}"), stacklevel=4
             )
         if self.mmap_mode is not None:
             try:
@@ -417,9 +436,22 @@ class MemorizedFunc:
                 pass  # evicted or unreadable already: the computed value is as good
         return value, metadata
 
+    def _note_evictions(self, store: StoreBackendBase, evicted: list[Any]) -> None:
+        if not evicted:
+            return
+        record_evictions(store, evicted)
+        own = sum(1 for item in evicted if item.func_id == self.func_id)
+        self._counters.add(evictions=own)
+        if self._counters.parent is not None and len(evicted) > own:
+            self._counters.parent.add(evictions=len(evicted) - own)
+
     def _print_done(self, duration: float) -> None:
         if self.verbose >= _verbose.CALL_VERBOSITY:
             print(_verbose.format_done(self._name, duration))
+
+    def _flush_counts(self, counts: CacheInfo) -> None:
+        if self.store_backend is not None and self._record is not None:
+            add_counts(self.store_backend, self.func_id, counts)
 
     # -- public API -----------------------------------------------------------------
 
@@ -428,10 +460,12 @@ class MemorizedFunc:
         if store is None:
             return self.func(*args, **kwargs)
         bound = self._binder.bind(args, kwargs)
-        call_id = (self.func_id, self._args_id(bound))
+        call_id = self._bound_call_id(bound)
         value = self._load(store, call_id)
-        if value is _MISSING:
-            value = self._compute(store, call_id, bound, args, kwargs)[0]
+        if value is _MISSING or value is _DAMAGED:
+            # A damaged entry was warned about once: recompute, do not reread it.
+            force = value is _DAMAGED
+            value = self._compute(store, call_id, bound, args, kwargs, force)[0]
         return value
 
     def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -448,7 +482,7 @@ class MemorizedFunc:
         if store is None:
             return self.func(*args, **kwargs), None
         bound = self._binder.bind(args, kwargs)
-        call_id = (self.func_id, self._args_id(bound))
+        call_id = self._bound_call_id(bound)
         return self._compute(store, call_id, bound, args, kwargs, force=True)
 
     def call_and_shelve(
@@ -466,11 +500,16 @@ class MemorizedFunc:
         if store is None:
             return NotMemorizedResult(self.func(*args, **kwargs))
         bound = self._binder.bind(args, kwargs)
-        call_id = (self.func_id, self._args_id(bound))
+        call_id = self._bound_call_id(bound)
         # As joblib: a hit is decided from the entry and its metadata, without
         # reading the value (which may be large); get() reads it.
         if not self._is_cached(store, call_id):
             self._compute(store, call_id, bound, args, kwargs)
+        return self._shelved(store, call_id)
+
+    def _shelved(
+        self, store: StoreBackendBase, call_id: tuple[str, str]
+    ) -> MemorizedResult:
         return MemorizedResult(
             self.location if not isinstance(self.location, StoreBackendBase) else store,
             self.func_id,
@@ -478,6 +517,7 @@ class MemorizedFunc:
             backend=self.backend,
             mmap_mode=self.mmap_mode,
             verbose=max(0, self.verbose - 1),
+            store_backend=store,
         )
 
     def check_call_in_cache(self, *args: Any, **kwargs: Any) -> bool:
@@ -498,6 +538,77 @@ class MemorizedFunc:
                 return False
         return True
 
+    def explain(self, *args: Any, **kwargs: Any) -> Explanation:
+        """Whether this call would be a hit, and if not, why (runs nothing).
+
+        Returns
+        -------
+        Explanation
+            ``.hit``, ``.reason`` (``'hit'``, ``'no entry'``, ``'own code
+            changed'``, ``'dependency changed'``, ``'version changed'``,
+            ``'expired'``, ``'unreadable'``, ``'evicted'``), ``.summary`` and
+            ``.details``; ``print()`` it for a readable report.
+        """
+        store = self.store_backend
+        if store is None:
+            return Explanation(False, CACHING_OFF, "caching is off (location=None)")
+        record = self._ensure_checked()
+        bound = self._binder.bind(args, kwargs)
+        args_digest = self._args_digest(bound)
+        call_id = (self.func_id, entry_id(record.digest, args_digest))
+        found = self._explain_entry(store, call_id)
+        if found is not None:
+            return found
+        return MissExplainer(
+            store,
+            self.func_id,
+            self._name,
+            record,
+            lambda digest: entry_id(digest, args_digest),
+            argument_digests(bound, self._depends_on.file_digests()),
+        ).explain()
+
+    def _explain_entry(
+        self, store: StoreBackendBase, call_id: tuple[str, str]
+    ) -> Explanation | None:
+        """The explanation when an entry exists: a hit, expired or unreadable."""
+        if not store.contains_item(call_id):
+            return None
+        try:
+            metadata = store.get_metadata(call_id)
+        except (KeyError, ValueError, OSError):
+            metadata = {}
+        computed = _verbose.format_when(metadata.get("time"))
+        callback = self.cache_validation_callback
+        if callback is not None and not callback(metadata):
+            return Explanation(
+                False,
+                EXPIRED,
+                f"the entry (computed {computed}) was rejected by the "
+                "cache_validation_callback",
+            )
+        try:
+            store.load_item(call_id, "r")
+        except Exception as error:
+            return Explanation(
+                False,
+                UNREADABLE,
+                f"the entry at {store.item_location(call_id)} cannot be read "
+                f"({type(error).__name__}: {error})",
+            )
+        duration = metadata.get("duration")
+        took = (
+            f", took {_verbose.format_duration(duration)}"
+            if isinstance(duration, (int, float))
+            else ""
+        )
+        return Explanation(True, HIT, f"the entry was computed {computed}{took}")
+
+    def cache_info(self) -> CacheInfo:
+        """Counts of this function's hits, misses, stores and evictions, and the
+        time its hits saved, in this process since it was decorated."""
+        return self._counters.info()
+
     def clear(self, warn: bool = True) -> None:
         """Remove every cached result of this function (all versions of its code)."""
         store = self.store_backend
@@ -511,134 +622,12 @@ class MemorizedFunc:
             )
         store.clear_path(self.func_id)
         with self._check_lock:
-            _CHECKED.difference_update(
-                {
-                    key
-                    for key in _CHECKED
-                    if key[0] == store.location and key[1] == self.func_id
-                }
-            )
-            self._code_digest = None
+            checked.forget(store.location, self.func_id)
+            self._record = None
+            self._durations.clear()
 
 
-def _rebuild_memorized_func(*args: Any) -> MemorizedFunc:
-    return MemorizedFunc(*args)
-
-
-class MemorizedResult:
-    """A reference to one cached result, from ``MemorizedFunc.call_and_shelve``.
-
-    It pickles small (location, function id, arguments hash) and its repr can
-    be pasted into another interpreter to read the value back.
-
-    Parameters
-    ----------
-    location : str, pathlib.Path or StoreBackendBase
-        The ``Memory`` location the result lives in.
-    func : str or callable
-        The function, or its id (``module/parts/qualname``).
-    args_id : str
-        The hash naming the entry.
-    backend : str, default 'local'
-    mmap_mode : {None, 'r+', 'r', 'w+', 'c'}
-    verbose : int, default 0
-    """
-
-    def __init__(
-        self,
-        location: Any,
-        func: str | Callable[..., Any],
-        args_id: str,
-        backend: str = "local",
-        mmap_mode: str | None = None,
-        verbose: int = 0,
-    ) -> None:
-        self.location = (
-            os.fspath(location) if isinstance(location, os.PathLike) else location
-        )
-        self.func = func if isinstance(func, str) else function_id(func)
-        self.args_id = args_id
-        self.backend = backend
-        self.mmap_mode = mmap_mode
-        self.verbose = verbose
-        store = make_store(self.location, backend, verbose, None)
-        if store is None:
-            raise ValueError("MemorizedResult needs a location, got None")
-        self.store_backend = store
-
-    def get(self) -> Any:
-        """Read the cached value; ``KeyError`` if it was cleared."""
-        start = time.time()
-        value = self.store_backend.load_item((self.func, self.args_id), self.mmap_mode)
-        if self.verbose >= _verbose.LOAD_VERBOSITY:
-            name = self.func.rsplit("/", 1)[-1]
-            print(_verbose.format_done(name, time.time() - start, " cache loaded"))
-        return value
-
-    def clear(self) -> None:
-        """Remove the cached value from the store."""
-        self.store_backend.clear_item((self.func, self.args_id))
-
-    def __repr__(self) -> str:
-        # JSON strings are valid Python literals: joblib's double-quoted look,
-        # and still pasteable when the path holds a quote or a backslash
-        # (in a Windows path, backslash-U would otherwise start a unicode escape).
-        location = (
-            json.dumps(self.location, ensure_ascii=False)
-            if isinstance(self.location, str)
-            else repr(self.location)
-        )
-        return (
-            f"{type(self).__name__}(location={location}, "
-            f"func={json.dumps(self.func, ensure_ascii=False)}, "
-            f"args_id={json.dumps(self.args_id)})"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            type(self),
-            (
-                self.location,
-                self.func,
-                self.args_id,
-                self.backend,
-                self.mmap_mode,
-                self.verbose,
-            ),
-        )
-
-
-class NotMemorizedResult:
-    """What ``call_and_shelve`` returns when caching is off: the value itself.
-
-    ``get()`` returns it; after ``clear()``, ``get()`` raises ``KeyError``.
-    """
-
-    __slots__ = ("valid", "value")
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-        self.valid = True
-
-    def get(self) -> Any:
-        """The value; ``KeyError`` after :meth:`clear`."""
-        if not self.valid:
-            raise KeyError("No value stored.")
-        return self.value
-
-    def clear(self) -> None:
-        """Forget the value."""
-        self.valid = False
-        self.value = None
-
-    def __repr__(self) -> str:
-        if self.valid:
-            return f"{type(self).__name__}({_verbose.short_repr(self.value)})"
-        return f"{type(self).__name__} with no value"
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"valid": self.valid, "value": self.value}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.valid = state["valid"]
-        self.value = state["value"]
+def _rebuild_memorized_func(
+    cls: type[MemorizedFunc], args: tuple[Any, ...], options: dict[str, Any]
+) -> MemorizedFunc:
+    return cls(*args, **options)

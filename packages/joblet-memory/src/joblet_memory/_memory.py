@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
-import os
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
+from ._async import AsyncMemorizedFunc
+from ._counters import CacheInfo, Counters
+from ._function_log import record_evictions
 from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_items
-from ._memorized import _CHECKED, MemorizedFunc
+from ._location import normalize_location
+from ._memorized import MemorizedFunc
+from ._registry import checked
 from ._store import StoreBackendBase, make_store
 
 logger = logging.getLogger("joblet_memory")
@@ -53,6 +58,14 @@ class Memory:
         Most entries kept, enforced like ``bytes_limit``.
     age_limit : datetime.timedelta, float (seconds) or str ('7d'), optional
         Entries not used for longer are removed, enforced like ``bytes_limit``.
+    track_versions : bool, default False
+        Key every cached function's results also by the versions of the
+        third-party distributions it uses (see ``Memory.cache``).
+
+    Raises
+    ------
+    ValueError
+        If ``location`` is an existing file (not a folder).
 
     Examples
     --------
@@ -84,6 +97,7 @@ class Memory:
         *,
         items_limit: int | None = None,
         age_limit: datetime.timedelta | float | str | None = None,
+        track_versions: bool = False,
     ) -> None:
         _check_mmap_mode(mmap_mode)
         if compress and mmap_mode is not None:
@@ -92,15 +106,15 @@ class Memory:
                 f"despite mmap_mode={mmap_mode!r}",
                 stacklevel=2,
             )
-        self.location = (
-            os.fspath(location) if isinstance(location, os.PathLike) else location
-        )
+        self.location = normalize_location(location)
         self.backend = backend
         self.mmap_mode = mmap_mode
         self.compress = compress
         self.verbose = verbose
         self.backend_options = dict(backend_options or {})
         self.limits = LimitsPolicy(bytes_limit, items_limit, age_limit)
+        self.track_versions = bool(track_versions)
+        self._counters = Counters()
         self.store_backend: StoreBackendBase | None = make_store(
             self.location, backend, verbose, self.backend_options
         )
@@ -117,6 +131,10 @@ class Memory:
         verbose: int | None = None,
         mmap_mode: str | bool | None = False,
         cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        track_versions: bool | None = None,
+        depends_on: Iterable[Any] | None = None,
+        check_code: bool = True,
     ) -> MemorizedFunc: ...
 
     @overload
@@ -127,6 +145,10 @@ class Memory:
         verbose: int | None = None,
         mmap_mode: str | bool | None = False,
         cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        track_versions: bool | None = None,
+        depends_on: Iterable[Any] | None = None,
+        check_code: bool = True,
     ) -> Callable[[Callable[..., Any]], MemorizedFunc]: ...
 
     def cache(
@@ -136,6 +158,10 @@ class Memory:
         verbose: int | None = None,
         mmap_mode: str | bool | None = False,
         cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        track_versions: bool | None = None,
+        depends_on: Iterable[Any] | None = None,
+        check_code: bool = True,
     ) -> MemorizedFunc | Callable[[Callable[..., Any]], MemorizedFunc]:
         """Decorate ``func`` so that its results are cached.
 
@@ -155,12 +181,25 @@ class Memory:
         cache_validation_callback : callable, optional
             ``callback(metadata) -> bool``; rejected hits are recomputed. See
             :func:`expires_after`.
+        track_versions : bool, optional
+            Also key results by the versions of the third-party distributions
+            the function uses (numpy, scikit-learn): upgrading one recomputes.
+            Defaults to the Memory's.
+        depends_on : list, optional
+            Extra dependencies: files (``pathlib.Path``, by content digest),
+            functions (by code, followed like the function's own calls) or
+            hashable values (``"model-v3"``). A ``str`` is a value, not a path.
+        check_code : bool, default True
+            False: the code is not part of the key; editing the function (or
+            what it calls) never invalidates its results.
 
         Returns
         -------
         MemorizedFunc
             Callable like ``func``, with ``call``, ``call_and_shelve``,
-            ``check_call_in_cache`` and ``clear``.
+            ``check_call_in_cache``, ``explain``, ``cache_info`` and
+            ``clear``. An ``async def`` function gives an
+            ``AsyncMemorizedFunc``, whose calls are awaited.
         """
         if func is None:
             return lambda f: self.cache(
@@ -169,6 +208,9 @@ class Memory:
                 verbose=verbose,
                 mmap_mode=mmap_mode,
                 cache_validation_callback=cache_validation_callback,
+                track_versions=track_versions,
+                depends_on=depends_on,
+                check_code=check_code,
             )
         if ignore is not None and (
             isinstance(ignore, str) or not isinstance(ignore, Iterable)
@@ -179,7 +221,8 @@ class Memory:
         if mmap_mode is False:
             mmap_mode = self.mmap_mode
         _check_mmap_mode(mmap_mode)
-        return MemorizedFunc(
+        cls = AsyncMemorizedFunc if inspect.iscoroutinefunction(func) else MemorizedFunc
+        return cls(
             func,
             self.location,
             backend=self.backend,
@@ -191,6 +234,12 @@ class Memory:
             backend_options=self.backend_options,
             limits=self.limits,
             store_backend=self.store_backend,
+            track_versions=(
+                self.track_versions if track_versions is None else track_versions
+            ),
+            depends_on=depends_on,
+            check_code=check_code,
+            memory_counters=self._counters,
         )
 
     def eval(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -206,9 +255,12 @@ class Memory:
         if warn and self.verbose > 0:  # verbose=0 is silent, as MemorizedFunc.clear
             logger.warning("[%r]: Flushing completely the cache", self)
         self.store_backend.clear_path("")
-        _CHECKED.difference_update(
-            {key for key in _CHECKED if key[0] == self.store_backend.location}
-        )
+        checked.forget(self.store_backend.location)
+
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses, stores, evictions and time saved of every function
+        this Memory cached, in this process."""
+        return self._counters.info()
 
     def reduce_size(
         self,
@@ -250,18 +302,25 @@ class Memory:
             )
         if limits == (None, None, None):
             return []
-        return self.limits.enforce(self.store_backend, *limits)
+        evicted = self.limits.enforce_limits(self.store_backend, *limits)
+        if evicted:
+            record_evictions(self.store_backend, evicted)
+            self._counters.add(evictions=len(evicted))
+        return evicted
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(location={self.location!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_memory, (self.__dict__.copy(),))
+        state = self.__dict__.copy()
+        state.pop("_counters", None)
+        return (_rebuild_memory, (state,))
 
 
 def _rebuild_memory(state: dict[str, Any]) -> Memory:
     memory = Memory.__new__(Memory)
     memory.__dict__.update(state)
+    memory._counters = Counters()
     if memory.store_backend is None and memory.location is not None:
         memory.store_backend = make_store(
             memory.location, memory.backend, memory.verbose, memory.backend_options

@@ -1,4 +1,4 @@
-"""The messages the cache prints, in the seed's format.
+"""The messages the cache prints (in joblib 0.13's format) and human units.
 
 ``verbose >= 1``: one block per computation::
 
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import datetime
 import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -71,3 +72,37 @@ def format_done(name: str, seconds: float, what: str = "") -> str:
 def input_reprs(bound: Mapping[str, Any]) -> dict[str, str]:
     """Short reprs of the bound arguments, for ``metadata.json``."""
     return {name: short_repr(value) for name, value in bound.items()}
+
+
+def format_duration(seconds: float) -> str:
+    """``850 us``, ``12 ms``, ``3.4 s``, ``2 min 5 s``, ``3 h 20 min``."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def format_size(nbytes: float) -> str:
+    """``512 B``, ``1.5 KiB``, ``20.0 MiB``, ``1.2 GiB`` (powers of 1024)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} TiB"  # pragma: no cover
+
+
+def format_when(timestamp: Any) -> str:
+    """A local date and time, or ``'at an unknown time'``."""
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        return "at an unknown time"
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -1,0 +1,137 @@
+"""Hit and miss counters: ``MemorizedFunc.cache_info()`` and ``Memory.cache_info()``.
+
+Counters count what this process did. They are also added to the function's
+record in the store from time to time (every :data:`FLUSH_SECONDS` at most, and
+at exit), so that ``python -m joblet_memory LOCATION list`` shows the totals of
+every process that used the cache.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+FLUSH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """Counts of one cached function (or of a whole ``Memory``).
+
+    Attributes
+    ----------
+    hits : int
+        Calls answered from the cache.
+    misses : int
+        Calls that ran the function (``call()`` included).
+    stores : int
+        Results written to the cache.
+    evictions : int
+        Entries removed by the cache limits.
+    time_saved : float
+        Seconds the hits would have taken: the sum of their original durations.
+    """
+
+    hits: int = 0
+    misses: int = 0
+    stores: int = 0
+    evictions: int = 0
+    time_saved: float = 0.0
+
+    def __add__(self, other: CacheInfo) -> CacheInfo:
+        return CacheInfo(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self))
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CacheInfo:
+        if not isinstance(data, dict):
+            return cls()
+        def number(name: str) -> float:
+            value = data.get(name, 0)
+            return value if isinstance(value, (int, float)) else 0
+
+        return cls(
+            int(number("hits")),
+            int(number("misses")),
+            int(number("stores")),
+            int(number("evictions")),
+            float(number("time_saved")),
+        )
+
+
+class Counters:
+    """Thread-safe counters; ``parent`` (a Memory's) receives every count too.
+
+    ``flush`` is called with the counts not yet flushed, at most every
+    :data:`FLUSH_SECONDS` and at interpreter exit.
+    """
+
+    def __init__(
+        self,
+        parent: Counters | None = None,
+        flush: Callable[[CacheInfo], None] | None = None,
+    ) -> None:
+        self.parent = parent
+        self._flush = flush
+        self._lock = threading.Lock()
+        self._total = CacheInfo()
+        self._pending = CacheInfo()
+        self._flushed_at = time.monotonic()
+        if flush is not None:
+            _with_pending_counts.add(self)
+
+    def add(
+        self,
+        hits: int = 0,
+        misses: int = 0,
+        stores: int = 0,
+        evictions: int = 0,
+        time_saved: float = 0.0,
+    ) -> None:
+        delta = CacheInfo(hits, misses, stores, evictions, time_saved)
+        with self._lock:
+            self._total += delta
+            self._pending += delta
+        if self.parent is not None:
+            self.parent.add(hits, misses, stores, evictions, time_saved)
+        if (
+            self._flush is not None
+            and time.monotonic() - self._flushed_at > FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def info(self) -> CacheInfo:
+        return self._total
+
+    def reset(self) -> None:
+        with self._lock:
+            self._total = CacheInfo()
+
+    def flush(self) -> None:
+        """Hand the counts not yet flushed to the flush callback."""
+        with self._lock:
+            pending, self._pending = self._pending, CacheInfo()
+            self._flushed_at = time.monotonic()
+        if self._flush is not None and pending != CacheInfo():
+            try:
+                self._flush(pending)
+            except Exception:  # counters are best effort: never fail a call or exit
+                pass
+
+
+_with_pending_counts: weakref.WeakSet[Counters] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for counters in list(_with_pending_counts):
+        counters.flush()
