@@ -1,53 +1,79 @@
 """Sphinx configuration for the joblet documentation (``nox -s docs``)."""
 
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS))
+import gallery  # noqa: E402
+
 project = "joblet"
 author = "The joblet developers"
 copyright = "2026, the joblet developers"
-release = version = "0.1.0"
+# The one version of all distributions, from its home (the layers check keeps the
+# six __version__ strings equal).
+_init = (DOCS.parent / "packages/joblet/src/joblet/__init__.py").read_text()
+release = version = re.search(r'^__version__ = "([^"]+)"', _init, re.M).group(1)
 
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",  # one page per public object (docs/generated/)
+    "sphinx.ext.viewcode",  # the [source] links
     "sphinx.ext.napoleon",  # numpydoc-style docstrings
     "sphinx.ext.doctest",  # `sphinx-build -b doctest` runs every >>> example
     "sphinx.ext.intersphinx",
+    "sphinx_gallery.gen_gallery",
 ]
 
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
+autosummary_generate = True
+autosummary_imported_members = True
 intersphinx_mapping = {}  # the build runs offline: no external inventories
 
-exclude_patterns = ["_build"]
-html_theme = "alabaster"
-html_title = "joblet"
+exclude_patterns = ["_build", "examples", "**/GALLERY_HEADER.rst"]
+templates_path = ["_templates"]
 nitpicky = False
 
-# The gallery: docs/examples/*.rst show each docs/examples/plot_*.py and the
-# output it printed, kept in _build/gallery by docs/gallery.py (the first step of
-# `nox -s docs`). A plain sphinx-build runs the examples whose output is missing
-# or older than the script, so the pages never show stale output.
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+# -- HTML: the PyData theme ---------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"joblet {release}"
+html_static_path = ["_static"]
+html_css_files = ["joblet.css"]
+html_theme_options = {
+    "navbar_align": "left",
+    "show_prev_next": True,
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+}
+html_sidebars = {"index": [], "changelog": []}
+html_show_sourcelink = True
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gallery  # noqa: E402
-
-if gallery.stale():
-    gallery.run(gallery.stale())
-    if gallery.stale():
-        raise RuntimeError(
-            f"gallery examples failed: {[s.name for s in gallery.stale()]}"
-        )
-# The compressors plot needs matplotlib (installed by `nox -s docs`, which also
-# requires it); without it the page says so instead of showing the figure.
-if (gallery.DEFAULT_OUTPUT / "compressors.png").exists():
-    _plot = (
-        ".. image:: /_build/gallery/compressors.png\n"
-        "   :alt: Dump and load durations, and file sizes, per compressor\n"
-    )
-else:
-    _plot = (
-        "(The plot is drawn when matplotlib is installed, as ``nox -s docs`` does.)\n"
-    )
-(gallery.DEFAULT_OUTPUT / "compressors_plot.rst").write_text(_plot)
+# -- The gallery ---------------------------------------------------------------
+# sphinx-gallery executes every docs/examples/plot_*.py during the HTML build and
+# renders it as prose, code, printed output and figures, downloadable as .py and
+# .ipynb; an example that fails or leaves files behind fails the build.
+# `sphinx-build -D plot_gallery=0` (the doctest step of `nox -s docs`) skips
+# running them again.
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "reset_modules": ("matplotlib", gallery.LeftoverCheck()),
+    "reset_modules_order": "both",
+    "download_all_examples": True,
+    "remove_config_comments": True,
+    "only_warn_on_example_error": False,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "thumbnail_size": (320, 224),
+    "default_thumb_file": str(DOCS / "_static" / "thumb.png"),
+    "matplotlib_animations": False,
+    "capture_repr": ("_repr_html_", "__repr__"),
+}

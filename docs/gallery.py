@@ -1,15 +1,17 @@
-"""Run every example of the gallery and keep its output for the docs.
+"""The gallery's examples: what sphinx-gallery checks, and a standalone runner.
 
-    python docs/gallery.py [--only NAME ...] [--output DIR]
+``docs/examples/plot_*.py`` are sphinx-gallery scripts: a module docstring with
+an RST title, then cells separated by ``# %%`` (or a line of ``#``) whose
+comments are prose. ``nox -s docs`` executes each one while building the site
+(its printed output and matplotlib figures go into the page) and
+:class:`LeftoverCheck` fails the build when an example leaves files in the temp
+dir or in the folder it ran in.
 
-Each ``docs/examples/plot_*.py`` runs in a fresh interpreter, in an empty
-temporary working folder (dask's scratch space in another), with ``JOBLET_GALLERY_OUTPUT`` pointing at the output
-folder (``docs/_build/gallery`` by default), where its combined stdout and
-stderr are written as ``<name>.txt`` and its figures as PNG files. Every
-example must succeed within its time limit; the exit status is non-zero
-otherwise. ``nox -s docs`` runs this step before building the site, and
-``docs/conf.py`` runs it for any example whose output is missing or older than
-its script.
+    python docs/gallery.py [--only NAME ...]
+
+runs the examples the way a user would, each in a fresh interpreter in an empty
+temporary folder; ``nox -s demo`` does the same. The exit status is non-zero if
+one fails, times out or leaves a file behind.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 EXAMPLES = DOCS / "examples"
-DEFAULT_OUTPUT = DOCS / "_build" / "gallery"
 TIME_LIMIT_S = 120
 
 
@@ -33,29 +35,58 @@ def examples() -> list[Path]:
     return sorted(EXAMPLES.glob("plot_*.py"))
 
 
-def stale(output: Path = DEFAULT_OUTPUT) -> list[Path]:
-    """Examples whose output file is missing or older than the script."""
-    found = []
-    for script in examples():
-        text = output / f"{script.stem}.txt"
-        if not text.exists() or text.stat().st_mtime < script.stat().st_mtime:
-            found.append(script)
-    return found
+# multiprocessing's own temp folder lives until the interpreter exits, which it
+# removes then (the docs session checks the temp dir after that).
+_REMOVED_AT_EXIT = ("pymp-",)
 
 
-def run(
-    scripts: list[Path], output: Path = DEFAULT_OUTPUT
-) -> list[tuple[str, float, bool]]:
-    """Run ``scripts``; write their outputs into ``output``; return the timings."""
-    output.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, JOBLET_GALLERY_OUTPUT=str(output), PYTHONUNBUFFERED="1")
+def _listing(folder: Path) -> set[str]:
+    names = os.listdir(folder) if folder.is_dir() else []
+    return {name for name in names if not name.startswith(_REMOVED_AT_EXIT)}
+
+
+class LeftoverCheck:
+    """A sphinx-gallery ``reset_modules`` hook: an example leaves nothing behind.
+
+    Called before and after each example; after it, any new entry in the temp
+    dir or in the examples folder (sphinx-gallery's working directory) is an
+    error naming the example and the files.
+    """
+
+    def __init__(self) -> None:
+        self._before: dict[Path, set[str]] = {}
+
+    def __repr__(self) -> str:  # stable, so Sphinx does not rebuild everything
+        return "LeftoverCheck()"
+
+    def __call__(self, gallery_conf: dict[str, Any], fname: str, when: str) -> None:
+        folders = [Path(tempfile.gettempdir()), EXAMPLES]
+        if when == "before":
+            self._before = {folder: _listing(folder) for folder in folders}
+            return
+        left = {
+            str(folder): sorted(_listing(folder) - self._before.get(folder, set()))
+            for folder in folders
+        }
+        left = {folder: names for folder, names in left.items() if names}
+        if left:
+            raise RuntimeError(f"example {fname} left files behind: {left}")
+
+
+def run(scripts: list[Path]) -> list[tuple[str, float, bool]]:
+    """Run each script alone; return (name, seconds, succeeded) per script."""
     results = []
     for script in scripts:
         workdir = tempfile.mkdtemp(prefix="joblet-gallery-")
         # dask's scratch space (default: <tmp>/dask-scratch-space) goes to a
         # folder of its own, removed with the working folder.
         scratch = tempfile.mkdtemp(prefix="joblet-gallery-dask-")
-        env["DASK_TEMPORARY_DIRECTORY"] = scratch
+        env = dict(
+            os.environ,
+            DASK_TEMPORARY_DIRECTORY=scratch,
+            MPLBACKEND="Agg",
+            PYTHONUNBUFFERED="1",
+        )
         start = time.perf_counter()
         try:
             completed = subprocess.run(
@@ -69,10 +100,9 @@ def run(
             )
             text, ok = completed.stdout, completed.returncode == 0
         except subprocess.TimeoutExpired as error:
+            output = error.stdout or ""
             text = (
-                (error.stdout or b"").decode(errors="replace")
-                if isinstance(error.stdout, bytes)
-                else (error.stdout or "")
+                output.decode(errors="replace") if isinstance(output, bytes) else output
             )
             text += f"\n[gallery] timed out after {TIME_LIMIT_S} s\n"
             ok = False
@@ -85,11 +115,7 @@ def run(
                 f"\n[gallery] left files behind in its working folder: {leftovers}\n"
             )
             ok = False
-        target = output / f"{script.stem}.txt"
-        if ok:
-            target.write_text(text.strip("\n") + "\n")
-        else:
-            target.unlink(missing_ok=True)
+        if not ok:
             sys.stderr.write(f"--- {script.name} failed; its output:\n{text}\n")
         results.append((script.name, elapsed, ok))
         print(
@@ -101,7 +127,6 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="example names (plot_x or plot_x.py)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     scripts = examples()
     if args.only:
@@ -110,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = wanted - {s.stem for s in scripts}
         if missing:
             parser.error(f"no such example: {sorted(missing)}")
-    results = run(scripts, args.output)
+    results = run(scripts)
     total = sum(elapsed for _, elapsed, _ in results)
     failed = [name for name, _, ok in results if not ok]
     print(f"{len(results)} examples in {total:.1f} s; {len(failed)} failed")

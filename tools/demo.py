@@ -244,7 +244,7 @@ def demo_examples(folder: Path) -> bool:
     assert spec.loader is not None
     gallery = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gallery)
-    results = gallery.run(gallery.examples(), folder / "gallery")
+    results = gallery.run(gallery.examples())
     total = sum(elapsed for _, elapsed, _ in results)
     failed = [name for name, _, ok in results if not ok]
     report(

@@ -1,4 +1,6 @@
-"""Checkpoint using ``joblet.Memory`` and ``joblet.Parallel``.
+"""
+Checkpoint using ``joblet.Memory`` and ``joblet.Parallel``
+==========================================================
 
 This example caches intermediate results with ``Memory`` inside a parallel
 loop run by ``Parallel``: the first round computes and stores them on two

@@ -1,4 +1,6 @@
-"""Improving I/O using compressors.
+"""
+Improving I/O using compressors
+===============================
 
 This example compares the compressors of ``joblet.dump``: for each one it
 dumps a data set to disk and loads it back, and reports the size of the file,
@@ -12,17 +14,14 @@ byte counts, booleans and rounded rates), so that it runs offline and in a few
 seconds. Zlib, LZMA and LZ4 are compared with no compression; gzip, bz2 and
 xz work the same way.
 
-The PNG goes to the folder named by the ``JOBLET_GALLERY_OUTPUT`` environment
-variable (``docs/_build/gallery`` by default); the plot is skipped when
-matplotlib is not installed (unless ``JOBLET_GALLERY_REQUIRE_PLOTS`` is set, as
-``nox -s docs`` does).
+The plot needs matplotlib (``nox -s docs`` installs it); without it the
+example prints the table only.
 """
 
 import os
 import shutil
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -139,16 +138,17 @@ print("\n{:<6} {:>10} {:>10} {:>12}".format("", "dump (s)", "load (s)", "size (M
 for row in zip(names, dump_durations, load_durations, file_sizes, strict=True):
     print("{:<6} {:>10.3f} {:>10.3f} {:>12.3f}".format(*row))
 
+###############################################################################
+# The same figures as bars: durations on the left, file sizes (log scale) on
+# the right.
+
 try:
-    import matplotlib
+    import matplotlib.pyplot as plt
 except ImportError:
     if os.environ.get("JOBLET_GALLERY_REQUIRE_PLOTS"):  # set by `nox -s docs`
         raise
     print("\nmatplotlib is not installed: no plot")
 else:
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
-
     ind = np.arange(len(names))
     width = 0.5
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -163,13 +163,6 @@ else:
     right.set_title("File sizes")
     right.set_xticks(ind, names)
     fig.tight_layout()
-
-    default = Path(__file__).resolve().parent.parent / "_build" / "gallery"
-    out_dir = Path(os.environ.get("JOBLET_GALLERY_OUTPUT", default))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_dir / "compressors.png", dpi=80)
-    plt.close(fig)
-    print("\nPlot written to compressors.png")
 
 ###############################################################################
 # LZ4 is by far the fastest compressor, for dumping as for loading. LZMA and

@@ -1,4 +1,6 @@
-"""Using dask distributed for single-machine parallel computing.
+"""
+Using dask distributed for single-machine parallel computing
+============================================================
 
 This example runs a ``joblet.Parallel`` loop on a ``dask.distributed`` cluster
 started on the local computer. That is useful to prototype a computation that
@@ -10,11 +12,15 @@ modelling) on one set of workers.
 It follows joblib's gallery example of the same name. The ``'dask'`` backend
 comes from the ``joblet-dask`` distribution (``pip install joblet-dask``), which
 registers it with ``Parallel`` when installed. Here the cluster has two worker
-processes of one thread each, and is closed at the end.
+processes of one thread each, and is closed at the end; its workers' scratch
+space is a temporary folder removed with it.
 """
 
+import shutil
+import tempfile
 import time
 
+import dask
 from dask.distributed import Client, LocalCluster
 
 from joblet import Parallel, delayed, parallel_config
@@ -34,6 +40,8 @@ def main():
     # itself up on this computer:
 
     start = time.time()
+    scratch = tempfile.mkdtemp(prefix="joblet-example-dask-")
+    dask.config.set(temporary_directory=scratch)
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
     client = Client(cluster)
     print(f"Local cluster with 2 workers started in {time.time() - start:.1f} s")
@@ -58,6 +66,7 @@ def main():
 
     client.close()
     cluster.close()
+    shutil.rmtree(scratch)
 
 
 ###############################################################################

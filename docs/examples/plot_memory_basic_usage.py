@@ -1,4 +1,6 @@
-"""How to use ``joblet.Memory``.
+"""
+How to use ``joblet.Memory``
+============================
 
 This example shows ``joblet.Memory`` caching the results of a function, and
 of the costly part of a method, so that a second call with the same data reads

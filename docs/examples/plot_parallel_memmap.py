@@ -1,4 +1,6 @@
-"""NumPy memmap in ``joblet.Parallel``.
+"""
+NumPy memmap in ``joblet.Parallel``
+===================================
 
 This example shows what memory maps (``numpy.memmap``) bring to
 ``joblet.Parallel``. First, large array arguments are shared with the worker

@@ -1,4 +1,6 @@
-"""Random state within ``joblet.Parallel``.
+"""
+Random state within ``joblet.Parallel``
+=======================================
 
 Randomness in parallel code needs care: with workers made by ``fork``, every
 worker starts with a copy of the parent's random state and can draw the same

@@ -1,4 +1,6 @@
-"""Serialization of un-picklable objects.
+"""
+Serialization of un-picklable objects
+=====================================
 
 Process workers receive each task as bytes: the function and its arguments are
 pickled in the main process and unpickled in a worker. The standard ``pickle``
