@@ -640,6 +640,12 @@ def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
         explained = explain_worker_error(error)
         if explained is error:
             raise
+    except KeyboardInterrupt as interrupt:
+        # Pool workers report only Exception: a bare KeyboardInterrupt would kill
+        # this worker and leave the task unanswered (the caller would wait forever).
+        from ._errors import WorkerInterrupt
+
+        raise WorkerInterrupt(*interrupt.args) from interrupt
         raise explained from None
 
 
@@ -647,6 +653,15 @@ def _init_mp_worker(env: dict[str, str]) -> None:
     import signal
 
     os.environ.update(env)
+def _in_daemonic_process() -> bool:
+    # Only a process started by multiprocessing can be daemonic: if the module
+    # was never imported, this is not one (and importing it costs ~30 ms).
+    import sys
+
+    process = sys.modules.get("multiprocessing.process")
+    return process is not None and bool(process.current_process().daemon)
+
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -667,6 +682,20 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
         import multiprocessing
 
         method = os.environ.get("JOBLET_START_METHOD")
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        n_jobs = super().effective_n_jobs(n_jobs)
+        if n_jobs != 1 and _in_daemonic_process():
+            import warnings
+
+            # As joblib: daemonic processes (Pool workers) cannot have children.
+            warnings.warn(
+                "Multiprocessing-backed parallel loops cannot be nested, setting "
+                "n_jobs=1",
+                stacklevel=3,
+            )
+            return 1
+        return n_jobs
+
         if method is None:
             methods = multiprocessing.get_all_start_methods()
             method = "forkserver" if "forkserver" in methods else "spawn"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 
 
@@ -58,7 +59,35 @@ class UnknownBackendError(ValueError, KeyError):
 
 
 class WorkerInterrupt(Exception):
-    """Carried in place of a ``KeyboardInterrupt`` raised inside a worker."""
+    """Carried in place of a ``KeyboardInterrupt`` raised inside a worker.
+
+    ``multiprocessing.Pool`` workers only report ``Exception``: a bare
+    ``KeyboardInterrupt`` would kill the worker and leave its task unanswered, so
+    the worker raises this instead and the parent turns it back into a
+    ``KeyboardInterrupt``.
+    """
+
+
+@functools.lru_cache(maxsize=1)
+def _timeout_error_class() -> type[Exception]:
+    # multiprocessing costs ~30 ms to import: only when a timeout really fires.
+    import builtins
+    import multiprocessing
+
+    class ParallelTimeoutError(multiprocessing.TimeoutError, builtins.TimeoutError):
+        """``Parallel(timeout=...)`` expired.
+
+        Both ``multiprocessing.TimeoutError`` (what joblib raises) and the builtin
+        ``TimeoutError`` catch it.
+        """
+
+    ParallelTimeoutError.__module__ = __name__
+    return ParallelTimeoutError
+
+
+def parallel_timeout_error(message: str) -> Exception:
+    """The error raised when ``Parallel(timeout=...)`` expires."""
+    return _timeout_error_class()(message)
 
 
 class ResultPicklingError(pickle.PicklingError):

@@ -18,6 +18,7 @@ from ._backends import (
 )
 from ._batching import BatchedCalls
 from ._config import get_config
+from ._errors import WorkerInterrupt, parallel_timeout_error
 from ._memmapping import parse_max_nbytes
 from ._progress import ProgressHook, short_format_time, verbosity_filter
 from ._registry import default_backend_name, get_backend_factory
@@ -28,6 +29,7 @@ from ._validation import (
     check_temp_folder,
     check_timeout,
     check_verbose,
+    parse_pre_dispatch,
 )
 
 _RETURN_AS = ("list", "generator", "generator_unordered")
@@ -50,38 +52,6 @@ def _given(value: Any, config: dict[str, Any], name: str) -> Any:
         setting = config.get(name)
         return value.value if setting is None else setting
     return value
-
-
-def _parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
-    """Number of batches dispatched ahead; None means all ('all')."""
-    if isinstance(pre_dispatch, int) and not isinstance(pre_dispatch, bool):
-        if pre_dispatch < 1:
-            raise ValueError(f"pre_dispatch must be >= 1, got {pre_dispatch!r}")
-        return pre_dispatch
-    if isinstance(pre_dispatch, float):
-        if not pre_dispatch > 0:
-            raise ValueError(f"pre_dispatch must be > 0, got {pre_dispatch!r}")
-        return max(1, int(pre_dispatch))
-    if not isinstance(pre_dispatch, str):
-        raise TypeError(
-            f"pre_dispatch must be 'all', an int or 'k*n_jobs', got {pre_dispatch!r}"
-        )
-    text = pre_dispatch.replace(" ", "")
-    if text == "all":
-        return None
-    product = 1.0
-    try:
-        for factor in text.split("*"):
-            value = n_jobs if factor == "n_jobs" else float(factor)
-            if not value > 0:
-                raise ValueError(factor)
-            product *= value
-    except ValueError:
-        raise ValueError(
-            f"pre_dispatch must be 'all', an int or an expression such as "
-            f"'2*n_jobs' or '1.5 * n_jobs', got {pre_dispatch!r}"
-        ) from None
-    return max(1, int(product))
 
 
 def _resolve_backend(
@@ -112,11 +82,21 @@ def _resolve_backend(
 
 
 class _Batch:
-    __slots__ = ("done", "error", "job", "result", "size", "started", "waited_since")
+    __slots__ = (
+        "counted",
+        "done",
+        "error",
+        "job",
+        "result",
+        "size",
+        "started",
+        "waited_since",
+    )
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.done = False
+        self.counted = False  # in _n_completed_batches (frees a dispatch slot)
         self.error: BaseException | None = None
         self.result: Any = None
         self.job: Any = None
@@ -193,11 +173,14 @@ class Parallel:
         **backend_kwargs: Any,
     ) -> None:
         config = get_config()
-        self.n_jobs = check_n_jobs(_given(n_jobs, config, "n_jobs"))
+        if isinstance(n_jobs, _Default) or n_jobs is None:
+            # None means "unset", as in joblib: the configured n_jobs applies.
+            n_jobs = config.get("n_jobs")
+        n_jobs = check_n_jobs(n_jobs)
         self.verbose = check_verbose(_given(verbose, config, "verbose"))
         self.timeout = check_timeout(timeout)
         self.pre_dispatch = _given(pre_dispatch, {}, "pre_dispatch")
-        _parse_pre_dispatch(self.pre_dispatch, 1)  # fail now, not at the first call
+        parse_pre_dispatch(self.pre_dispatch, 1)  # fail now, not at the first call
         self.batch_size = check_batch_size(_given(batch_size, {}, "batch_size"))
         check_backend(backend)
         self.temp_folder = check_temp_folder(_given(temp_folder, config, "temp_folder"))
@@ -230,6 +213,9 @@ class Parallel:
         self._backend, self._explicit_backend = _resolve_backend(
             backend, prefer, require, config, backend_kwargs
         )
+        backend_default = getattr(self._backend, "default_n_jobs", 1)
+        # Still unset: the backend's default (1 for the built-in ones), as joblib.
+        self.n_jobs = backend_default if n_jobs is None else n_jobs
         self._max_n_jobs = config.get("_max_n_jobs")
         self._backend_kwargs = backend_kwargs
         self._progress = ProgressHook(progress) if progress is not None else None
@@ -322,6 +308,10 @@ class Parallel:
         self._running = True
         try:
             n_jobs = self._configure()
+            if n_jobs == 0:  # a backend with no worker (yet): joblib's error
+                raise RuntimeError(
+                    f"{type(self._backend).__name__} has no active worker."
+                )
             self._start = time.monotonic()
             self._reset_counters()
             if self.verbose:
@@ -396,9 +386,9 @@ class Parallel:
     def _parallel(self, iterator: Iterator[Any], n_jobs: int) -> Iterator[Any]:
         backend = self._backend
         lock = threading.Condition()
-        ahead = _parse_pre_dispatch(self.pre_dispatch, n_jobs)
+        ahead = parse_pre_dispatch(self.pre_dispatch, n_jobs)
         auto = self.batch_size == "auto"
-        nested_backend, nested_max = backend.get_nested_backend()
+        nested_backend, nested_max = _nested_backend(backend)
         ordered = self.return_as != "generator_unordered"
         lazy_output = self.return_as != "list"
         jobs: deque[_Batch] = deque()
@@ -500,15 +490,24 @@ class Parallel:
         def on_done_unsafe(batch: _Batch, out: Any) -> None:
             if state["aborted"]:
                 return
+            if not callback_retrieval:
+                # joblib's protocol: whatever the callback receives (the result,
+                # the future-like object submit returned, nothing), the result is
+                # read through the returned object by _retrieve_legacy.
+                backend.batch_completed(batch.size, time.monotonic() - batch.started)
+                with lock:
+                    if not batch.counted:
+                        batch.counted = True
+                        self._n_completed_batches += 1
+                    lock.notify_all()
+                dispatch_after_completion()
+                return
             error = None
             result = None
-            if callback_retrieval:
-                try:
-                    result = backend.retrieve_result_callback(out)
-                except BaseException as exc:
-                    error = exc
-            else:
-                result = out
+            try:
+                result = backend.retrieve_result_callback(out)
+            except BaseException as exc:
+                error = _caller_error(exc)
             duration = getattr(out, "duration", 0.0) or (
                 time.monotonic() - batch.started
             )
@@ -516,11 +515,6 @@ class Parallel:
                 backend.batch_completed(batch.size, duration)
             with lock:
                 if state["aborted"]:
-                    return
-                if batch.done:
-                    # A backend whose callback only gets results (joblib's older
-                    # protocol) may call it after _retrieve_legacy already read the
-                    # future: the batch must be counted and yielded once.
                     return
                 batch.result, batch.error, batch.done = result, error, True
                 if error is None:
@@ -534,13 +528,16 @@ class Parallel:
             if error is None:
                 if self.verbose:
                     self._print_progress()
-                try:
-                    dispatch()
-                except BaseException as exc:
-                    with lock:
-                        if state["error"] is None:
-                            state["error"] = exc
-                        lock.notify_all()
+                dispatch_after_completion()
+
+        def dispatch_after_completion() -> None:
+            try:
+                dispatch()
+            except BaseException as exc:
+                with lock:
+                    if state["error"] is None:
+                        state["error"] = exc
+                    lock.notify_all()
 
         def _make_callback(batch: _Batch) -> Callable[[Any], None]:
             return lambda out: on_done(batch, out)
@@ -584,10 +581,7 @@ class Parallel:
                                 )
                                 left = self.timeout - (now - since)
                                 if left <= 0:
-                                    state["error"] = TimeoutError(
-                                        f"a task took more than timeout={self.timeout} s; the "
-                                        "workers running late tasks were stopped"
-                                    )
+                                    state["error"] = self._timeout_error()
                                     break
                                 wait = min(wait, left)
                             if not callback_retrieval and pending_head is not None:
@@ -641,6 +635,18 @@ class Parallel:
                 self._progress.close()
             self._finish_call()
 
+    def _timeout_error(self) -> Exception:
+        if self._backend.uses_threads:
+            what = (
+                "threads cannot be stopped: the tasks still running go on in the "
+                "background until they end"
+            )
+        else:
+            what = "the workers running late tasks were stopped"
+        return parallel_timeout_error(
+            f"a task took more than timeout={self.timeout} s; {what}"
+        )
+
     @staticmethod
     def _first_pending(jobs: deque[_Batch]) -> _Batch | None:
         for batch in jobs:
@@ -657,26 +663,63 @@ class Parallel:
         completed: deque[_Batch],
     ) -> None:
         """Backends whose callback only receives successes: block on the future."""
+        waited = time.monotonic()
         try:
             if self.timeout is not None and self._backend.supports_timeout:
                 result = self._backend.retrieve_result(head.job, timeout=self.timeout)
             else:
                 result = self._backend.retrieve_result(head.job)
         except BaseException as error:
+            expired = (
+                self.timeout is not None
+                and time.monotonic() - waited >= self.timeout
+                and _is_timeout(error)
+            )
             with lock:
                 if state["error"] is None:
-                    state["error"] = error
+                    state["error"] = (
+                        self._timeout_error() if expired else _caller_error(error)
+                    )
             return
         with lock:
             if not head.done:
                 head.result, head.done = result, True
                 self._n_completed_tasks += head.size
-                self._n_completed_batches += 1
+                if not head.counted:  # its callback did not run (yet, or ever)
+                    head.counted = True
+                    self._n_completed_batches += 1
                 if not ordered:
                     completed.append(head)
 
 
 _END = object()
+
+
+def _nested_backend(backend: Any) -> tuple[Any, int | None]:
+    """``get_nested_backend()`` as ``(backend, n_jobs)``; joblib 0.x backends
+    return the backend alone."""
+    nested = backend.get_nested_backend()
+    if isinstance(nested, tuple):
+        return nested[0], nested[1]
+    return nested, None
+
+
+def _caller_error(error: BaseException) -> BaseException:
+    """The exception the caller sees for an error reported by a backend."""
+    if isinstance(error, WorkerInterrupt):
+        return KeyboardInterrupt(*error.args)
+    return error
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """A timeout of a future's ``get``/``result`` (each library has its class)."""
+    if isinstance(error, TimeoutError):
+        return True
+    return any(
+        cls.__name__ == "TimeoutError"
+        and cls.__module__ in ("multiprocessing.context", "concurrent.futures._base")
+        for cls in type(error).__mro__
+    )
 
 
 def effective_n_jobs(n_jobs: int | None = -1) -> int:

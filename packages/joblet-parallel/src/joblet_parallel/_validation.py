@@ -3,26 +3,120 @@ argument, the value received and what to pass instead."""
 
 from __future__ import annotations
 
+import ast
 import numbers
+import operator
 import os
 from typing import Any
 
+N_JOBS_ZERO_MESSAGE = (
+    "n_jobs == 0 has no meaning; use 1 (no parallelism), a number of workers, "
+    "-1 (all CPUs) or None"
+)
+
 
 def check_n_jobs(n_jobs: Any) -> int | None:
-    """``n_jobs`` as an int (or None); 0, floats, strings and bools are refused."""
+    """``n_jobs`` as an int (or None), converted with ``int()`` as joblib does.
+
+    ``2.0``, ``2.3`` and ``'2'`` mean 2; 0 (also ``0.5``), text that is not an
+    integer and bools are refused.
+    """
     if n_jobs is None:
         return None
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+    if isinstance(n_jobs, bool):
         raise TypeError(
             f"n_jobs must be an int (1, 4, -1 for all CPUs, -2 for all but one) or "
-            f"None, got {n_jobs!r} of type {type(n_jobs).__name__}"
+            f"None, got {n_jobs!r}"
         )
-    if n_jobs == 0:
+    try:
+        value = int(n_jobs)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(
-            "n_jobs == 0 has no meaning; use 1 (no parallelism), a number of "
-            "workers, -1 (all CPUs) or None"
+            f"n_jobs could not be converted to int: got {n_jobs!r} of type "
+            f"{type(n_jobs).__name__}; pass an int (1, 4, -1 for all CPUs, -2 for "
+            "all but one) or None"
+        ) from None
+    if value == 0:
+        raise ValueError(f"{N_JOBS_ZERO_MESSAGE} (got {n_jobs!r})")
+    return value
+
+
+def check_effective_n_jobs(n_jobs: Any) -> None:
+    """What a backend's ``effective_n_jobs`` refuses: 0 workers asked for."""
+    if n_jobs == 0:
+        raise ValueError(N_JOBS_ZERO_MESSAGE)
+
+
+# Arithmetic accepted in a pre_dispatch expression, as joblib's eval_expr.
+_OPERATORS: dict[type, Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+}
+_MAX_EXPRESSION_VALUE = 10**6
+
+
+def _evaluate(node: ast.AST) -> float:
+    value: float
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        if isinstance(node.value, bool):
+            raise TypeError(node)
+        value = node.value
+    elif isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        value = _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+    elif isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+        value = _OPERATORS[type(node.op)](_evaluate(node.operand))
+    else:
+        raise TypeError(node)
+    if abs(value) > _MAX_EXPRESSION_VALUE:
+        raise OverflowError(value)
+    return value
+
+
+def parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
+    """Number of batches dispatched ahead (None for ``'all'``), at least 1.
+
+    Accepts what joblib accepts: ``'all'``, a number, or an arithmetic expression
+    of ``n_jobs`` (``'2*n_jobs'``, ``'n_jobs + 4'``, ``'3 * n_jobs // 2'``).
+    """
+    if isinstance(pre_dispatch, bool):
+        raise TypeError(
+            f"pre_dispatch must be 'all', an int or 'k*n_jobs', got {pre_dispatch!r}"
         )
-    return int(n_jobs)
+    if isinstance(pre_dispatch, str):
+        if pre_dispatch.strip() == "all":
+            return None
+        text = pre_dispatch.replace("n_jobs", str(n_jobs))
+        try:
+            if len(text) > 100:
+                raise OverflowError(text)
+            value: Any = _evaluate(ast.parse(text.strip(), mode="eval").body)
+        except (TypeError, SyntaxError, OverflowError, ZeroDivisionError, ValueError):
+            raise ValueError(
+                "pre_dispatch must be 'all', an int or an arithmetic expression of "
+                f"n_jobs such as '2*n_jobs' or 'n_jobs + 4', got {pre_dispatch!r}"
+            ) from None
+    elif isinstance(pre_dispatch, numbers.Real):
+        value = pre_dispatch
+    else:
+        raise TypeError(
+            f"pre_dispatch must be 'all', an int or 'k*n_jobs', got {pre_dispatch!r}"
+        )
+    if not value > 0:
+        raise ValueError(
+            f"pre_dispatch must be 'all' or a number > 0, got {pre_dispatch!r}"
+            + (
+                f" (= {value} with n_jobs={n_jobs})"
+                if isinstance(pre_dispatch, str)
+                else ""
+            )
+        )
+    return max(1, int(value))
 
 
 def check_verbose(verbose: Any) -> int:
