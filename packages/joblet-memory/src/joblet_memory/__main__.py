@@ -9,6 +9,13 @@ Commands::
                                  remove least recently used entries until the
                                  cache fits
     clear FUNC | --all           remove a function's entries (or everything)
+    verify [--clear]             list entries that would be refused when loaded
+                                 (unsigned, tampered, another key); --clear
+                                 removes them
+
+``LOCATION`` is a folder or an fsspec URL (``s3://bucket/prefix``); give a
+remote store's options as ``-o name=value`` (JSON values), or through fsspec's
+usual places (``FSSPEC_S3_ENDPOINT_URL``, AWS variables and profiles).
 
 ``FUNC`` is a function id as ``list`` prints it (``pkg/module/func``) or its
 unique ending (``module/func``, ``func``).
@@ -18,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 
 from ._limits import CacheItemInfo, parse_age, parse_bytes, select_evictions
-from ._store import CACHE_FOLDER, FileSystemStoreBackend
+from ._store import CACHE_FOLDER, StoreBackendBase, is_url, make_store
 
 
 def _size(nbytes: float) -> str:
@@ -39,27 +47,35 @@ def _when(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _store(location: str) -> FileSystemStoreBackend:
-    if not os.path.isdir(os.path.join(location, CACHE_FOLDER)):
+def _backend_options(pairs: Sequence[str]) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"error: -o expects name=value, got {pair!r}")
+        try:
+            options[name] = json.loads(text)
+        except ValueError:
+            options[name] = text  # a plain string
+    return options
+
+
+def _store(location: str, options: dict[str, object] | None = None) -> StoreBackendBase:
+    if not is_url(location) and not os.path.isdir(os.path.join(location, CACHE_FOLDER)):
         raise SystemExit(
             f"error: {location!r} holds no joblet cache (no {CACHE_FOLDER}/ folder); "
             "give the location passed to Memory(...)"
         )
-    store = FileSystemStoreBackend()
-    store.configure(location)
+    store = make_store(location, "local", 0, options)
+    assert store is not None
     return store
 
 
-def _function_ids(store: FileSystemStoreBackend) -> list[str]:
-    ids = set()
-    for folder, _dirs, files in os.walk(store.location):
-        if "func_code.json" in files:
-            ids.add(os.path.relpath(folder, store.location).replace(os.sep, "/"))
-    ids.update(item.func_id for item in store.get_items())
-    return sorted(ids)
+def _function_ids(store: StoreBackendBase) -> list[str]:
+    return store.function_ids()
 
 
-def _resolve(store: FileSystemStoreBackend, name: str) -> str:
+def _resolve(store: StoreBackendBase, name: str) -> str:
     ids = _function_ids(store)
     if name in ids:
         return name
@@ -73,7 +89,7 @@ def _resolve(store: FileSystemStoreBackend, name: str) -> str:
     raise SystemExit(f"error: {name!r} is ambiguous: {', '.join(matches)}")
 
 
-def _cmd_list(store: FileSystemStoreBackend) -> int:
+def _cmd_list(store: StoreBackendBase) -> int:
     by_function: dict[str, list[CacheItemInfo]] = {
         func_id: [] for func_id in _function_ids(store)
     }
@@ -95,7 +111,7 @@ def _cmd_list(store: FileSystemStoreBackend) -> int:
     return 0
 
 
-def _cmd_show(store: FileSystemStoreBackend, name: str) -> int:
+def _cmd_show(store: StoreBackendBase, name: str) -> int:
     func_id = _resolve(store, name)
     items = sorted(
         store.get_items(func_id), key=lambda item: item.last_access, reverse=True
@@ -119,7 +135,7 @@ def _cmd_show(store: FileSystemStoreBackend, name: str) -> int:
     return 0
 
 
-def _cmd_prune(store: FileSystemStoreBackend, args: argparse.Namespace) -> int:
+def _cmd_prune(store: StoreBackendBase, args: argparse.Namespace) -> int:
     limits = (parse_bytes(args.bytes), args.items, parse_age(args.age))
     if limits == (None, None, None):
         raise SystemExit("error: give at least one of --bytes, --items, --age")
@@ -139,7 +155,7 @@ def _cmd_prune(store: FileSystemStoreBackend, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_clear(store: FileSystemStoreBackend, args: argparse.Namespace) -> int:
+def _cmd_clear(store: StoreBackendBase, args: argparse.Namespace) -> int:
     if args.all:
         store.clear_path("")
         print(f"cleared {store.location}")
@@ -153,12 +169,40 @@ def _cmd_clear(store: FileSystemStoreBackend, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(store: StoreBackendBase, args: argparse.Namespace) -> int:
+    items = store.get_items()
+    refused = 0
+    for item in sorted(items, key=lambda item: (item.func_id, item.args_id)):
+        call_id = (item.func_id, item.args_id)
+        try:
+            problem = store.verify_item(call_id)
+        except KeyError:
+            continue  # removed meanwhile
+        if problem is None:
+            continue
+        refused += 1
+        print(f"{item.func_id}/{item.args_id}: {problem}")
+        if args.clear:
+            store.clear_item(call_id)
+    action = "removed" if args.clear else "would be refused"
+    print(f"{len(items)} entries checked, {refused} {action}")
+    return 1 if refused and not args.clear else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m joblet_memory",
         description="Inspect and prune a joblet-memory cache.",
     )
     parser.add_argument("location", help="the location given to Memory(...)")
+    parser.add_argument(
+        "-o",
+        "--backend-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a store option, as Memory(backend_options=...) (repeatable)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="cached functions with entries, size, last access")
     show = commands.add_parser("show", help="one function's entries")
@@ -173,15 +217,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     clear = commands.add_parser("clear", help="remove a function's entries")
     clear.add_argument("function", nargs="?")
     clear.add_argument("--all", action="store_true", help="remove everything")
+    verify = commands.add_parser(
+        "verify", help="list entries that are unsigned or tampered with"
+    )
+    verify.add_argument("--clear", action="store_true", help="remove them")
     args = parser.parse_args(argv)
     try:
-        store = _store(args.location)
+        store = _store(args.location, _backend_options(args.backend_option))
         if args.command == "list":
             return _cmd_list(store)
         if args.command == "show":
             return _cmd_show(store, args.function)
         if args.command == "prune":
             return _cmd_prune(store, args)
+        if args.command == "verify":
+            return _cmd_verify(store, args)
         return _cmd_clear(store, args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -31,6 +31,13 @@ from ._leases import hold_lease
 from ._limits import CacheItemInfo
 from ._local_copies import LocalCopies, object_tag
 from ._serialize import OUTPUT_NAME, load_bytes, write_signed
+from ._signing import (
+    HEADER,
+    TRAILER_MAGIC,
+    TRAILER_SIZE,
+    SignatureError,
+    region_length,
+)
 from ._store import (
     CACHE_FOLDER,
     FUNC_CODE_NAME,
@@ -210,6 +217,26 @@ class FsspecStoreBackend(StoreBackendBase):
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
         return size + len(text)
+
+    def verify_item(self, call_id: CallId) -> str | None:
+        output = self._path(call_id, OUTPUT_NAME)
+        try:
+            size = int(self.fs.info(output)["size"])
+        except FileNotFoundError:
+            raise KeyError(
+                f"no cached value at {self.item_location(call_id)}"
+            ) from None
+        # Range reads: the trailer, then the signed region only.
+        tail = self.fs.cat_file(output, max(0, size - TRAILER_SIZE), size)
+        body_size = size - TRAILER_SIZE if tail.endswith(TRAILER_MAGIC) else size
+        head = self.fs.cat_file(output, 0, min(HEADER.size, body_size))
+        length = region_length(head, body_size)
+        region = self.fs.cat_file(output, 0, length) if length > len(head) else head
+        try:
+            self.signer.check(entry_name(call_id), region, tail[-TRAILER_SIZE:])
+        except SignatureError as error:
+            return str(error)
+        return None
 
     def contains_item(self, call_id: CallId) -> bool:
         return bool(self.fs.exists(self._path(call_id, OUTPUT_NAME)))

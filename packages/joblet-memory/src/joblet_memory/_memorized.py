@@ -48,7 +48,7 @@ from ._limits import LimitsPolicy
 from ._location import normalize_location
 from ._registry import checked, code_records
 from ._results import MemorizedResult, NotMemorizedResult
-from ._store import StoreBackendBase, make_store
+from ._store import StoreBackendBase, make_store, store_to_pickle
 from ._warnings import CacheWarning
 
 logger = logging.getLogger("joblet_memory")
@@ -181,7 +181,11 @@ class MemorizedFunc:
             "check_code": self.check_code,
             # The store travels whole (signer, options): a dask worker reads
             # and writes the same cache with the same key and credentials.
-            "store_backend": self.store_backend,
+            "store_backend": (
+                None
+                if self.store_backend is None
+                else store_to_pickle(self.store_backend)
+            ),
         }
         return (
             _rebuild_memorized_func,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import logging
+import os
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, overload
@@ -16,6 +17,7 @@ from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_
 from ._location import normalize_location
 from ._memorized import MemorizedFunc
 from ._registry import checked
+from ._signing import Signer
 from ._store import StoreBackendBase, make_store
 
 logger = logging.getLogger("joblet_memory")
@@ -61,6 +63,18 @@ class Memory:
     track_versions : bool, default False
         Key every cached function's results also by the versions of the
         third-party distributions it uses (see ``Memory.cache``).
+    signing_key : bytes or str, optional
+        The secret that signs every entry written and is checked before any
+        entry is loaded (at least 16 bytes). Default: the ``JOBLET_CACHE_KEY``
+        environment variable, else a key file created once in the user's
+        configuration folder. A team sharing a cache shares the key.
+    trust_unsigned : bool, default False
+        Also read entries without a signature (a cache written by a joblet
+        from before signing). Entries with a wrong signature are refused anyway.
+    local_cache : str or pathlib.Path, optional
+        For an object-store location with ``mmap_mode``: the local folder
+        results are downloaded to once and memory-mapped from (default: under
+        the user's cache folder).
 
     Raises
     ------
@@ -98,6 +112,9 @@ class Memory:
         items_limit: int | None = None,
         age_limit: datetime.timedelta | float | str | None = None,
         track_versions: bool = False,
+        signing_key: bytes | str | None = None,
+        trust_unsigned: bool = False,
+        local_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         _check_mmap_mode(mmap_mode)
         if compress and mmap_mode is not None:
@@ -116,7 +133,12 @@ class Memory:
         self.track_versions = bool(track_versions)
         self._counters = Counters()
         self.store_backend: StoreBackendBase | None = make_store(
-            self.location, backend, verbose, self.backend_options
+            self.location,
+            backend,
+            verbose,
+            self.backend_options,
+            signer=Signer(signing_key, trust_unsigned),
+            local_cache=local_cache,
         )
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 from . import _verbose
 from ._keys import function_id
 from ._location import normalize_location
-from ._store import StoreBackendBase, make_store
+from ._store import StoreBackendBase, make_store, store_to_pickle
 
 
 class MemorizedResult:
@@ -94,7 +94,7 @@ class MemorizedResult:
                 self.backend,
                 self.mmap_mode,
                 self.verbose,
-                self.store_backend,
+                store_to_pickle(self.store_backend),
             ),
         )
 

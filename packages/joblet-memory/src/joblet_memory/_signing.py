@@ -144,6 +144,11 @@ class Signer:
         self._lock = threading.Lock()
 
     @property
+    def is_default(self) -> bool:
+        """No explicit key and no trust of unsigned entries."""
+        return self.explicit_key is None and not self.trust_unsigned
+
+    @property
     def key(self) -> bytes:
         if self._key is None:
             with self._lock:

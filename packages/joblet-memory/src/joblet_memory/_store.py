@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from ._limits import CacheItemInfo, select_evictions
 from ._locking import entry_lock
 from ._serialize import OUTPUT_NAME, read_output, write_output
-from ._signing import Signer
+from ._signing import SignatureError, Signer
 
 CallId = tuple[str, str]
 
@@ -79,6 +79,8 @@ class StoreBackendBase(ABC):
     #: Signs what :meth:`dump_item` writes and checks what :meth:`load_item`
     #: reads; ``Memory`` sets it from ``signing_key=`` and ``trust_unsigned=``.
     signer: Signer = Signer()
+    #: Whether ``make_store(location, backend)`` alone rebuilds this store.
+    from_location_alone: bool = False
 
     @abstractmethod
     def configure(
@@ -134,6 +136,18 @@ class StoreBackendBase(ABC):
     def item_location(self, call_id: CallId) -> str:
         """A human-readable address of the entry, for messages."""
         return f"{self.location}/{call_id[0]}/{call_id[1]}"
+
+    def verify_item(self, call_id: CallId) -> str | None:
+        """Why the entry would be refused (unsigned, tampered), or None if sound.
+
+        Reads only what the signature covers; never unpickles. Backends that
+        do not sign their entries return ``'not verifiable'``.
+        """
+        return "not verifiable"
+
+    def function_ids(self) -> list[str]:
+        """Every function with entries or a code record (for listings)."""
+        return sorted({item.func_id for item in self.get_items()})
 
     def touch_item(self, call_id: CallId) -> None:
         """Record that the entry was just used (for least-recently-used eviction).
@@ -313,6 +327,27 @@ class FileSystemStoreBackend(StoreBackendBase):
             raise KeyError(
                 f"Non-existing cache value (may have been cleared).\nFile {path} does not exist"
             ) from None
+
+    def verify_item(self, call_id: CallId) -> str | None:
+        path = self.output_path(call_id)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            raise KeyError(f"no cached value at {self._entry(call_id)}") from None
+        with open(fd, "rb") as handle:
+            try:
+                self.signer.verify_file(handle, entry_name(call_id))
+            except SignatureError as error:
+                return str(error)
+        return None
+
+    def function_ids(self) -> list[str]:
+        ids = set()
+        for folder, _dirs, files in os.walk(self.location):
+            if FUNC_CODE_NAME in files:
+                ids.add(os.path.relpath(folder, self.location).replace(os.sep, "/"))
+        ids.update(item.func_id for item in self.get_items())
+        return sorted(ids)
 
     def touch_item(self, call_id: CallId) -> None:
         try:
@@ -513,6 +548,11 @@ def _split_url(location: str) -> tuple[str, str]:
     return scheme, location
 
 
+def is_url(location: str) -> bool:
+    """Whether ``location`` names a remote (fsspec) store rather than a folder."""
+    return bool(_split_url(location)[0])
+
+
 def make_store(
     location: Any,
     backend: str,
@@ -559,4 +599,17 @@ def make_store(
         store.signer = signer
     if local_cache is not None and hasattr(store, "set_local_cache"):
         store.set_local_cache(os.fspath(local_cache))
+    store.from_location_alone = (
+        not backend_options
+        and (signer is None or signer.is_default)
+        and local_cache is None
+    )
     return store
+
+
+def store_to_pickle(store: StoreBackendBase) -> StoreBackendBase | None:
+    """``store``, or None when its location and backend name rebuild it exactly.
+
+    Lets a pickled ``MemorizedResult`` stay small for a plain local cache.
+    """
+    return None if store.from_location_alone else store
