@@ -22,8 +22,20 @@ class UnsupportedVersionError(FormatError):
     """The file was written by a newer joblet-persist with a newer format version."""
 
 
-class UnsafeGlobalError(pickle.UnpicklingError):
+class SizeLimitError(FormatError):
+    """A restricted load refused to build something far larger than its input.
+
+    Raised above the documented limits (:data:`MAX_MATERIALISED_ITEMS`,
+    :data:`MAX_INT_DIGITS`): ``list(range(3 * 10**8))``, ``bytes(10**12)``,
+    ``int(Decimal('1e999999999'))`` and the like.
+    """
+
+
+class UnsafeGlobalError(FormatError):
     """A restricted load met a global that is not on its allow-list.
+
+    A :class:`FormatError` (so also a :class:`pickle.UnpicklingError`), as every
+    refusal of a restricted load is.
 
     Attributes
     ----------

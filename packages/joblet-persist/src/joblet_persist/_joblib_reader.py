@@ -11,11 +11,18 @@ inline array bytes (or memory-maps them) after each wrapper.
 from __future__ import annotations
 
 import io
+import math
+import os
 import pickle
 import struct
 from typing import IO, Any
 
-from ._errors import FormatError, TruncatedFileError, UnsafeGlobalError
+from ._errors import (
+    FormatError,
+    TruncatedFileError,
+    UnsafeGlobalError,
+    UnsafeModificationError,
+)
 from ._restricted import AllowList, RestrictedUnpickler
 
 JOBLIB_MODULES = frozenset(
@@ -111,6 +118,7 @@ class JoblibUnpickler(RestrictedUnpickler):
         self.path = path
         self.mmap_mode = "r+" if mmap_mode == "w+" else mmap_mode
         self.allow = allow
+        self.file_size = os.path.getsize(path) if path is not None else None
 
     def find_class(self, module: str, name: str) -> Any:
         if module in JOBLIB_MODULES:
@@ -123,6 +131,11 @@ class JoblibUnpickler(RestrictedUnpickler):
         return super().find_class(module, name)
 
     def load_build(self) -> None:
+        if len(self.stack) >= 2 and self.stack[-2] is JoblibArrayWrapper:
+            # the class stands in for joblib's in every load: never modified
+            raise UnsafeModificationError(
+                "joblib.numpy_pickle.NumpyArrayWrapper", "BUILD"
+            )
         RestrictedUnpickler.load_build(self)
         top = self.stack[-1]
         if isinstance(top, JoblibArrayWrapper):
@@ -137,6 +150,8 @@ class JoblibUnpickler(RestrictedUnpickler):
         shape = tuple(int(n) for n in state["shape"])
         order = "F" if state.get("order") == "F" else "C"
         file = self.file_handle
+        if not dtype.hasobject:
+            self._check_fits(math.prod(shape) * dtype.itemsize)
         if dtype.hasobject:
             array = JoblibUnpickler(file, self.where, None, None, self.allow).load()
         else:
@@ -172,6 +187,17 @@ class JoblibUnpickler(RestrictedUnpickler):
                 pass
         return array
 
+    def _check_fits(self, nbytes: int) -> None:
+        """Refuse an array larger than what is left of the file, before allocating it."""
+        if self.path is None or self.file_size is None:
+            return  # a stream: memory is filled as data arrives, truncation caught then
+        left = self.file_size - self.file_handle.tell()
+        if nbytes > left:
+            raise TruncatedFileError(
+                f"{self.where} is truncated or damaged: an array announces {nbytes} "
+                f"bytes, but only {left} bytes of the file are left. Dump the data again."
+            )
+
     def _map_array(
         self, numpy: Any, dtype: Any, shape: tuple[int, ...], order: str, aligned: bool
     ) -> Any:
@@ -182,9 +208,13 @@ class JoblibUnpickler(RestrictedUnpickler):
             if not pad:
                 raise TruncatedFileError(f"{self.where} is truncated inside an array")
             offset += pad[0] + 1
-        nbytes = dtype.itemsize
-        for n in shape:
-            nbytes *= n
+        nbytes = dtype.itemsize * math.prod(shape)
+        if self.file_size is not None and offset + nbytes > self.file_size:
+            # numpy.memmap would grow the file to fit (mode 'r+')
+            raise TruncatedFileError(
+                f"{self.where} is truncated or damaged: an array needs bytes "
+                f"{offset} to {offset + nbytes}, the file has {self.file_size}."
+            )
         if nbytes == 0:
             array = numpy.empty(shape, dtype=dtype, order=order).view(numpy.memmap)
         else:

@@ -10,8 +10,11 @@ holds arrays.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
+
+from ._errors import FormatError
 
 
 class MappedSlot:
@@ -59,6 +62,8 @@ def rebuild_array(
 
     numpy: Any = _numpy
 
+    dtype = numpy.dtype(dtype)
+    _check_layout(buffer, dtype, shape, order)
     if isinstance(buffer, MappedSlot):
         if buffer.nbytes == 0:
             array = numpy.empty(shape, dtype=dtype, order=order).view(numpy.memmap)
@@ -77,6 +82,30 @@ def rebuild_array(
     if subclass is not None and not isinstance(array, subclass):
         array = array.view(subclass)
     return array
+
+
+def _check_layout(buffer: Any, dtype: Any, shape: tuple[int, ...], order: str) -> None:
+    """Refuse a rebuild whose dtype and shape do not describe exactly its buffer.
+
+    Raw bytes never become object pointers, and an array never reaches past its
+    buffer (with ``mmap_mode='r+'``, numpy.memmap would grow the file to fit).
+    """
+    if dtype.hasobject:
+        raise FormatError(
+            f"refused an array of dtype {dtype} over raw bytes: numpy would read "
+            "them as object pointers (the file is damaged or malicious)"
+        )
+    if order not in ("C", "F"):
+        raise FormatError(f"a pickled array has an invalid order {order!r}")
+    held = (
+        buffer.nbytes if isinstance(buffer, MappedSlot) else memoryview(buffer).nbytes
+    )
+    needed = math.prod(int(n) for n in shape) * dtype.itemsize
+    if needed != held or any(int(n) < 0 for n in shape):
+        raise FormatError(
+            f"an array of shape {tuple(shape)} and dtype {dtype} needs {needed} bytes, "
+            f"but its buffer holds {held} (the file is damaged or malicious)"
+        )
 
 
 def reduce_array(array: Any, placeholder: Any, order: str) -> tuple[Any, ...]:

@@ -1,116 +1,32 @@
-"""Restricted loading: import only globals on an allow-list."""
+"""The restricted unpickler: imports only allowed globals, modifies none, checks calls.
+
+What may be imported is decided in ``_allow_list``; what the stream may then do
+with it (BUILD a dtype, call a constructor with a huge size) in ``_guards``.
+"""
 
 from __future__ import annotations
 
 import pickle
 import sys
-from collections.abc import Iterable
 from typing import Any
 
-from ._errors import UnsafeGlobalError, UnsafeModificationError
-
-#: Globals a restricted load imports without being told: builtin containers and
-#: values, numpy arrays, dtypes and scalars, and joblet's own array rebuild.
-DEFAULT_ALLOWED_GLOBALS: frozenset[str] = frozenset(
-    {
-        "builtins.bool",
-        "builtins.bytearray",
-        "builtins.bytes",
-        "builtins.complex",
-        "builtins.dict",
-        "builtins.float",
-        "builtins.frozenset",
-        "builtins.int",
-        "builtins.list",
-        "builtins.range",
-        "builtins.set",
-        "builtins.slice",
-        "builtins.str",
-        "builtins.tuple",
-        "_codecs.encode",  # how protocols 0-2 store bytes
-        "copyreg._reconstructor",  # protocols 0-1 instances; the classes are checked too
-        "collections.OrderedDict",
-        "collections.deque",
-        "datetime.date",
-        "datetime.datetime",
-        "datetime.time",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "uuid.UUID",
-        "numpy.ndarray",
-        "numpy.memmap",
-        "numpy.dtype",
-        "numpy.core.multiarray._reconstruct",
-        "numpy._core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy._core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "joblet_persist._numpy_io.rebuild_array",
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-    }
+from ._allow_list import (
+    DEFAULT_ALLOWED_GLOBALS,
+    AllowList,
+    global_name,
+    make_allow_list,
+    python3_name,
 )
+from ._errors import FormatError, UnsafeGlobalError, UnsafeModificationError
+from ._guards import guard_for, rebuild_dtype
 
-
-def global_name(item: Any) -> str:
-    """``"module.qualname"`` for a string (kept as is), class or function."""
-    if isinstance(item, str):
-        return item
-    module = getattr(item, "__module__", None)
-    qualname = getattr(item, "__qualname__", None)
-    if not module or not qualname:
-        raise TypeError(
-            f"allowed_globals items must be 'module.qualname' strings, classes or "
-            f"functions; got {item!r}"
-        )
-    return f"{module}.{qualname}"
-
-
-class AllowList:
-    """A set of allowed ``module.qualname`` names; ``"module.*"`` allows a module."""
-
-    def __init__(self, extra: Iterable[Any]) -> None:
-        if isinstance(extra, str):
-            extra = [extra]
-        names = {global_name(item) for item in extra}
-        self.names = frozenset(
-            DEFAULT_ALLOWED_GLOBALS | {n for n in names if not n.endswith(".*")}
-        )
-        self.modules = tuple(n[:-2] for n in names if n.endswith(".*"))
-
-    def _in_modules(self, module: str) -> bool:
-        return any(module == m or module.startswith(m + ".") for m in self.modules)
-
-    def check(self, module: str, name: str) -> None:
-        """Refuse ``module.name`` unless listed by name or by its module."""
-        full = f"{module}.{name}"
-        if full in self.names or self._in_modules(module):
-            return
-        raise UnsafeGlobalError(full)
-
-    def check_resolved(self, module: str, name: str, obj: Any) -> None:
-        """Refuse what a ``"module.*"`` name reached outside that module.
-
-        A protocol-4 name may be dotted (``Outer.Inner``), and pickle resolves it
-        attribute by attribute, so ``("mypkg", "os.system")`` would reach
-        ``os.system`` through ``mypkg``'s own ``import os``. Pickle always names
-        an object by its defining module, so an object found through a module
-        wildcard must be defined in an allowed module.
-        """
-        if f"{module}.{name}" in self.names:
-            return
-        defined_in = getattr(obj, "__module__", None)
-        if not isinstance(defined_in, str) or not (
-            self._in_modules(defined_in)
-            or f"{defined_in}.{getattr(obj, '__qualname__', '')}" in self.names
-        ):
-            raise UnsafeGlobalError(f"{module}.{name}")
-
-
-def make_allow_list(allowed_globals: Iterable[Any] | None) -> AllowList | None:
-    return None if allowed_globals is None else AllowList(allowed_globals)
+__all__ = [
+    "DEFAULT_ALLOWED_GLOBALS",
+    "AllowList",
+    "RestrictedUnpickler",
+    "global_name",
+    "make_allow_list",
+]
 
 
 def _safe_stand_in(obj: Any) -> Any:
@@ -128,6 +44,29 @@ def _safe_stand_in(obj: Any) -> Any:
     return obj
 
 
+class _Memo(dict[int, Any]):
+    """The unpickler's memo, remembering where each numpy dtype is stored.
+
+    A dtype BUILD is replaced by a dtype built from scratch, and the memo entries
+    holding the original must then hold the rebuilt one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtype_class: type | None = None
+        self.dtype_keys: dict[int, list[int]] = {}
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        super().__setitem__(key, value)
+        if self.dtype_class is not None and isinstance(value, self.dtype_class):
+            self.dtype_keys.setdefault(id(value), []).append(key)
+
+    def replace(self, old: Any, new: Any) -> None:
+        for key in self.dtype_keys.pop(id(old), ()):
+            if self.get(key) is old:
+                self[key] = new
+
+
 # typeshed types pickle._Unpickler as the C class, without the pure-Python
 # internals (stack, metastack, load_*) used below.
 _PyUnpickler: Any = pickle._Unpickler
@@ -137,11 +76,13 @@ class RestrictedUnpickler(_PyUnpickler):
     """The pure-Python unpickler, importing only globals on ``allow``.
 
     It is the pure-Python one, not the C one, because checking imports is not
-    enough: the opcodes that modify an object (BUILD, APPEND(S), SETITEM(S),
-    ADDITEMS) could be applied to an imported class or function itself, so
+    enough. The opcodes that modify an object (BUILD, APPEND(S), SETITEM(S),
+    ADDITEMS) could be applied to a class or an imported function itself, so
     that ``BUILD`` on ``fractions.Fraction`` with a slot state would replace
-    its methods for the whole process. The C unpickler offers no hook there;
-    this one refuses such an opcode. With ``allow=None`` (subclasses reading
+    its methods for the whole process; a ``numpy.dtype`` BUILD could make numpy
+    read outside an array's buffer; and a call of an allowed constructor could
+    build gigabytes from a few bytes. The C unpickler offers no hook there;
+    this one refuses or checks each. With ``allow=None`` (subclasses reading
     trusted files) nothing is checked.
     """
 
@@ -150,21 +91,48 @@ class RestrictedUnpickler(_PyUnpickler):
     def __init__(self, file: Any, allow: AllowList | None, buffers: Any = None) -> None:
         super().__init__(file, buffers=buffers)
         self._allow = allow
+        self.memo = _Memo()
         # id -> object of every global handed out (kept alive, so ids stay valid)
         self._globals: dict[int, Any] = {}
 
     def find_class(self, module: str, name: str) -> Any:
         if self._allow is None:
             return super().find_class(module, name)
+        if self.proto < 3:  # Python 2 names, as pickle itself maps them
+            module, name = python3_name(module, name)
         self._allow.check(module, name)
-        obj = super().find_class(module, name)
-        self._allow.check_resolved(module, name, obj)
-        obj = _safe_stand_in(obj)
+        found = self._resolve(module, name)
+        self._allow.check_resolved(module, name, found)
+        obj = _safe_stand_in(found)
         self._globals[id(obj)] = obj
+        if self.memo.dtype_class is None and "numpy" in sys.modules:
+            self.memo.dtype_class = sys.modules["numpy"].dtype
         return obj
 
+    @staticmethod
+    def _resolve(module: str, name: str) -> Any:
+        sys.audit("pickle.find_class", module, name)
+        try:
+            __import__(module, level=0)
+            obj: Any = sys.modules[module]
+            for part in name.split("."):
+                if part == "<locals>":
+                    raise UnsafeGlobalError(f"{module}.{name}")
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise FormatError(
+                f"the file refers to {module}.{name}, which cannot be imported here "
+                f"({type(exc).__name__}: {exc}); it was written with another version "
+                "of that module, or it is damaged"
+            ) from exc
+        return obj
+
+    # -- opcodes that modify an object: never a class or an imported global
+
     def _refuse_if_global(self, target: Any, opcode: str) -> None:
-        if self._allow is not None and id(target) in self._globals:
+        if self._allow is not None and (
+            isinstance(target, type) or id(target) in self._globals
+        ):
             module = getattr(target, "__module__", None) or "?"
             name = getattr(target, "__qualname__", None) or type(target).__name__
             raise UnsafeModificationError(f"{module}.{name}", opcode)
@@ -174,8 +142,16 @@ class RestrictedUnpickler(_PyUnpickler):
         return self.metastack[-1][-1] if self.metastack and self.metastack[-1] else None
 
     def load_build(self) -> None:
-        if len(self.stack) >= 2:
-            self._refuse_if_global(self.stack[-2], "BUILD")
+        if self._allow is not None and len(self.stack) >= 2:
+            target = self.stack[-2]
+            self._refuse_if_global(target, "BUILD")
+            dtype_class = self.memo.dtype_class
+            if dtype_class is not None and isinstance(target, dtype_class):
+                state = self.stack.pop()
+                rebuilt = rebuild_dtype(sys.modules["numpy"], target, state)
+                self.stack[-1] = rebuilt
+                self.memo.replace(target, rebuilt)
+                return
         super().load_build()
 
     def load_append(self) -> None:
@@ -200,9 +176,45 @@ class RestrictedUnpickler(_PyUnpickler):
         self._refuse_if_global(self._below_mark(), "ADDITEMS")
         super().load_additems()
 
+    # -- opcodes that call an allowed global: checked by _guards
+
+    def _check_call(self, func: Any, args: Any, kwargs: Any) -> None:
+        if self._allow is None:
+            return
+        if not isinstance(args, tuple) or not isinstance(kwargs, dict):
+            raise FormatError(
+                f"damaged pickle stream: a call's arguments are a "
+                f"{type(args).__name__}, not a tuple"
+            )
+        guard = guard_for(func)
+        if guard is not None:
+            guard(args, kwargs)
+
+    def load_reduce(self) -> None:
+        if len(self.stack) >= 2:
+            self._check_call(self.stack[-2], self.stack[-1], {})
+        super().load_reduce()
+
+    def load_newobj(self) -> None:
+        if len(self.stack) >= 2:
+            self._check_call(self.stack[-2], self.stack[-1], {})
+        super().load_newobj()
+
+    def load_newobj_ex(self) -> None:
+        if len(self.stack) >= 3:
+            self._check_call(self.stack[-3], self.stack[-2], self.stack[-1])
+        super().load_newobj_ex()
+
+    def _instantiate(self, klass: Any, args: Any) -> None:  # INST and OBJ
+        self._check_call(klass, tuple(args), {})
+        super()._instantiate(klass, args)
+
     dispatch[pickle.BUILD[0]] = load_build
     dispatch[pickle.APPEND[0]] = load_append
     dispatch[pickle.SETITEM[0]] = load_setitem
     dispatch[pickle.APPENDS[0]] = load_appends
     dispatch[pickle.SETITEMS[0]] = load_setitems
     dispatch[pickle.ADDITEMS[0]] = load_additems
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
