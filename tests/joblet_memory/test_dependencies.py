@@ -332,3 +332,35 @@ def test_depends_on_refuses_what_cannot_be_hashed(tmp_path):
         memory.cache(len, depends_on=[threading.Lock()])
     with pytest.raises(TypeError, match="a list"):
         memory.cache(len, depends_on="data.csv")
+
+
+# -- explain after an edit ------------------------------------------------------
+
+
+def test_own_code_changed_shows_a_diff(tmp_path, package):
+    memory = Memory(tmp_path / "cache", verbose=0)
+    memory.cache(package.load(FILES).inner)(3)
+    edited = package.load(_edited("main.py", "return x * 2", "return x * 5"))
+    cached = memory.cache(edited.inner)
+    cached(4)  # another call first: the old entry is gone by now
+    explanation = cached.explain(3)
+    assert explanation.reason == "own code changed"
+    assert "-    return x * 2" in explanation.details[0]
+    assert "+    return x * 5" in explanation.details[0]
+
+
+def test_dependency_changed_names_it(tmp_path, package):
+    memory = Memory(tmp_path / "cache", verbose=0)
+    memory.cache(package.load(FILES).compute)(3)
+    edited = package.load(_edited("helpers.py", "abs(x)", "-abs(x)"))
+    explanation = memory.cache(edited.compute).explain(3)
+    assert explanation.reason == "dependency changed"
+    assert explanation.details == [f"{package.name}.helpers.clean (function changed)"]
+
+
+def test_a_changed_constant_is_named(tmp_path, package):
+    memory = Memory(tmp_path / "cache", verbose=0)
+    memory.cache(package.load(FILES).compute)(3)
+    edited = package.load(_edited("main.py", "THRESHOLD = 0.3", "THRESHOLD = 0.1"))
+    explanation = memory.cache(edited.compute).explain(3)
+    assert explanation.details == [f"{package.name}.main.THRESHOLD (constant changed)"]
