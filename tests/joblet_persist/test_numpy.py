@@ -237,16 +237,3 @@ def test_preallocation_failure_is_harmless(tmp_path, monkeypatch):
     dump(value, tmp_path / "small.joblet")
     loaded = load(tmp_path / "small.joblet")
     np.testing.assert_array_equal(loaded["a"], value["a"])
-
-
-def test_zlib_chunks_with_a_full_window_still_load(tmp_path, monkeypatch):
-    # files written before chunks used a 16 KiB window (wbits 15) stay readable
-    from joblet_persist._compressors import ZlibCompressorWrapper
-
-    array = np.random.default_rng(0).integers(0, 9, 3 << 18)
-    for window, name in ((15, "old"), (14, "new")):
-        monkeypatch.setattr(ZlibCompressorWrapper, "_chunk_window", window)
-        for codec in ("zlib", "gzip"):
-            path = tmp_path / f"{name}.{codec}"
-            dump(array, path, compress=(codec, 3))
-            np.testing.assert_array_equal(load(path), array)

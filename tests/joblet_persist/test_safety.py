@@ -88,7 +88,7 @@ def test_inspect_reports_without_executing(tmp_path):
     dump({"p": Point(3), "rows": [1, 2]}, tmp_path / "i", compress="bz2")
     report = inspect_file(tmp_path / "i")
     assert report.format.startswith("joblet-persist")
-    assert report.compression == "bz2 (level 9)"
+    assert report.compression == "bz2"
     assert report.globals == [f"{Point.__module__}.Point"]
     assert "Point" in str(report)
 
@@ -158,8 +158,8 @@ def test_register_compressor_errors():
         register_compressor("zlib", ReversedGzip())
     with pytest.raises(ValueError, match="CompressorWrapper"):
         register_compressor("thing", object())
-    with pytest.raises(ValueError, match="16 ASCII"):
-        register_compressor("x" * 17, ReversedGzip())
+    with pytest.raises(ValueError, match="non-empty str"):
+        register_compressor("", ReversedGzip())
 
 
 def test_wrapper_with_factory():
@@ -170,12 +170,12 @@ def test_wrapper_with_factory():
 
 
 def test_lz4_missing_message(monkeypatch, tmp_path):
-    import joblet_persist._compressors as compressors
+    import joblet_persist._codecs as codecs
 
     monkeypatch.setattr(
-        compressors.LZ4CompressorWrapper,
+        codecs.LZ4CompressorWrapper,
         "available",
-        lambda self: compressors.LZ4_MISSING,
+        lambda self: codecs.LZ4_MISSING,
     )
     with pytest.raises(ValueError, match=r"pip install 'joblet-persist\[lz4\]'"):
         dump(1, tmp_path / "x", compress="lz4")

@@ -5,17 +5,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import secrets
 import sys
 import zlib
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-from ._compressors import CompressorWrapper, get_compressor, resolve_compress
+from ._atomic import atomic_write
+from ._compress_args import resolve_compress
+from ._compressors import get_compressor, parallel_format
 from ._format import (
-    CHUNK_PREFIX,
-    CHUNK_SIZE,
     FORMAT_VERSION,
     HEADER,
     BufferEntry,
@@ -24,7 +21,9 @@ from ._format import (
     encode_table,
 )
 from ._numpy_io import array_layout, is_plain_array, reduce_array
-from ._threads import ordered_map, thread_count
+from ._streams import write_stream
+from ._types import Compress, PathOrFile
+from ._wrapper import CompressorWrapper
 
 WRITE_SLICE = 1 << 28  # bytes per write() call: far below Linux's 2 GiB cap
 PREALLOCATE_MIN = 1 << 24  # files this large get their blocks reserved up front
@@ -160,13 +159,13 @@ def _preallocate(file: IO[bytes], size: int) -> None:
         pass
 
 
-def _write_plain(
-    file: IO[bytes],
-    pickled: bytes,
-    entries: list[BufferEntry],
-    datas: list[memoryview],
-    preallocate: bool = False,
-) -> None:
+def _layout(
+    pickled: bytes, entries: list[BufferEntry], datas: list[memoryview]
+) -> tuple[list[bytes | memoryview], int]:
+    """The pieces of the uncompressed file, in order, and its total size.
+
+    Sets each entry's offset; the buffers are referenced, not copied.
+    """
     position = 0
     for entry in entries:
         entry.offset = position
@@ -183,97 +182,53 @@ def _write_plain(
         buffers_len,
         0,
     )
-    start = HEADER.size + len(table) + len(pickled)
-    if preallocate:
-        _preallocate(file, (align(start) if entries else start) + buffers_len)
-    file.write(header.pack() + table)
-    _write_all(file, pickled)
-    written = start
-    base = align(start) if entries else start
+    pieces: list[bytes | memoryview] = [header.pack() + table, pickled]
+    written = HEADER.size + len(table) + len(pickled)
+    base = align(written) if entries else written
     for entry, data in zip(entries, datas, strict=True):
         target = base + entry.offset
         if target > written:
-            file.write(b"\x00" * (target - written))
-        _write_all(file, data)
+            pieces.append(b"\x00" * (target - written))
+        pieces.append(data)
         written = target + entry.nbytes
+    return pieces, written
 
 
-def _chunks(view: memoryview) -> list[memoryview]:
-    return [
-        view[start : start + CHUNK_SIZE] for start in range(0, view.nbytes, CHUNK_SIZE)
-    ]
+def _write_plain(
+    file: IO[bytes],
+    pieces: list[bytes | memoryview],
+    total: int,
+    preallocate: bool = False,
+) -> None:
+    if preallocate:
+        _preallocate(file, total)
+    for piece in pieces:
+        _write_all(file, piece)
 
 
 def _write_compressed(
     file: IO[bytes],
-    pickled: bytes,
-    entries: list[BufferEntry],
-    datas: list[memoryview],
-    name: str,
+    pieces: list[bytes | memoryview],
+    total: int,
     compressor: CompressorWrapper,
     level: int | None,
 ) -> None:
+    """The uncompressed file through the compressor: a standard stream."""
     if level is None:
         level = compressor.default_level
-    table = encode_table(entries, _writer_name())
-    header = Header(
-        FORMAT_VERSION,
-        name,
-        -1 if level is None else level,
-        zlib.crc32(pickled, zlib.crc32(table)),
-        len(table),
-        len(pickled),
-        sum(entry.nbytes for entry in entries),
-        CHUNK_SIZE,
-    )
-    file.write(header.pack() + table)
-    chunks = _chunks(memoryview(pickled))
-    for data in datas:
-        chunks += _chunks(data)
-    threads = thread_count() if compressor.releases_gil and len(chunks) > 1 else 1
-
-    def compress(chunk: memoryview) -> bytes:
-        return compressor.compress_chunk(chunk, level)
-
-    pool = (
-        ThreadPoolExecutor(threads, thread_name_prefix="joblet-persist")
-        if threads > 1
-        else None
-    )
-    try:
-        for stored in ordered_map(compress, chunks, threads, pool):
-            file.write(CHUNK_PREFIX.pack(len(stored)))
-            _write_all(file, stored)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    if os.path.isdir(path):
-        raise IsADirectoryError(
-            f"cannot dump to {path!r}: it is a directory; give a file name inside it"
-        )
-    folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)  # the umask applies, as for open()
-    try:
-        with open(descriptor, "wb", buffering=0) as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:  # KeyboardInterrupt too: never leave the temporary
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    blocks = parallel_format(compressor, level)
+    if blocks is not None:
+        write_stream(file, pieces, total, blocks, _write_all)
+        return
+    with compressor.compressor_file(file, compresslevel=level) as stream:
+        for piece in pieces:
+            _write_all(stream, piece)
 
 
 def dump(
     value: Any,
-    filename: str | bytes | os.PathLike[str] | IO[bytes],
-    compress: bool | int | str | tuple[str, int] = 0,
+    filename: PathOrFile,
+    compress: Compress = 0,
     protocol: int | None = None,
 ) -> list[str] | None:
     """Persist an arbitrary Python object into one file.
@@ -324,18 +279,17 @@ def dump(
         )
     codec = resolve_compress(compress, path)
     pickled, entries, datas = serialize(value, protocol)
+    pieces, total = _layout(pickled, entries, datas)
 
     def write(file: IO[bytes]) -> None:
         if codec is None:
-            _write_plain(file, pickled, entries, datas, preallocate=path is not None)
+            _write_plain(file, pieces, total, preallocate=path is not None)
         else:
             name, level = codec
-            _write_compressed(
-                file, pickled, entries, datas, name, get_compressor(name), level
-            )
+            _write_compressed(file, pieces, total, get_compressor(name), level)
 
     if path is None:
         write(filename)  # type: ignore[arg-type]
         return None
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return [path]

@@ -1,4 +1,4 @@
-"""The joblet-persist container: header layout, buffer table, alignment.
+"""The joblet-persist file: header layout, buffer table, alignment.
 
 Layout of an uncompressed file (all integers little-endian)::
 
@@ -8,9 +8,11 @@ Layout of an uncompressed file (all integers little-endian)::
     padding  up to the next multiple of ALIGNMENT
     buffers  each buffer's raw bytes, each starting at a multiple of ALIGNMENT
 
-In a compressed file the table is stored as is, then the pickle stream and each
-buffer in turn are stored as a sequence of chunks of at most ``chunk_size`` raw
-bytes, each chunk written as ``<u32 stored length><compressed bytes>``.
+A compressed file is this file passed through a standard compressor (gzip, xz,
+zstd ...: see ``_streams``), so decompressing it with the standard tool gives
+the uncompressed file. Format version 1 (joblet-persist 0.1) also had a
+compressed container, with the codec in the header and chunks after the table
+(read by ``_legacy``); version 2 files never set the codec field.
 
 The header holds a CRC-32 of the table and of the raw pickle stream, so a damaged
 file is refused before any of its pickle runs.
@@ -26,10 +28,10 @@ from typing import Any
 from ._errors import FormatError, TruncatedFileError, UnsupportedVersionError
 
 MAGIC = b"\x89JOBLET\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The version whose compressed files were joblet's own chunked container.
+LEGACY_CHUNKED_VERSION = 1
 ALIGNMENT = 64
-CHUNK_SIZE = 1 << 20
-CHUNK_PREFIX = struct.Struct("<I")
 
 # magic, version, flags, codec, level, crc32(table + pickle), table bytes,
 # pickle raw bytes, total raw bytes of the buffers, chunk size (0 uncompressed)
@@ -87,6 +89,8 @@ class Header:
                 f"{where} is truncated inside its header. Dump the data again."
             )
         version = struct.unpack_from("<H", raw, 8)[0]
+        if version == 0:
+            raise FormatError(f"{where} is corrupted: format version 0")
         if version > FORMAT_VERSION:
             raise UnsupportedVersionError(
                 f"{where} uses joblet-persist format version {version}, but this "
@@ -122,6 +126,10 @@ class Header:
         ):
             raise FormatError(
                 f"{where} is corrupted: inconsistent header flags {flags}"
+            )
+        if codec_name and version != LEGACY_CHUNKED_VERSION:
+            raise FormatError(
+                f"{where} is corrupted: format version {version} has no codec field"
             )
         if (
             table_len > MAX_TABLE_BYTES

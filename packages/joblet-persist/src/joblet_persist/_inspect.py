@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ._compressors import compressor_for_prefix, get_compressor
+from ._compressors import compressor_for_prefix
 from ._errors import FormatError
 from ._format import HEADER, MAGIC, Header, decode_table
 from ._joblib_reader import JOBLIB_MODULES
@@ -289,16 +289,15 @@ def _inspect_stream(
 
 
 def _inspect_container(file: IO[bytes], path: str, size: int) -> Report:
-    from ._load import _ChunkReader, _Source
+    from ._io import Source
+    from ._legacy import ChunkReader
 
     where = repr(path)
     header = Header.unpack(file.read(HEADER.size), where)
     entries = decode_table(file.read(header.table_len), where)
     if header.compressed:
-        source = _Source(file, where)
-        reader = _ChunkReader(
-            source, get_compressor(header.codec, where), header.chunk_size
-        )
+        source = Source(file, where)
+        reader = ChunkReader(source, header.codec, header.chunk_size)
         pickled = bytearray(header.pickle_len)
         try:
             reader.fill(memoryview(pickled), "the pickle stream")

@@ -1,0 +1,224 @@
+"""The built-in compressors: zlib, gzip, bz2, lzma, xz, lz4 and zstd.
+
+Each is a :class:`CompressorWrapper` (its file objects read and write whole
+streams, as in joblib) whose :meth:`block_format` gives the parallel writer and
+reader of ``_streams``; ``lzma`` (the legacy ``.lzma`` format, which has no
+blocks) stays a single-threaded whole stream.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import importlib.util
+import io
+import lzma
+import zlib
+from typing import IO, Any
+
+from ._block_formats import Bz2Blocks, GzipBlocks, Lz4Blocks, ZlibBlocks
+from ._block_xz import XzBlocks
+from ._block_zstd import ZSTD_MISSING, ZstdBlocks, zstd_available, zstd_module
+from ._streams import BlockFormat
+from ._wrapper import CompressorWrapper
+
+LZ4_MISSING = (
+    "the lz4 compressor needs the lz4 package, which is not installed; "
+    "install it with `pip install 'joblet-persist[lz4]'`"
+)
+
+
+class _ZlibFile(io.RawIOBase):
+    """A zlib stream (``78 ..``) as a binary file, as joblib writes for ``.z``."""
+
+    def __init__(
+        self, fileobj: IO[bytes], mode: str = "rb", compresslevel: int = 3
+    ) -> None:
+        super().__init__()
+        self._fileobj = fileobj
+        self._reading = mode.startswith("r")
+        self._pending = b""
+        if self._reading:
+            self._engine: Any = zlib.decompressobj(zlib.MAX_WBITS)
+        else:
+            self._engine = zlib.compressobj(
+                compresslevel, zlib.DEFLATED, zlib.MAX_WBITS
+            )
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return not self._reading
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            if self._engine.eof:
+                return 0
+            raw = self._engine.unconsumed_tail or self._fileobj.read(1 << 16)
+            if not raw:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            # bounded: never more than the caller asked for at once
+            self._pending = self._engine.decompress(raw, 1 << 22)
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def write(self, data: Any) -> int:
+        self._fileobj.write(self._engine.compress(data))
+        return memoryview(data).nbytes
+
+    def close(self) -> None:
+        if not self.closed and not self._reading:
+            self._fileobj.write(self._engine.flush())
+        super().close()
+
+
+def zlib_file(
+    fileobj: IO[bytes], mode: str = "rb", compresslevel: int = 3
+) -> IO[bytes]:
+    """A buffered zlib file object (joblib's ``ZlibFile`` equivalent)."""
+    if mode.startswith("r"):
+        return io.BufferedReader(_ZlibFile(fileobj, mode))
+    return io.BufferedWriter(_ZlibFile(fileobj, mode, compresslevel))
+
+
+class ZlibCompressorWrapper(CompressorWrapper):
+    """zlib (``.z``), level 3 by default."""
+
+    default_level = 3
+    blocks: type[BlockFormat] = ZlibBlocks
+
+    def __init__(self) -> None:
+        super().__init__(zlib_file, prefix=b"\x78", extension=".z")
+
+    def block_format(self, level: int | None) -> BlockFormat | None:
+        return self.blocks(self.default_level if level is None else level)
+
+
+class GzipCompressorWrapper(ZlibCompressorWrapper):
+    """gzip (``.gz``), level 3 by default."""
+
+    blocks = GzipBlocks
+
+    def __init__(self) -> None:
+        CompressorWrapper.__init__(
+            self, gzip.GzipFile, prefix=b"\x1f\x8b", extension=".gz"
+        )
+
+    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[return-value]
+
+    def compressor_file(
+        self, fileobj: IO[bytes], compresslevel: int | None = None
+    ) -> IO[bytes]:
+        level = self.default_level if compresslevel is None else compresslevel
+        return gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=level)  # type: ignore[return-value]
+
+
+class BZ2CompressorWrapper(ZlibCompressorWrapper):
+    """bz2 (``.bz2``), level 9 by default as in the bz2 module."""
+
+    default_level = 9
+    blocks = Bz2Blocks
+
+    def __init__(self) -> None:
+        CompressorWrapper.__init__(self, bz2.BZ2File, prefix=b"BZ", extension=".bz2")
+
+
+class LZMACompressorWrapper(CompressorWrapper):
+    """lzma 'alone' format (``.lzma``), preset 6 by default; one thread."""
+
+    default_level = 6
+    _format = lzma.FORMAT_ALONE
+
+    def __init__(self) -> None:
+        super().__init__(None, prefix=b"\x5d\x00", extension=".lzma")
+
+    def compressor_file(
+        self, fileobj: IO[bytes], compresslevel: int | None = None
+    ) -> IO[bytes]:
+        preset = self.default_level if compresslevel is None else compresslevel
+        return lzma.LZMAFile(fileobj, "wb", format=self._format, preset=preset)
+
+    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
+        return lzma.LZMAFile(fileobj, "rb")
+
+
+class XZCompressorWrapper(LZMACompressorWrapper):
+    """xz (``.xz``), preset 6 by default; blocks on several threads."""
+
+    _format = lzma.FORMAT_XZ
+
+    def __init__(self) -> None:
+        CompressorWrapper.__init__(
+            self, None, prefix=b"\xfd\x37\x7a\x58\x5a", extension=".xz"
+        )
+
+    def block_format(self, level: int | None) -> BlockFormat | None:
+        return XzBlocks(self.default_level if level is None else level)
+
+
+class LZ4CompressorWrapper(CompressorWrapper):
+    """lz4 (``.lz4``, needs the ``lz4`` extra): levels 0-2 fast, 3-9 high compression."""
+
+    default_level = 0
+
+    def __init__(self) -> None:
+        super().__init__(None, prefix=b"\x04\x22\x4d\x18", extension=".lz4")
+
+    def available(self) -> str | None:
+        return None if importlib.util.find_spec("lz4") is not None else LZ4_MISSING
+
+    def block_format(self, level: int | None) -> BlockFormat | None:
+        return Lz4Blocks(self.default_level if level is None else level)
+
+    def compressor_file(
+        self, fileobj: IO[bytes], compresslevel: int | None = None
+    ) -> IO[bytes]:
+        from ._block_formats import lz4_module
+
+        level = self.default_level if compresslevel is None else compresslevel
+        return lz4_module().frame.LZ4FrameFile(fileobj, "wb", compression_level=level)
+
+    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
+        from ._block_formats import lz4_module
+
+        return lz4_module().frame.LZ4FrameFile(fileobj, "rb")
+
+
+class ZstdCompressorWrapper(CompressorWrapper):
+    """zstd (``.zst``, needs Python 3.14 or the ``zstd`` extra), level 3 by default."""
+
+    default_level = 3
+
+    def __init__(self) -> None:
+        super().__init__(None, prefix=b"\x28\xb5\x2f\xfd", extension=".zst")
+
+    def available(self) -> str | None:
+        return None if zstd_available() else ZSTD_MISSING
+
+    def block_format(self, level: int | None) -> BlockFormat | None:
+        return ZstdBlocks(self.default_level if level is None else level)
+
+    def compressor_file(
+        self, fileobj: IO[bytes], compresslevel: int | None = None
+    ) -> IO[bytes]:
+        level = self.default_level if compresslevel is None else compresslevel
+        return zstd_module().ZstdFile(fileobj, "wb", level=level)
+
+    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
+        return zstd_module().ZstdFile(fileobj, "rb")
+
+
+BUILTIN_COMPRESSORS: dict[str, CompressorWrapper] = {
+    "zlib": ZlibCompressorWrapper(),
+    "gzip": GzipCompressorWrapper(),
+    "bz2": BZ2CompressorWrapper(),
+    "lzma": LZMACompressorWrapper(),
+    "xz": XZCompressorWrapper(),
+    "lz4": LZ4CompressorWrapper(),
+    "zstd": ZstdCompressorWrapper(),
+}

@@ -1,0 +1,167 @@
+"""Reading a joblet file's header, table, pickle stream and buffers."""
+
+from __future__ import annotations
+
+import io
+import mmap
+import pickle
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import IO, Any
+
+from ._errors import FormatError, TruncatedFileError
+from ._format import HEADER, BufferEntry, Header, align, decode_table
+from ._io import Source
+from ._legacy import ChunkReader
+from ._numpy_io import MappedSlot
+from ._restricted import AllowList, RestrictedUnpickler
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What travels with a load from the entry point down to the readers."""
+
+    where: str  # how messages name the file
+    path: str | None = None  # for memory mapping; None for file objects
+    mmap_mode: str | None = None
+    allow: AllowList | None = None  # None: unrestricted
+    file_size: int | None = None  # known for paths, to refuse truncated files
+
+    def in_memory(self) -> LoadOptions:
+        """The same load, without a path to map (a decompressed stream)."""
+        return replace(self, path=None, mmap_mode=None, file_size=None)
+
+
+def _allocate(entry: BufferEntry) -> Any:
+    if entry.kind == "array":
+        try:
+            import numpy
+        except ImportError:
+            raise ImportError(
+                "this file holds numpy arrays, and numpy is not installed; "
+                "install it with `pip install 'joblet-persist[numpy]'`"
+            ) from None
+        return numpy.empty(entry.nbytes, dtype=numpy.uint8)  # no zero-fill
+    return bytearray(entry.nbytes)
+
+
+def _buffers_in_memory(
+    source: Source,
+    header: Header,
+    entries: list[BufferEntry],
+    chunks: ChunkReader | None,
+) -> Iterator[Any]:
+    base = align(HEADER.size + header.table_len + header.pickle_len)
+    for index, entry in enumerate(entries):
+        buffer = _allocate(entry)
+        view = memoryview(buffer).cast("B")
+        if chunks is not None:
+            chunks.fill(view, f"buffer {index}")
+        else:
+            source.skip_to(base + entry.offset)
+            source.read_into(view)
+        yield buffer
+
+
+def _buffers_mapped(
+    path: str, header: Header, entries: list[BufferEntry], mode: str
+) -> Iterator[Any]:
+    base = align(HEADER.size + header.table_len + header.pickle_len)
+    file_map: mmap.mmap | None = None
+    access = {"r": mmap.ACCESS_READ, "r+": mmap.ACCESS_WRITE, "c": mmap.ACCESS_COPY}[
+        mode
+    ]
+    for entry in entries:
+        offset = base + entry.offset
+        if entry.kind == "array":
+            yield MappedSlot(path, offset, entry.nbytes, mode)
+            continue
+        if file_map is None:
+            with open(path, "r+b" if mode == "r+" else "rb") as handle:
+                file_map = mmap.mmap(handle.fileno(), 0, access=access)
+        yield memoryview(file_map)[offset : offset + entry.nbytes]
+
+
+def _check_size(header: Header, options: LoadOptions) -> None:
+    if options.file_size is None:
+        return
+    expected = HEADER.size + header.table_len + header.pickle_len
+    if header.buffers_len:
+        expected = align(expected) + header.buffers_len
+    if options.file_size < expected:
+        raise TruncatedFileError(
+            f"{options.where} is truncated: it has {options.file_size} bytes, its "
+            f"header announces {expected}. Dump the data again."
+        )
+
+
+def _check_entries(entries: list[BufferEntry], header: Header, where: str) -> None:
+    if header.compressed:
+        consistent = sum(entry.nbytes for entry in entries) == header.buffers_len
+    else:
+        end = max((entry.offset + entry.nbytes for entry in entries), default=0)
+        consistent = end == header.buffers_len
+    if not consistent:
+        raise FormatError(
+            f"{where} is corrupted: its buffer table disagrees with its header"
+        )
+
+
+def read_container(file: IO[bytes], options: LoadOptions) -> Any:
+    """Load the joblet file starting at the current position of ``file``.
+
+    Reads exactly the file's own bytes (an uncompressed file ends with its last
+    buffer), so several dumps in one stream load one after the other.
+    """
+    where = options.where
+    source = Source(file, where)
+    header = Header.unpack(source.read_upto(HEADER.size), where)
+    table = source.read_exact(header.table_len, "the buffer table")
+    chunks = None
+    mmap_mode = options.mmap_mode
+    if header.compressed:  # format version 1: joblet's own chunked container
+        chunks = ChunkReader(source, header.codec, header.chunk_size)
+        if mmap_mode is not None:
+            warnings.warn(
+                f"mmap_mode={mmap_mode!r} has no effect on {where}: it is compressed "
+                f"({header.codec}), so its arrays are loaded in memory. Dump it without "
+                "compress to memory-map it.",
+                stacklevel=4,
+            )
+            mmap_mode = None
+    else:
+        _check_size(header, options)
+    try:
+        if chunks is not None:
+            pickled: bytes | bytearray = bytearray(header.pickle_len)
+            chunks.fill(memoryview(pickled), "the pickle stream")
+        else:
+            pickled = source.read_exact(header.pickle_len, "the pickle stream")
+        if zlib.crc32(pickled, zlib.crc32(table)) != header.crc:
+            raise FormatError(
+                f"{where} is corrupted: the checksum of its table and pickle stream does "
+                "not match. Dump the data again."
+            )
+        entries = decode_table(table, where)
+        _check_entries(entries, header, where)
+        buffers: Iterable[Any]
+        if mmap_mode is not None and options.path is not None:
+            mode = "r+" if mmap_mode == "w+" else mmap_mode
+            buffers = _buffers_mapped(options.path, header, entries, mode)
+        else:
+            buffers = _buffers_in_memory(source, header, entries, chunks)
+        stream = io.BytesIO(pickled)
+        if options.allow is None:
+            value = pickle.Unpickler(stream, buffers=buffers).load()
+        else:
+            value = RestrictedUnpickler(stream, options.allow, buffers=buffers).load()
+        return value
+    except (MemoryError, OverflowError) as exc:
+        raise FormatError(
+            f"{where} is corrupted: it announces sizes that cannot be allocated ({exc!r})"
+        ) from exc
+    finally:
+        if chunks is not None:
+            chunks.close()

@@ -1,0 +1,134 @@
+"""Reading exact byte counts from files and streams, never past what was asked.
+
+Every read is bounded: a damaged length field makes a read fail when the data
+ends, it never allocates what the field claims up front.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import IO, Any
+
+from ._errors import FormatError, TruncatedFileError
+
+READ_STEP = 1 << 24
+READ_SLICE = 1 << 26
+# An unbuffered file's readinto() copies straight into the array: one call of up
+# to 1 GiB (Linux caps a read at 2 GiB - 4 KiB) instead of 16 of 64 MiB. Other
+# streams (GzipFile ...) may allocate what they are asked for, so they get 64 MiB.
+RAW_READ_SLICE = 1 << 30
+
+
+def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
+    """Fill ``view`` from ``file`` or raise TruncatedFileError."""
+    filled = 0
+    total = view.nbytes
+    step = RAW_READ_SLICE if isinstance(file, io.FileIO) else READ_SLICE
+    readinto = getattr(file, "readinto", None)
+    while filled < total:
+        part = view[filled : min(total, filled + step)]
+        if readinto is not None:
+            n = readinto(part)
+        else:
+            data = file.read(part.nbytes)
+            n = len(data)
+            part[:n] = data
+        if not n:
+            raise TruncatedFileError(
+                f"{where} is truncated: it ends {total - filled} bytes before the end "
+                "of an array. Dump the data again."
+            )
+        filled += n
+
+
+def read_upto(file: IO[bytes], n: int) -> bytes:
+    """Up to ``n`` bytes: fewer only at the end of the data (short reads retried)."""
+    data = file.read(n)
+    if data is None or len(data) == n or not data:
+        return data or b""
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = file.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+class Source:
+    """Sequential reads from a file, tracking the position; exact or truncated."""
+
+    def __init__(self, file: IO[bytes], where: str, position: int = 0) -> None:
+        self.file = file
+        self.where = where
+        self.position = position
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        chunks = []
+        remaining = n
+        while remaining:
+            # bounded reads: a damaged length never allocates more than is there
+            data = self.file.read(min(remaining, READ_STEP))
+            if not data:
+                raise TruncatedFileError(
+                    f"{self.where} is truncated: it ends inside {what} "
+                    f"({n - remaining} of {n} bytes). Dump the data again."
+                )
+            chunks.append(data)
+            remaining -= len(data)
+        self.position += n
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def read_upto(self, n: int) -> bytes:
+        data = read_upto(self.file, n)
+        self.position += len(data)
+        return data
+
+    def read_into(self, view: memoryview) -> None:
+        read_exact_into(self.file, view, self.where)
+        self.position += view.nbytes
+
+    def skip_to(self, position: int) -> None:
+        if position < self.position:
+            raise FormatError(f"{self.where} is corrupted: buffers overlap")
+        if position > self.position:
+            self.read_exact(position - self.position, "padding")
+
+
+class Prepended(io.RawIOBase):
+    """A read-only stream: ``head`` then the rest of ``file`` (for unseekable files).
+
+    Reads never ask ``file`` for more than the caller asked for, so a stream that
+    stays open (a socket) is read exactly as far as needed.
+    """
+
+    def __init__(self, head: bytes, file: IO[bytes]) -> None:
+        super().__init__()
+        self._head = head
+        self._file = file
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` (short only at the end of the stream)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        if self._head:
+            filled = min(len(self._head), view.nbytes)
+            view[:filled] = self._head[:filled]
+            self._head = self._head[filled:]
+        readinto = getattr(self._file, "readinto", None)
+        while filled < view.nbytes:
+            if readinto is not None:
+                n = int(readinto(view[filled:]) or 0)
+            else:
+                data = self._file.read(view.nbytes - filled)
+                n = len(data)
+                view[filled : filled + n] = data
+            if not n:
+                break
+            filled += n
+        return filled
