@@ -87,3 +87,96 @@ def test_module_entry_point(cache):
         check=True,
     ).stdout
     assert "/half" in out
+
+
+def test_list_shows_the_counters(tmp_path, capsys):
+    cached = Memory(tmp_path, verbose=0).cache(half)
+    cached(1)
+    cached(1)
+    cached(1)
+    cached._counters.flush()
+    assert main([str(tmp_path), "list"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert header.split()[:6] == [
+        "function",
+        "entries",
+        "size",
+        "hits",
+        "misses",
+        "saved",
+    ]
+    assert row.split()[1:6] == ["1", row.split()[2], "B", "2", "1"]
+
+
+@pytest.mark.parametrize(("count", "words"), [(1, "1 entry,"), (2, "2 entries,")])
+def test_entries_are_counted_in_words(tmp_path, capsys, count, words):
+    cached = Memory(tmp_path, verbose=0).cache(half)
+    for i in range(count):
+        cached(i)
+    assert main([str(tmp_path), "show", "half"]) == 0
+    assert words in capsys.readouterr().out.splitlines()[0]
+
+
+def test_sizes_are_in_mib_and_durations_in_human_units(tmp_path, capsys):
+    memory = Memory(tmp_path, verbose=0)
+    memory.cache(twice)(b"x" * 3 * 1024 * 1024)
+    assert main([str(tmp_path), "show", "twice"]) == 0
+    out = capsys.readouterr().out
+    assert " MiB" in out
+    assert " MB" not in out
+    computed = next(line for line in out.splitlines() if "computed" in line)
+    assert computed.rstrip().endswith((" us", " ms", " s"))
+
+
+def _module(tmp_path, name, source):
+    import importlib.util
+    import linecache
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    linecache.checkcache(str(path))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_why_reports_code_changes_and_evictions(tmp_path, capsys):
+    memory = Memory(tmp_path / "cache", verbose=0)
+    name = f"why_{tmp_path.name[-12:].replace('-', '_')}"
+    try:
+        memory.cache(_module(tmp_path, name, "def step(x):\n    return x + 1\n").step)(
+            1
+        )
+        edited = memory.cache(
+            _module(tmp_path, name, "def step(x):\n    return x + 2\n").step
+        )
+        edited(1)
+        edited(2)
+    finally:
+        sys.modules.pop(name, None)
+    memory.reduce_size(items_limit=1)
+    assert main([str(tmp_path / "cache"), "why", f"{name}/step"]) == 0
+    out = capsys.readouterr().out
+    assert "own code changed; 1 entry removed" in out
+    assert "+    return x + 2" in out
+    assert "1 entry evicted by the cache limits" in out
+
+
+def test_version_and_documented_exit_codes(tmp_path, capsys):
+    from joblet_memory import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"joblet-memory {__version__}"
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert "exit codes:" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path), "list"])  # no cache there
+    assert "holds no joblet cache" in str(exited.value.code)
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path), "frobnicate"])
+    assert exited.value.code == 2

@@ -12,6 +12,9 @@ Commands::
     verify [--clear]             list entries that would be refused when loaded
                                  (unsigned, tampered, another key); --clear
                                  removes them
+    why FUNC                     why the function recomputed: its code changes
+                                 (what changed, when, entries removed), entries
+                                 evicted by the limits, hits and misses
 
 ``LOCATION`` is a folder or an fsspec URL (``s3://bucket/prefix``); give a
 remote store's options as ``-o name=value`` (JSON values), or through fsspec's
@@ -19,32 +22,33 @@ usual places (``FSSPEC_S3_ENDPOINT_URL``, AWS variables and profiles).
 
 ``FUNC`` is a function id as ``list`` prints it (``pkg/module/func``) or its
 unique ending (``module/func``, ``func``).
+
+Exit codes: 0 success; 1 the location holds no cache, the function is unknown
+or ambiguous, or ``verify`` found entries that would be refused; 2 a wrong
+command line (unknown command or option, a bad size or age).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 
+from . import __version__
+from ._explain import record_changes
+from ._function_log import FunctionLog, record_evictions
 from ._limits import CacheItemInfo, parse_age, parse_bytes, select_evictions
 from ._store import CACHE_FOLDER, StoreBackendBase, is_url, make_store
+from ._verbose import format_duration, format_size, format_when, plural
 
-
-def _size(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.1f} TB"  # pragma: no cover
-
-
-def _when(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+EXIT_CODES = """exit codes:
+  0  success
+  1  no cache at LOCATION, unknown or ambiguous FUNC, or `verify` found
+     entries that would be refused
+  2  wrong command line (unknown command or option, bad size or age)"""
 
 
 def _backend_options(pairs: Sequence[str]) -> dict[str, object]:
@@ -98,16 +102,24 @@ def _cmd_list(store: StoreBackendBase) -> int:
     if not by_function:
         print("the cache is empty")
         return 0
-    width = max(len(name) for name in by_function)
-    print(f"{'function':<{width}}  {'entries':>7}  {'size':>9}  last access")
+    width = max(len(name) for name in [*by_function, "function"])
+    print(
+        f"{'function':<{width}}  {'entries':>7}  {'size':>10}  {'hits':>6}  "
+        f"{'misses':>6}  {'saved':>10}  last access"
+    )
     total = 0
     for func_id, items in sorted(by_function.items()):
         size = sum(item.size for item in items)
         total += size
-        last = _when(max(item.last_access for item in items)) if items else "-"
-        print(f"{func_id:<{width}}  {len(items):>7}  {_size(size):>9}  {last}")
+        counts = FunctionLog.read(store, func_id).counters
+        last = format_when(max(item.last_access for item in items)) if items else "-"
+        print(
+            f"{func_id:<{width}}  {len(items):>7}  {format_size(size):>10}  "
+            f"{counts.hits:>6}  {counts.misses:>6}  "
+            f"{format_duration(counts.time_saved):>10}  {last}"
+        )
     count = sum(len(items) for items in by_function.values())
-    print(f"{'total':<{width}}  {count:>7}  {_size(total):>9}")
+    print(f"{'total':<{width}}  {count:>7}  {format_size(total):>10}")
     return 0
 
 
@@ -116,7 +128,9 @@ def _cmd_show(store: StoreBackendBase, name: str) -> int:
     items = sorted(
         store.get_items(func_id), key=lambda item: item.last_access, reverse=True
     )
-    print(f"{func_id}: {len(items)} entries, {_size(sum(i.size for i in items))}")
+    print(
+        f"{func_id}: {plural(len(items), 'entry', 'entries')}, {format_size(sum(i.size for i in items))}"
+    )
     for item in items:
         try:
             metadata = store.get_metadata((item.func_id, item.args_id))
@@ -124,11 +138,15 @@ def _cmd_show(store: StoreBackendBase, name: str) -> int:
             metadata = {}
         computed = metadata.get("time")
         duration = metadata.get("duration")
-        print(f"  {item.args_id}  {_size(item.size)}")
+        print(f"  {item.args_id}  {format_size(item.size)}")
         if isinstance(computed, (int, float)):
-            took = f" in {duration:.3g} s" if isinstance(duration, (int, float)) else ""
-            print(f"    computed {_when(computed)}{took}")
-        print(f"    last access {_when(item.last_access)}")
+            took = (
+                f" in {format_duration(duration)}"
+                if isinstance(duration, (int, float))
+                else ""
+            )
+            print(f"    computed {format_when(computed)}{took}")
+        print(f"    last access {format_when(item.last_access)}")
         for arg, text in (metadata.get("input_args") or {}).items():
             text = str(text).replace("\n", " ")
             print(f"    {arg} = {text[:100] + '...' if len(text) > 100 else text}")
@@ -145,13 +163,19 @@ def _cmd_prune(store: StoreBackendBase, args: argparse.Namespace) -> int:
     for item in evicted:
         if not args.dry_run:
             store.clear_item((item.func_id, item.args_id))
+    if evicted and not args.dry_run:
+        record_evictions(store, evicted)  # so that `explain` says why
+    for item in evicted:
         print(
-            f"{verb} {item.func_id}/{item.args_id} ({_size(item.size)}, "
-            f"last access {_when(item.last_access)})"
+            f"{verb} {item.func_id}/{item.args_id} ({format_size(item.size)}, "
+            f"last access {format_when(item.last_access)})"
         )
     kept = len(items) - len(evicted)
     kept_size = sum(i.size for i in items) - sum(i.size for i in evicted)
-    print(f"{verb} {len(evicted)} entries; {kept} entries, {_size(kept_size)} left")
+    print(
+        f"{verb} {plural(len(evicted), 'entry', 'entries')}; "
+        f"{plural(kept, 'entry', 'entries')}, {format_size(kept_size)} left"
+    )
     return 0
 
 
@@ -165,7 +189,7 @@ def _cmd_clear(store: StoreBackendBase, args: argparse.Namespace) -> int:
     func_id = _resolve(store, args.function)
     count = len(store.get_items(func_id))
     store.clear_path(func_id)
-    print(f"cleared {func_id} ({count} entries)")
+    print(f"cleared {func_id} ({plural(count, 'entry', 'entries')})")
     return 0
 
 
@@ -185,14 +209,64 @@ def _cmd_verify(store: StoreBackendBase, args: argparse.Namespace) -> int:
         if args.clear:
             store.clear_item(call_id)
     action = "removed" if args.clear else "would be refused"
-    print(f"{len(items)} entries checked, {refused} {action}")
+    print(f"{plural(len(items), 'entry', 'entries')} checked, {refused} {action}")
     return 1 if refused and not args.clear else 0
+
+
+def _cmd_why(store: StoreBackendBase, name: str) -> int:
+    func_id = _resolve(store, name)
+    log = FunctionLog.read(store, func_id)
+    counts = log.counters
+    print(
+        f"{func_id}: {plural(counts.hits, 'hit')}, {plural(counts.misses, 'miss', 'misses')}, "
+        f"{plural(counts.stores, 'store')}, {plural(counts.evictions, 'eviction')}, "
+        f"{format_duration(counts.time_saved)} saved"
+    )
+    if log.record is None:
+        print("  no code record stored")
+        return 0
+    newer = log.record
+    past_records = log.past_records()
+    if not past_records:
+        print("  its code has not changed since it was first cached")
+    for past, entry in past_records:
+        reason, details = record_changes(past, newer)
+        removed = len(entry.get("removed") or [])
+        print(
+            f"  {format_when(entry.get('replaced_at'))}: {reason}; "
+            f"{plural(removed, 'entry', 'entries')} removed"
+        )
+        for detail in details:
+            for line in detail.splitlines():
+                print(f"    {line}")
+        newer = past
+    if log.evicted:
+        last = max(log.evicted.values())
+        print(
+            f"  {plural(len(log.evicted), 'entry', 'entries')} evicted by the cache "
+            f"limits, last on {format_when(last)}"
+        )
+    untracked = [
+        f"{name} ({dep.detail})" if dep.detail else name
+        for name, dep in sorted(log.record.dependencies.items())
+        if dep.digest is None
+    ]
+    if untracked:
+        print("  not part of the key (changes there do not invalidate):")
+        for line in untracked:
+            print(f"    {line}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m joblet_memory",
         description="Inspect and prune a joblet-memory cache.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"joblet-memory {__version__}"
     )
     parser.add_argument("location", help="the location given to Memory(...)")
     parser.add_argument(
@@ -221,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verify", help="list entries that are unsigned or tampered with"
     )
     verify.add_argument("--clear", action="store_true", help="remove them")
+    why = commands.add_parser(
+        "why", help="why a function recomputed: code changes, evictions, counts"
+    )
+    why.add_argument("function")
     args = parser.parse_args(argv)
     try:
         store = _store(args.location, _backend_options(args.backend_option))
@@ -232,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_prune(store, args)
         if args.command == "verify":
             return _cmd_verify(store, args)
+        if args.command == "why":
+            return _cmd_why(store, args.function)
         return _cmd_clear(store, args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
