@@ -39,7 +39,7 @@ for request in json.loads(sys.argv[2]):
 """
 
 
-def _environment() -> dict[str, str]:
+def child_environment() -> dict[str, str]:
     env = dict(os.environ)
     # one BLAS thread: each thread reserves address space the limit would count
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -61,7 +61,7 @@ def run_in_child(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=_environment(),
+            env=child_environment(),
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"{requests} did not finish in {timeout} s") from exc
@@ -103,5 +103,5 @@ def run_module_in_child(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=_environment(),
+        env=child_environment(),
     )

@@ -636,23 +636,19 @@ def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
     reset_worker_state()
     try:
         return pickle.loads(main, buffers=buffers)()
-    except Exception as error:
-        explained = explain_worker_error(error)
-        if explained is error:
-            raise
     except KeyboardInterrupt as interrupt:
         # Pool workers report only Exception: a bare KeyboardInterrupt would kill
         # this worker and leave the task unanswered (the caller would wait forever).
         from ._errors import WorkerInterrupt
 
         raise WorkerInterrupt(*interrupt.args) from interrupt
+    except Exception as error:
+        explained = explain_worker_error(error)
+        if explained is error:
+            raise
         raise explained from None
 
 
-def _init_mp_worker(env: dict[str, str]) -> None:
-    import signal
-
-    os.environ.update(env)
 def _in_daemonic_process() -> bool:
     # Only a process started by multiprocessing can be daemonic: if the module
     # was never imported, this is not one (and importing it costs ~30 ms).
@@ -662,6 +658,10 @@ def _in_daemonic_process() -> bool:
     return process is not None and bool(process.current_process().daemon)
 
 
+def _init_mp_worker(env: dict[str, str]) -> None:
+    import signal
+
+    os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -678,10 +678,6 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
     supports_timeout = True
     supports_return_generator = True
 
-    def _new_pool(self, n_jobs: int) -> Any:
-        import multiprocessing
-
-        method = os.environ.get("JOBLET_START_METHOD")
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         n_jobs = super().effective_n_jobs(n_jobs)
         if n_jobs != 1 and _in_daemonic_process():
@@ -696,6 +692,10 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
             return 1
         return n_jobs
 
+    def _new_pool(self, n_jobs: int) -> Any:
+        import multiprocessing
+
+        method = os.environ.get("JOBLET_START_METHOD")
         if method is None:
             methods = multiprocessing.get_all_start_methods()
             method = "forkserver" if "forkserver" in methods else "spawn"

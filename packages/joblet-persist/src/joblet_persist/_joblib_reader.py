@@ -14,13 +14,12 @@ import io
 import math
 import os
 import pickle
-import struct
 from typing import IO, Any
 
+from ._error_mapping import as_format_error, is_damage
 from ._errors import (
     FormatError,
     TruncatedFileError,
-    UnsafeGlobalError,
     UnsafeModificationError,
 )
 from ._restricted import AllowList, RestrictedUnpickler
@@ -33,18 +32,6 @@ READ_SLICE = 1 << 26
 # to 1 GiB (Linux caps a read at 2 GiB - 4 KiB) instead of 16 of 64 MiB. Other
 # streams (GzipFile ...) may allocate what they are asked for, so they get 64 MiB.
 RAW_READ_SLICE = 1 << 30
-
-# Errors a damaged pickle stream raises; they become FormatError.
-CORRUPTION_ERRORS = (
-    pickle.UnpicklingError,
-    IndexError,
-    KeyError,
-    struct.error,
-    OverflowError,
-    MemoryError,
-    UnicodeDecodeError,
-    ValueError,
-)
 
 
 class JoblibArrayWrapper:
@@ -261,17 +248,13 @@ def load_pickle_stream(
             except _NeedsJoblibReader:
                 file.seek(start)
         return JoblibUnpickler(file, where, path, mmap_mode, allow).load()
-    except EOFError as exc:
-        raise TruncatedFileError(
-            f"{where} is truncated: the pickle stream ends early ({exc}). Dump the data again."
-        ) from exc
-    except (FormatError, UnsafeGlobalError):
+    except FormatError:
         raise
-    except CORRUPTION_ERRORS as exc:
+    except Exception as exc:
         if isinstance(exc, pickle.UnpicklingError) and "truncated" in str(exc):
             raise TruncatedFileError(
                 f"{where} is truncated: {exc}. Dump the data again."
             ) from exc
-        raise FormatError(
-            f"{where} is not a readable pickle or joblib file: {type(exc).__name__}: {exc}"
-        ) from exc
+        if not is_damage(exc):
+            raise
+        raise as_format_error(exc, where) from exc
