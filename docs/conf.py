@@ -24,6 +24,7 @@ extensions = [
     "sphinx.ext.doctest",  # `sphinx-build -b doctest` runs every >>> example
     "sphinx.ext.intersphinx",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",  # the Performance page's charts
 ]
 
 napoleon_google_docstring = False
@@ -54,6 +55,14 @@ html_theme_options = {
 }
 html_sidebars = {"index": [], "changelog": []}
 html_show_sourcelink = True
+
+# -- Charts (``.. plot::``): code runs in docs/, so ``import bench_charts`` works.
+plot_working_directory = str(DOCS)
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+plot_rcparams = {"font.size": 9}
 
 # -- The gallery ---------------------------------------------------------------
 # sphinx-gallery executes every docs/examples/plot_*.py during the HTML build and

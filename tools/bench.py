@@ -1,13 +1,14 @@
 """Run every ``tools/bench_*.py`` and collect one ratio table.
 
 Usage: ``python tools/bench.py [--quick] [--only hash,persist] [--out bench-results]
-[--docs docs/bench_latest.inc]``
+[--docs]``
 
 Each benchmark runs in its own interpreter (so imports and memory of one do not
 disturb the next) and writes JSON rows; this script prints the combined markdown
 table and writes ``<out>/bench.md`` and ``<out>/bench.json``. With ``--docs`` it
-also writes the table as reStructuredText for the documentation's Performance
-page, with the machine and the date it came from.
+also writes ``docs/bench/latest.json`` (the rows with the date, the command, the
+machine and its load average, checked in: the Performance page draws its charts
+from it) and ``docs/bench/latest.inc``, the same table in reStructuredText.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Row, format_table, machine_description
+from benchlib import Row, format_table, human, machine_description, ratio
 
 TOOLS = Path(__file__).resolve().parent
+DOCS_BENCH = TOOLS.parent / "docs" / "bench"
 
 
 def main() -> int:
@@ -33,7 +37,11 @@ def main() -> int:
         "--only", help="comma-separated benchmark names (hash, persist, ...)"
     )
     parser.add_argument("--out", default="bench-results")
-    parser.add_argument("--docs", help="also write the table as an rst fragment here")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="also write docs/bench/latest.json and latest.inc for the docs",
+    )
     args = parser.parse_args()
 
     scripts = sorted(TOOLS.glob("bench_*.py"))
@@ -69,36 +77,54 @@ def main() -> int:
         )
     )
     if args.docs:
-        Path(args.docs).write_text(rst_table(rows, quick=args.quick))
+        write_docs(rows, quick=args.quick)
     if failed:
         print(f"benchmarks that failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
 
-def rst_table(rows: list[Row], quick: bool) -> str:
-    """The rows as an rst list-table, headed by where and when they were measured."""
-    today = datetime.date.today().isoformat()
-    command = "nox -s bench -- --quick" if quick else "nox -s bench"
-    lines = [
-        f"Measured on {today} by ``{command}``, on: {machine_description()}.",
-        "",
+def write_docs(rows: list[Row], quick: bool) -> None:
+    """``docs/bench/latest.json`` and ``latest.inc``: one run, when and where."""
+    run = {
+        "date": datetime.date.today().isoformat(),
+        "command": "nox -s bench -- --docs" + (" --quick" if quick else ""),
+        "machine": machine_description(),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
+        "rows": [{**row.__dict__, "speedup": row.speedup} for row in rows],
+    }
+    DOCS_BENCH.mkdir(parents=True, exist_ok=True)
+    (DOCS_BENCH / "latest.json").write_text(json.dumps(run, indent=2) + "\n")
+    (DOCS_BENCH / "latest.inc").write_text(rst_table(run))
+
+
+def rst_table(run: dict[str, Any]) -> str:
+    """A run as an rst list-table in human units, headed by where and when."""
+    where = f"Measured on {run['date']} by ``{run['command']}``, on: {run['machine']}"
+    if run.get("load_average"):
+        load = ", ".join(f"{value:.1f}" for value in run["load_average"])
+        where += f" (load average {load} at the end)"
+    lines = [where + ".", ""]
+    if run.get("note"):
+        lines += [f"({run['note']}.)", ""]
+    lines += [
         ".. list-table::",
         "   :header-rows: 1",
         "",
         "   * - figure",
         "     - joblet",
-        "     - anchor",
-        "     - anchor value",
+        "     - reference",
+        "     - reference value",
         "     - joblet advantage",
     ]
-    for row in rows:
+    for data in run["rows"]:
+        row = Row(**{k: v for k, v in data.items() if k != "speedup"})
         lines += [
             f"   * - {row.figure}",
-            f"     - {row.joblet:.4g} {row.unit}",
-            f"     - {row.anchor_name}",
-            f"     - {row.anchor:.4g} {row.unit}",
-            f"     - {row.speedup:.2f}x",
+            f"     - {human(row.joblet, row.unit)}",
+            f"     - {row.reference_name}",
+            f"     - {human(row.reference, row.unit)}",
+            f"     - {ratio(row.speedup)}",
         ]
     return "\n".join(lines) + "\n"
 

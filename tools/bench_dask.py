@@ -4,7 +4,7 @@ Usage: ``python tools/bench_dask.py [--quick] [--json FILE]``
 
 * per-task overhead: N tiny tasks through ``Parallel`` on the dask backend vs
   ``client.gather(client.map(...))``, alternated, medians;
-* the seed example: 10 x sleep(0.1) on 2 workers vs the ideal 0.5 s.
+* joblib 0.13's dask example: 10 x sleep(0.1) on 2 workers vs the ideal 0.5 s.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def run(quick: bool) -> list[Row]:
         )["joblet"]
         rows.append(
             Row(
-                "seed example: 10 x sleep(0.1) on 2 workers",
+                "joblib docs dask example: 10 x sleep(0.1) on 2 workers",
                 elapsed,
                 "ideal",
                 ideal,

@@ -48,13 +48,13 @@ def array_rows(megabytes: int, repeat: int) -> list[Row]:
         },
         repeat,
     )
-    anchor = gigabytes / times["joblib md5"]
+    joblib_speed = gigabytes / times["joblib md5"]
     return [
         Row(
             f"hash {megabytes} MB float64 array ({name.split()[1]})",
             gigabytes / times[name],
             "joblib.hash (md5)",
-            anchor,
+            joblib_speed,
             "GB/s",
             higher_is_better=True,
         )

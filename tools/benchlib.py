@@ -3,7 +3,9 @@
 How we measure on a noisy, shared 2-core machine:
 
 * contenders run **alternately in one process**, several repetitions, and we
-  report medians and the ratio (joblet time / anchor time, lower is better);
+  report medians and the ratio against the reference (joblib 1.6, numpy, pickle,
+  a raw executor or plain s3fs: whatever joblet replaces), > 1 when joblet is
+  better;
 * before a timed step that allocates a large buffer, :func:`touch_memory`
   allocates and frees that much for every contender alike, because this VM hands
   freed memory back to its host and re-faulting it costs ~0.8 s per GB;
@@ -30,21 +32,65 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class Row:
-    """One figure: joblet against its anchor, both in ``unit``."""
+    """One figure: joblet against its reference, both in ``unit``."""
 
     figure: str
     joblet: float
-    anchor_name: str
-    anchor: float
+    reference_name: str  # "joblib 1.6", "numpy.save", "pickle 5", "ideal" ...
+    reference: float
     unit: str  # "s", "ms", "us", "GB/s", "MB", "tasks/s" ...
     higher_is_better: bool = False
 
     @property
     def speedup(self) -> float:
-        """How many times better joblet is than the anchor (> 1 is better)."""
+        """How many times better joblet is than the reference (> 1 is better)."""
         if self.higher_is_better:
-            return self.joblet / self.anchor if self.anchor else float("inf")
-        return self.anchor / self.joblet if self.joblet else float("inf")
+            return self.joblet / self.reference if self.reference else float("inf")
+        return self.reference / self.joblet if self.joblet else float("inf")
+
+
+# Units of time, in seconds; a figure in any of them is shown in the largest
+# unit that keeps it at 1 or more ("118 µs", "3.53 ms", "1.39 s").
+_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+_COUNT_SUFFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _three_digits(value: float) -> str:
+    """``value`` with 3 significant digits and no exponent: 0.0012, 12.3, 1234."""
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 1e-3 else f"{value:.1e}"
+
+
+def human(value: float, unit: str) -> str:
+    """A figure for people: ``human(3.196e5, "tasks/s") == "320k tasks/s"``.
+
+    Times move to the unit that suits them (also in ``us/task``-style rates),
+    counts per second get k/M/G suffixes, other units keep 3 significant digits.
+    """
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{value} {unit}"
+    base, _, per = unit.partition("/")
+    if base in _SECONDS:
+        seconds = value * _SECONDS[base]
+        for name, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+            if abs(seconds) >= scale or name == "µs":
+                shown = f"{_three_digits(seconds / scale)} {name}"
+                return f"{shown}/{per}" if per else shown
+    if per == "s" and base not in ("GB", "MB", "kB"):  # a count per second
+        for scale, suffix in _COUNT_SUFFIXES:
+            if abs(value) >= scale:
+                return f"{_three_digits(value / scale)}{suffix} {unit}"
+    if unit.startswith("x"):  # "x", "x data": a multiple
+        return f"{_three_digits(value)}{unit}"
+    return f"{_three_digits(value)} {unit}"
+
+
+def ratio(value: float) -> str:
+    """A ratio for people: ``2.35x``, ``0.61x``, ``34x``."""
+    if value == float("inf"):  # joblet's figure is 0 (e.g. no memory growth)
+        return "joblet at 0"
+    return f"{value:.0f}x" if value >= 100 else f"{value:.3g}x"
 
 
 def touch_memory(nbytes: int) -> None:
@@ -93,13 +139,13 @@ def machine_description() -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     lines = [
-        "| figure | joblet | anchor | anchor value | joblet advantage |",
+        "| figure | joblet | reference | reference value | joblet advantage |",
         "|---|---:|---|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.figure} | {row.joblet:.4g} {row.unit} | {row.anchor_name} | "
-            f"{row.anchor:.4g} {row.unit} | {row.speedup:.2f}x |"
+            f"| {row.figure} | {human(row.joblet, row.unit)} | {row.reference_name} | "
+            f"{human(row.reference, row.unit)} | {ratio(row.speedup)} |"
         )
     return "\n".join(lines)
 
