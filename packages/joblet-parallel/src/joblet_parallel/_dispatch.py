@@ -1,0 +1,423 @@
+"""The dispatch of one Parallel call: batches out to the backend, results back.
+
+:class:`CallDispatch` holds the state of one call (batches in flight, batches
+completed out of order, items taken from the input but not sent yet, the first
+error, whether the call was aborted, how many batches the caller consumed) and
+has one method per step: take the next items, dispatch, on batch done, wait for
+the next batch (with the timeout policy), retrieve from backends without result
+callbacks, abort. ``Parallel`` keeps the configuration, the counters that its
+progress messages read, and the shape of the result.
+
+Three kinds of threads meet here: the caller's (in :meth:`CallDispatch.run`),
+the backend's callback threads (:meth:`CallDispatch.on_done`, which dispatches
+more work as batches complete) and, for the process backend, none other. The
+condition ``lock`` guards the batch lists and counters; ``dispatch_lock`` makes
+one thread at a time take items from the input iterator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._batching import BatchedCalls
+from ._errors import WorkerInterrupt, parallel_timeout_error
+from ._validation import parse_pre_dispatch
+
+if TYPE_CHECKING:
+    from ._parallel import Parallel
+
+
+class _Batch:
+    __slots__ = (
+        "counted",
+        "done",
+        "error",
+        "job",
+        "result",
+        "size",
+        "started",
+        "waited_since",
+    )
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.done = False
+        self.counted = False  # in _n_completed_batches (frees a dispatch slot)
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self.job: Any = None
+        self.started = time.monotonic()
+        self.waited_since = 0.0
+
+
+class CallDispatch:
+    """The state and steps of one parallel call (see the module docstring)."""
+
+    def __init__(
+        self, parallel: Parallel, iterator: Iterator[Any], n_jobs: int
+    ) -> None:
+        self.parallel = parallel
+        self.backend = parallel._backend
+        self.iterator = iterator
+        self.n_jobs = n_jobs
+        self.lock = threading.Condition()
+        self.dispatch_lock = threading.Lock()
+        self.ahead = parse_pre_dispatch(parallel.pre_dispatch, n_jobs)
+        self.auto = parallel.batch_size == "auto"
+        self.nested_backend, self.nested_max = _nested_backend(self.backend)
+        self.ordered = parallel.return_as != "generator_unordered"
+        self.lazy_output = parallel.return_as != "list"
+        self.callback_retrieval = self.backend.supports_retrieve_callback
+        self.jobs: deque[_Batch] = deque()  # dispatched, in input order
+        self.completed: deque[_Batch] = deque()  # done, for generator_unordered
+        self.ready: deque[list[Any]] = deque()  # taken from the input, not sent
+        self.error: BaseException | None = None
+        self.aborted = False
+        self.consumed = 0  # batches handed to the caller
+        self.dispatching: int | None = None  # thread id inside dispatch()
+
+    # -- taking and sending work ---------------------------------------------
+    def next_items(self) -> list[Any] | None:
+        """The items of the next batch; None when the input is exhausted.
+
+        Takes ``batch_size * n_jobs`` items at once so that the end of the input
+        is seen in time to split the tail into smaller batches for every worker.
+        """
+        p = self.parallel
+        if self.ready:
+            return self.ready.popleft()
+        if p._exhausted:
+            return None
+        size = self.backend.compute_batch_size() if self.auto else p.batch_size
+        if size == 1:
+            items = list(itertools.islice(self.iterator, 1))
+            if not items:
+                p._n_total_tasks = p._n_dispatched_tasks
+                p._exhausted = True
+                return None
+            return items
+        big = size * self.n_jobs
+        items = list(itertools.islice(self.iterator, big))
+        if len(items) < big:
+            p._n_total_tasks = p._n_dispatched_tasks + len(items)
+            p._exhausted = True
+            if not items:
+                return None
+            piece = max(1, len(items) // (2 * self.n_jobs)) if self.auto else size
+        else:
+            piece = size
+        for start in range(0, len(items), piece):
+            self.ready.append(items[start : start + piece])
+        return self.ready.popleft()
+
+    def may_dispatch(self) -> bool:
+        """Whether pre_dispatch (and, for generators, consumption) allow more."""
+        if self.aborted or self.error is not None:
+            return False
+        if self.ahead is None:
+            return True
+        p = self.parallel
+        in_flight = p._n_dispatched_batches - p._n_completed_batches
+        if in_flight >= self.ahead:
+            return False
+        return not (
+            self.lazy_output
+            and p._n_dispatched_batches - self.consumed >= 2 * self.ahead + self.n_jobs
+        )
+
+    def dispatch(self, limit: int | None = None) -> bool:
+        """Dispatch batches while allowed; return whether any was sent."""
+        me = threading.get_ident()
+        if self.dispatching == me:
+            return False  # a callback run inside submit(): the loop below goes on
+        with self.dispatch_lock:
+            self.dispatching = me
+            try:
+                sent = self._dispatch_loop(limit)
+            finally:
+                self.dispatching = None
+        return sent > 0
+
+    def _dispatch_loop(self, limit: int | None) -> int:
+        p = self.parallel
+        sent = 0
+        while self.may_dispatch() and (limit is None or sent < limit):
+            items = self.next_items()
+            if items is None:
+                with self.lock:
+                    self.lock.notify_all()
+                break
+            batch = _Batch(len(items))
+            calls = BatchedCalls(items, self.nested_backend, self.nested_max)
+            with self.lock:
+                self.jobs.append(batch)
+                p._n_dispatched_batches += 1
+                p._n_dispatched_tasks += len(items)
+            batch.started = time.monotonic()
+            batch.job = self.backend.submit(calls, callback=self._callback_for(batch))
+            sent += 1
+        return sent
+
+    def _callback_for(self, batch: _Batch) -> Callable[[Any], None]:
+        return lambda out: self.on_done(batch, out)
+
+    def fail(self, error: BaseException) -> None:
+        """Record the call's first error and wake the caller."""
+        with self.lock:
+            if self.error is None:
+                self.error = error
+            self.lock.notify_all()
+
+    # -- completion (in the backend's callback threads) ------------------------
+    def on_done(self, batch: _Batch, out: Any) -> None:
+        try:
+            self._on_done(batch, out)
+        except BaseException as exc:
+            # E.g. progress printing to a broken stream: the call must fail
+            # with it, not wait forever for a batch that was never marked done.
+            self.fail(exc)
+
+    def _on_done(self, batch: _Batch, out: Any) -> None:
+        if self.aborted:
+            return
+        if not self.callback_retrieval:
+            self._count_completion(batch)
+            return
+        p = self.parallel
+        error = None
+        result = None
+        try:
+            result = self.backend.retrieve_result_callback(out)
+        except BaseException as exc:
+            error = _caller_error(exc)
+        duration = getattr(out, "duration", 0.0) or (time.monotonic() - batch.started)
+        if error is None:
+            self.backend.batch_completed(batch.size, duration)
+        with self.lock:
+            if self.aborted:
+                return
+            batch.result, batch.error, batch.done = result, error, True
+            if error is None:
+                p._n_completed_tasks += batch.size
+            elif self.error is None:
+                self.error = error
+            p._n_completed_batches += 1
+            if not self.ordered:
+                self.completed.append(batch)
+            self.lock.notify_all()
+        if error is None:
+            if p.verbose:
+                p._print_progress()
+            self._dispatch_after_completion()
+
+    def _count_completion(self, batch: _Batch) -> None:
+        """joblib's protocol: whatever the callback receives (the result, the
+        future-like object submit returned, nothing), the result is read through
+        the returned object by :meth:`retrieve_legacy`."""
+        self.backend.batch_completed(batch.size, time.monotonic() - batch.started)
+        with self.lock:
+            if not batch.counted:
+                batch.counted = True
+                self.parallel._n_completed_batches += 1
+            self.lock.notify_all()
+        self._dispatch_after_completion()
+
+    def _dispatch_after_completion(self) -> None:
+        try:
+            self.dispatch()
+        except BaseException as exc:
+            self.fail(exc)
+
+    # -- the caller's side -----------------------------------------------------
+    def run(self) -> Iterator[Any]:
+        """Yield the results (in the order ``return_as`` asks for)."""
+        p = self.parallel
+        self.backend.start_call()
+        try:
+            if self.ahead is not None and not self.auto:
+                p._pre_dispatch_tasks = self.ahead * (
+                    p.batch_size if isinstance(p.batch_size, int) else 1
+                )
+            else:
+                p._pre_dispatch_tasks = self.ahead or 0
+            self.dispatch()
+            with self.backend.retrieval_context():
+                while True:
+                    batch = self.wait_for_next_batch()
+                    if self.error is not None:
+                        raise self.error
+                    if batch is None:
+                        if self._advance_without_batch():
+                            break
+                        continue
+                    yield from self._hand_over(batch)
+            p._report()
+            p._print_progress(finished=True)
+            self.backend.stop_call()
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            if p._progress is not None:
+                p._progress.close()
+            p._finish_call()
+
+    def wait_for_next_batch(self) -> _Batch | None:
+        """The next batch to hand over, or None when the caller has something
+        else to do (an error, the end, dispatch more, a legacy retrieval, a
+        progress report)."""
+        p = self.parallel
+        with self.lock:
+            while True:
+                if self.error is not None:
+                    return None
+                if self.ordered:
+                    if self.jobs and self.jobs[0].done:
+                        return self.jobs.popleft()
+                elif self.completed:
+                    return self.completed.popleft()
+                if not self.jobs and p._exhausted and not self.ready:
+                    return None
+                pending_head = _first_pending(self.jobs)
+                if pending_head is None and not p._exhausted:
+                    return None  # nothing in flight: dispatch more
+                wait = 0.1
+                if p.timeout is not None and pending_head is not None:
+                    left = self._time_left(pending_head)
+                    if left <= 0:
+                        self.error = self.timeout_error()
+                        return None
+                    wait = min(wait, left)
+                if not self.callback_retrieval and pending_head is not None:
+                    return None
+                self.lock.wait(wait)
+                if p._progress is not None:
+                    return None
+
+    def _time_left(self, head: _Batch) -> float:
+        """Seconds the oldest pending batch may still take under ``timeout``."""
+        now = time.monotonic()
+        if not head.waited_since:
+            head.waited_since = now
+        since = max(head.waited_since, head.started)
+        return self.parallel.timeout - (now - since)  # type: ignore[operator]
+
+    def _advance_without_batch(self) -> bool:
+        """No batch to hand over: retrieve, report, dispatch; True at the end."""
+        p = self.parallel
+        if not self.callback_retrieval:
+            head = _first_pending(self.jobs)
+            if head is not None:
+                self.retrieve_legacy(head)
+        p._report()
+        if not self.jobs and p._exhausted and not self.ready:
+            return True
+        if _first_pending(self.jobs) is None and not p._exhausted:
+            self.dispatch()
+        return False
+
+    def _hand_over(self, batch: _Batch) -> Iterator[Any]:
+        if not self.ordered:
+            with self.lock:
+                try:
+                    self.jobs.remove(batch)
+                except ValueError:
+                    pass
+        self.consumed += 1
+        self.parallel._report()
+        result = batch.result
+        batch.result = None
+        if self.lazy_output:
+            self.dispatch()
+        yield from result
+
+    def abort(self) -> None:
+        """Stop everything: queued batches are dropped, running ones stopped."""
+        with self.lock:
+            self.aborted = True
+        try:
+            self.backend.abort_everything(ensure_ready=self.parallel._managed)
+        except Exception:
+            pass
+
+    def timeout_error(self) -> Exception:
+        if self.backend.uses_threads:
+            what = (
+                "threads cannot be stopped: the tasks still running go on in the "
+                "background until they end"
+            )
+        else:
+            what = "the workers running late tasks were stopped"
+        return parallel_timeout_error(
+            f"a task took more than timeout={self.parallel.timeout} s; {what}"
+        )
+
+    def retrieve_legacy(self, head: _Batch) -> None:
+        """Backends whose callback only receives successes: block on the future."""
+        p = self.parallel
+        waited = time.monotonic()
+        try:
+            if p.timeout is not None and self.backend.supports_timeout:
+                result = self.backend.retrieve_result(head.job, timeout=p.timeout)
+            else:
+                result = self.backend.retrieve_result(head.job)
+        except BaseException as error:
+            expired = (
+                p.timeout is not None
+                and time.monotonic() - waited >= p.timeout
+                and _is_timeout(error)
+            )
+            with self.lock:
+                if self.error is None:
+                    self.error = (
+                        self.timeout_error() if expired else _caller_error(error)
+                    )
+            return
+        with self.lock:
+            if not head.done:
+                head.result, head.done = result, True
+                p._n_completed_tasks += head.size
+                if not head.counted:  # its callback did not run (yet, or ever)
+                    head.counted = True
+                    p._n_completed_batches += 1
+                if not self.ordered:
+                    self.completed.append(head)
+
+
+def _first_pending(jobs: deque[_Batch]) -> _Batch | None:
+    for batch in jobs:
+        if not batch.done:
+            return batch
+    return None
+
+
+def _nested_backend(backend: Any) -> tuple[Any, int | None]:
+    """``get_nested_backend()`` as ``(backend, n_jobs)``; joblib 0.x backends
+    return the backend alone."""
+    nested = backend.get_nested_backend()
+    if isinstance(nested, tuple):
+        return nested[0], nested[1]
+    return nested, None
+
+
+def _caller_error(error: BaseException) -> BaseException:
+    """The exception the caller sees for an error reported by a backend."""
+    if isinstance(error, WorkerInterrupt):
+        return KeyboardInterrupt(*error.args)
+    return error
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """A timeout of a future's ``get``/``result`` (each library has its class)."""
+    if isinstance(error, TimeoutError):
+        return True
+    return any(
+        cls.__name__ == "TimeoutError"
+        and cls.__module__ in ("multiprocessing.context", "concurrent.futures._base")
+        for cls in type(error).__mro__
+    )
