@@ -6,6 +6,7 @@ import importlib.util
 import os
 import pathlib
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -99,7 +100,13 @@ def start_another_seaweedfs() -> Iterator[Callable[[], SeaweedFS]]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_bucket(seaweedfs: SeaweedFS) -> str:
+    """One bucket for the session (each SeaweedFS bucket reserves its volumes)."""
+    return seaweedfs.new_bucket()
+
+
 @pytest.fixture
-def s3_cache(seaweedfs: SeaweedFS) -> tuple[str, dict[str, Any]]:
-    """A fresh ``(s3 URL, backend_options)`` of an empty bucket."""
-    return f"s3://{seaweedfs.new_bucket()}/cache", seaweedfs.storage_options()
+def s3_cache(seaweedfs: SeaweedFS, s3_bucket: str) -> tuple[str, dict[str, Any]]:
+    """A fresh ``(s3 URL, backend_options)``: an empty prefix of the bucket."""
+    return f"s3://{s3_bucket}/{uuid.uuid4().hex}", seaweedfs.storage_options()

@@ -76,8 +76,10 @@ class SeaweedFS:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-dir={self.folder}",
-            "-volume.max=0",
-            "-master.volumeSizeLimitMB=1024",
+            # Small volumes, many allowed: a test run writes little but may
+            # create a few buckets, and each reserves volumes of its own.
+            "-volume.max=100",
+            "-master.volumeSizeLimitMB=128",
             # Fixed default ports of optional services: off, so servers coexist.
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",

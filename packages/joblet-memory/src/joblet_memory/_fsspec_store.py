@@ -227,11 +227,15 @@ class FsspecStoreBackend(StoreBackendBase):
                 f"no cached value at {self.item_location(call_id)}"
             ) from None
         # Range reads: the trailer, then the signed region only.
-        tail = self.fs.cat_file(output, max(0, size - TRAILER_SIZE), size)
+        tail = self.fs.cat_file(output, start=max(0, size - TRAILER_SIZE), end=size)
         body_size = size - TRAILER_SIZE if tail.endswith(TRAILER_MAGIC) else size
-        head = self.fs.cat_file(output, 0, min(HEADER.size, body_size))
+        head = self.fs.cat_file(output, start=0, end=min(HEADER.size, body_size))
         length = region_length(head, body_size)
-        region = self.fs.cat_file(output, 0, length) if length > len(head) else head
+        region = (
+            self.fs.cat_file(output, start=0, end=length)
+            if length > len(head)
+            else head
+        )
         try:
             self.signer.check(entry_name(call_id), region, tail[-TRAILER_SIZE:])
         except SignatureError as error:
