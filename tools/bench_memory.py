@@ -5,6 +5,8 @@ Usage: ``python tools/bench_memory.py [--quick] [--json FILE]``
 Figures (medians of alternating runs in one process):
 
 * cache hit with small arguments (latency per call);
+* the same for a function calling helpers, a class and numpy, with
+  dependency tracking and ``track_versions=True`` (checked once per process);
 * cache hit with a 500 MB array argument (hashing the argument dominates);
 * cache hit returning a 500 MB array with ``mmap_mode='r'``;
 * storing a 1 GB result, against ``joblet_persist.dump`` of the same array
@@ -34,6 +36,32 @@ MB = 1024 * 1024
 
 def small(x, y=2):
     return [x, y]
+
+
+SCALE = 3
+
+
+class Scaler:
+    def __init__(self, k):
+        self.k = k
+
+    def apply(self, x):
+        return self._times(x) + 1
+
+    def _times(self, x):
+        return x * self.k
+
+
+def clean(x):
+    return abs(x)
+
+
+def prepare(x):
+    return clean(x) * SCALE
+
+
+def pipeline(x, y=2):
+    return float(np.sqrt(Scaler(y).apply(prepare(x))))
 
 
 def first_item(array):
@@ -70,6 +98,28 @@ def hit_small(root: Path, quick: bool) -> Row:
     times = alternate({"joblet": loop(a), "joblib": loop(b)}, 5 if quick else 9)
     return Row(
         "Memory hit, small args",
+        times["joblet"] / calls * 1e6,
+        "joblib.Memory 1.6",
+        times["joblib"] / calls * 1e6,
+        "us",
+    )
+
+
+def hit_small_with_dependencies(root: Path, quick: bool) -> Row:
+    ours, theirs = _memories(root)
+    a, b = ours.cache(pipeline, track_versions=True), theirs.cache(pipeline)
+    assert a(1) == b(1)  # stored, checked untimed
+    assert any(
+        name.endswith(".Scaler._times") for name in a._ensure_checked().dependencies
+    )
+    calls = 200 if quick else 2000
+
+    def loop(func):
+        return lambda: [func(1) for _ in range(calls)]
+
+    times = alternate({"joblet": loop(a), "joblib": loop(b)}, 5 if quick else 9)
+    return Row(
+        "Memory hit, small args, helpers followed, track_versions",
         times["joblet"] / calls * 1e6,
         "joblib.Memory 1.6",
         times["joblib"] / calls * 1e6,
@@ -166,7 +216,14 @@ def store_large_result(root: Path, quick: bool) -> list[Row]:
 
 def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
-    for step in (hit_small, hit_large_argument, hit_mmap_result, store_large_result):
+    steps = (
+        hit_small,
+        hit_small_with_dependencies,
+        hit_large_argument,
+        hit_mmap_result,
+        store_large_result,
+    )
+    for step in steps:
         root = Path(tempfile.mkdtemp(prefix="bench-memory-"))
         try:
             result = step(root, quick)

@@ -55,6 +55,7 @@ class CacheInfo:
     def from_dict(cls, data: Any) -> CacheInfo:
         if not isinstance(data, dict):
             return cls()
+
         def number(name: str) -> float:
             value = data.get(name, 0)
             return value if isinstance(value, (int, float)) else 0
@@ -72,7 +73,8 @@ class Counters:
     """Thread-safe counters; ``parent`` (a Memory's) receives every count too.
 
     ``flush`` is called with the counts not yet flushed, at most every
-    :data:`FLUSH_SECONDS` and at interpreter exit.
+    :data:`FLUSH_SECONDS` and at interpreter exit. Counting is on the path of
+    every cache hit, so it adds to plain lists, not dataclasses.
     """
 
     def __init__(
@@ -83,8 +85,8 @@ class Counters:
         self.parent = parent
         self._flush = flush
         self._lock = threading.Lock()
-        self._total = CacheInfo()
-        self._pending = CacheInfo()
+        self._total = [0, 0, 0, 0, 0.0]
+        self._pending = [0, 0, 0, 0, 0.0]
         self._flushed_at = time.monotonic()
         if flush is not None:
             _with_pending_counts.add(self)
@@ -97,10 +99,13 @@ class Counters:
         evictions: int = 0,
         time_saved: float = 0.0,
     ) -> None:
-        delta = CacheInfo(hits, misses, stores, evictions, time_saved)
         with self._lock:
-            self._total += delta
-            self._pending += delta
+            for counts in (self._total, self._pending):
+                counts[0] += hits
+                counts[1] += misses
+                counts[2] += stores
+                counts[3] += evictions
+                counts[4] += time_saved
         if self.parent is not None:
             self.parent.add(hits, misses, stores, evictions, time_saved)
         if (
@@ -110,22 +115,26 @@ class Counters:
             self.flush()
 
     def info(self) -> CacheInfo:
-        return self._total
-
-    def reset(self) -> None:
         with self._lock:
-            self._total = CacheInfo()
+            return _info(self._total)
 
     def flush(self) -> None:
         """Hand the counts not yet flushed to the flush callback."""
         with self._lock:
-            pending, self._pending = self._pending, CacheInfo()
+            pending = _info(self._pending)
+            self._pending = [0, 0, 0, 0, 0.0]
             self._flushed_at = time.monotonic()
         if self._flush is not None and pending != CacheInfo():
             try:
                 self._flush(pending)
             except Exception:  # counters are best effort: never fail a call or exit
                 pass
+
+
+def _info(counts: list[Any]) -> CacheInfo:
+    return CacheInfo(
+        int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]), counts[4]
+    )
 
 
 _with_pending_counts: weakref.WeakSet[Counters] = weakref.WeakSet()

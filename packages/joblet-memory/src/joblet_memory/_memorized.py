@@ -60,6 +60,9 @@ _DAMAGED = object()
 # Durations of entries already hit in this process (for time_saved), so that a
 # hit reads an entry's metadata once, not on every call.
 _MAX_DURATIONS = 10_000
+# A hit records its access time (for least-recently-used eviction) at most this
+# often per entry and process: one utime per second, not per call.
+TOUCH_SECONDS = 1.0
 
 __all__ = ["MemorizedFunc", "MemorizedResult", "NotMemorizedResult"]
 
@@ -164,6 +167,7 @@ class MemorizedFunc:
         self._hash_state = True
         self._check_lock = threading.Lock()
         self._durations: dict[str, float] = {}
+        self._touched: dict[str, float] = {}
         self._counters = Counters(
             memory_counters, self._flush_counts if store_backend is not None else None
         )
@@ -315,7 +319,7 @@ class MemorizedFunc:
                 stacklevel=4,
             )
             return _DAMAGED
-        store.touch_item(call_id)
+        self._touch(store, call_id)
         self._counters.add(hits=1, time_saved=self._duration(store, call_id, metadata))
         if self.verbose >= _verbose.LOAD_VERBOSITY:
             if self.verbose >= _verbose.PATH_VERBOSITY:
@@ -326,6 +330,15 @@ class MemorizedFunc:
                 _verbose.format_done(self._name, time.time() - start, " cache loaded")
             )
         return value
+
+    def _touch(self, store: StoreBackendBase, call_id: tuple[str, str]) -> None:
+        now = time.monotonic()
+        if now - self._touched.get(call_id[1], -TOUCH_SECONDS) < TOUCH_SECONDS:
+            return
+        if len(self._touched) >= _MAX_DURATIONS:
+            self._touched.clear()
+        self._touched[call_id[1]] = now
+        store.touch_item(call_id)
 
     def _duration(
         self,
@@ -346,6 +359,7 @@ class MemorizedFunc:
         duration = float(duration) if isinstance(duration, (int, float)) else 0.0
         if len(self._durations) >= _MAX_DURATIONS:
             self._durations.clear()
+            self._touched.clear()
         self._durations[call_id[1]] = duration
         return duration
 
@@ -629,6 +643,7 @@ class MemorizedFunc:
             checked.forget(store.location, self.func_id)
             self._record = None
             self._durations.clear()
+            self._touched.clear()
 
 
 def _rebuild_memorized_func(
