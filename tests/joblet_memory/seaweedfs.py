@@ -139,7 +139,10 @@ class SeaweedFS:
             if self.process.poll() is not None:
                 raise RuntimeError(f"weed exited early:\n{self.log_tail()}")
             try:
-                fs.mkdir("joblet-probe")
+                try:
+                    fs.mkdir("joblet-probe")
+                except FileExistsError:
+                    pass  # started again on its old data folder
                 fs.pipe_file("joblet-probe/ready", b"1")
                 if fs.cat_file("joblet-probe/ready") == b"1":
                     return
@@ -165,8 +168,8 @@ class SeaweedFS:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        """Kill the process group (data is disposable) and remove the folder."""
+    def kill(self) -> None:
+        """Kill the process group at once; the data folder stays (start again)."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             try:
@@ -174,6 +177,10 @@ class SeaweedFS:
             except ProcessLookupError:
                 pass
             process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Kill the process group (data is disposable) and remove the folder."""
+        self.kill()
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -1,0 +1,195 @@
+"""One cache for a cluster on a real S3 server: compute once, survive faults."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+import warnings
+
+import pytest
+
+from joblet_memory import CacheWarning, Memory
+
+pytest.importorskip("fsspec")
+
+# Where computations leave one marker file each (a folder every process sees).
+MARKERS = "JOBLET_TEST_MARKERS"
+
+
+def slow_square(x):
+    """Leaves a marker per computation, then takes long enough to overlap."""
+    folder = pathlib.Path(os.environ[MARKERS])
+    (folder / f"{x}-{uuid.uuid4().hex}").touch()
+    time.sleep(0.3)
+    return x * x
+
+
+def negate(x):
+    return -x
+
+
+def computations(folder):
+    counts: dict[int, int] = {}
+    for marker in os.listdir(folder):
+        key = int(marker.split("-")[0])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@pytest.fixture
+def markers(tmp_path, monkeypatch):
+    folder = tmp_path / "markers"
+    folder.mkdir()
+    monkeypatch.setenv(MARKERS, str(folder))
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dask_cluster_computes_each_argument_once(s3_cache, markers):
+    distributed = pytest.importorskip("distributed")
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    url, options = s3_cache
+    cached = Memory(url, verbose=0, backend_options=options).cache(slow_square)
+    arguments = [i % 10 for i in range(40)]
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=2,
+            processes=True,
+            dashboard_address=":0",
+            worker_dashboard_address=":0",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # pure=False: every task really runs, none is deduplicated by dask.
+        futures = client.map(cached, arguments, pure=False)
+        results = client.gather(futures)
+    assert results == [x * x for x in arguments]
+    assert computations(markers) == dict.fromkeys(range(10), 1)
+    assert all(cached.check_call_in_cache(x) for x in range(10))
+
+
+# One function, imported by the holder and by the process taking over, so both
+# address the same entry (its key includes the function's code).
+LEASE_MODULE = textwrap.dedent(
+    """
+    import os, time
+
+    def hold(x):
+        marker = os.environ.get("HOLD_MARKER")
+        if marker:  # the holder: signal that it computes, then never finish
+            open(marker, "w").close()
+            time.sleep(600)
+        return ("computed", x)
+    """
+)
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from joblet_memory import Memory
+    sys.path.insert(0, sys.argv[3])
+    from lease_module import hold
+
+    Memory(sys.argv[1], verbose=0, backend_options=eval(sys.argv[2])).cache(hold)(1)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_killed_lease_holder_is_taken_over_after_expiry(
+    s3_cache, tmp_path, monkeypatch
+):
+    url, options = s3_cache
+    options = {**options, "lease_duration": 3.0, "lock_timeout": 120.0}
+    (tmp_path / "lease_module.py").write_text(LEASE_MODULE)
+    started = tmp_path / "started"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url, repr(options), str(tmp_path)],
+        env={**os.environ, "HOLD_MARKER": str(started)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert holder.poll() is None, "the lease holder exited early"
+            assert time.monotonic() < deadline, "the lease holder never started"
+            time.sleep(0.05)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from lease_module import hold
+
+    memory = Memory(url, verbose=0, backend_options=options)
+    store = memory.store_backend
+    [lease] = [p for p in store.fs.find(store.root) if p.endswith("/lease")]
+    started_waiting = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "waited ... computing here too"
+        assert memory.cache(hold)(1) == ("computed", 1)
+    assert time.monotonic() - started_waiting < 60
+    assert not store.fs.exists(lease)  # released by the new holder
+    assert len(store.get_items()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_server_stopped_mid_call(start_another_seaweedfs, tmp_path):
+    server = start_another_seaweedfs()
+    bucket = server.new_bucket()
+    folder = server.folder
+    url = f"s3://{bucket}/cache"
+    options = {**server.storage_options(), "lease_duration": 2.0}
+    memory = Memory(url, verbose=0, backend_options=options)
+
+    def stops_the_server(x):
+        server.kill()  # the data folder stays
+        return x + 1
+
+    stops_the_server.__module__ = "fault_test"
+    with pytest.warns(CacheWarning, match="returned uncached"):
+        assert memory.cache(stops_the_server)(1) == 2
+    # The same data folder, served again: nothing of that call is there.
+    server.start()
+    memory = Memory(url, verbose=0, backend_options=server.storage_options())
+    store = memory.store_backend
+    assert store.get_items() == []
+    found = store.fs.find(store.root)
+    assert not [p for p in found if p.endswith("/output.pkl")]
+    assert folder == server.folder
+
+    def plain(x):
+        return x + 1
+
+    plain.__module__ = "fault_test"
+    assert memory.cache(plain)(1) == 2
+    assert len(store.get_items()) == 1
+
+
+@pytest.mark.timeout(120)
+def test_corrupted_object_is_recomputed(s3_cache):
+    url, options = s3_cache
+    memory = Memory(url, verbose=0, backend_options=options)
+    cached = memory.cache(negate)
+    assert cached(-3) == 3
+    [item] = memory.store_backend.get_items()
+    path = f"{item.path}/output.pkl"
+    data = memory.store_backend.fs.cat_file(path)
+    memory.store_backend.fs.pipe_file(path, data[: len(data) // 2])
+    with pytest.warns(CacheWarning, match=item.args_id):
+        assert cached(-3) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cached(-3) == 3
