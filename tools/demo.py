@@ -1,13 +1,17 @@
-"""The main job: a short tour of joblet with timings (``nox -s demo``).
+"""The main job: a tour of joblet, each step next to joblib 1.6 (``nox -s demo``).
 
-Each section exercises one distribution through the ``joblet`` meta-package, the
-way a user would, and prints what it did and how fast; then every example of the
-documentation's gallery (``docs/examples/plot_*.py``) runs end to end. The last
-lines are a short report.
+Each step does one thing through the ``joblet`` meta-package, the way a user
+would, and the same thing with joblib 1.6 (or pickle / numpy where that is the
+reference). Contenders are timed alternately in the same run, the median kept,
+and every line prints both figures and the ratio (> 1: joblet is better). The
+parallel step also reports the CPU time the workers got and the load average,
+and says when the machine was too busy for its speed-up to mean much. Then
+every example of the documentation's gallery (``docs/examples/plot_*.py``)
+runs end to end, and a report sums it up.
 
-Everything happens in a temporary folder (the cache, files, the gallery's
-outputs and plots), with local worker processes and a dask ``LocalCluster``; the
-folder is removed and the cluster closed at the end, so nothing is left behind.
+Everything happens in a temporary folder (caches, files), with local worker
+processes and a dask ``LocalCluster``; the folder is removed and the cluster
+closed at the end, so nothing is left behind.
 
     python tools/demo.py [--skip-examples]
 """
@@ -17,193 +21,41 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import pickle
 import shutil
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import joblib
 import numpy as np
+import psutil
 
 import joblet
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Row, alternate, human, ratio
+
 ROOT = Path(__file__).resolve().parent.parent
-REPORT: list[tuple[str, str]] = []
-
-
-def section(title: str) -> None:
-    print(f"\n== {title}", flush=True)
-
-
-def report(figure: str, value: str) -> None:
-    REPORT.append((figure, value))
-
-
-def demo_hashing() -> None:
-    section("hashing (joblet.hash)")
-    array = np.random.default_rng(0).random(200 * 1024 * 1024 // 8)  # 200 MB
-    for hash_name in ("xxh3_128", "md5"):
-        start = time.perf_counter()
-        digest = joblet.hash(array, hash_name=hash_name)
-        elapsed = time.perf_counter() - start
-        speed = array.nbytes / elapsed / 1e9
-        print(f"200 MB float64 array, {hash_name:>8}: {digest}  ({speed:.1f} GB/s)")
-        report(f"hash 200 MB array, {hash_name}", f"{speed:.1f} GB/s")
-
-    config = {
-        "model": "ridge",
-        "alphas": [0.1, 1.0, 10.0],
-        "features": {"age", "income"},
-    }
-    same_config = {
-        "features": {"income", "age"},
-        "alphas": [0.1, 1.0, 10.0],
-        "model": "ridge",
-    }
-    print(f"nested object: {joblet.hash(config)}")
-    print(f"same content, other order: {joblet.hash(same_config)}")
-    assert joblet.hash(config) == joblet.hash(same_config)
-
-    records = [(i, f"row-{i}", i * 0.5) for i in range(1_000_000)]
-    start = time.perf_counter()
-    digest = joblet.hash(records)
-    print(f"1,000,000 small tuples: {digest}  ({time.perf_counter() - start:.2f} s)")
+MB = 1024 * 1024
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 def summarize(data: np.ndarray, scale: float = 1.0) -> dict[str, float]:
-    """A costly step: a second of 'work', then a few statistics."""
-    time.sleep(1.0)
+    """A costly step: half a second of 'work', then a few statistics."""
+    time.sleep(0.5)
     return {"mean": float(data.mean()) * scale, "std": float(data.std()) * scale}
 
 
-def transform(data: np.ndarray) -> np.ndarray:
-    return np.sqrt(data)
-
-
-def demo_memory(folder: Path) -> None:
-    section("caching (joblet.Memory)")
-    memory = joblet.Memory(folder / "cache", verbose=0)
-    cached_summarize = memory.cache(summarize)
-    data = np.random.default_rng(1).random(200 * 1024 * 1024 // 8)  # 200 MB
-
-    start = time.perf_counter()
-    first = cached_summarize(data)
-    miss = time.perf_counter() - start
-    start = time.perf_counter()
-    again = cached_summarize(data, 1.0)  # the same call once bound: a hit
-    hit = time.perf_counter() - start
-    assert first == again
-    print(f"first call (1 s sleep + statistics of the 200 MB argument): {miss:.3f} s")
-    print(
-        f"same call again, a cache hit (hashes the 200 MB argument): {hit * 1e3:.1f} ms"
-    )
-    report(
-        "Memory: first call vs cache hit, 200 MB argument",
-        f"{miss:.2f} s vs {hit * 1e3:.1f} ms",
-    )
-
-    small = np.arange(10.0)
-    cached_summarize(small)
-    hits = []
-    for _ in range(200):
-        start = time.perf_counter()
-        cached_summarize(small)
-        hits.append(time.perf_counter() - start)
-    hit_us = sorted(hits)[len(hits) // 2] * 1e6
-    print(f"cache hit with a small argument: {hit_us:.0f} us (median of 200)")
-    report("Memory: cache hit, small argument", f"{hit_us:.0f} us")
-
-    mapped = joblet.Memory(folder / "cache", mmap_mode="r", verbose=0).cache(transform)
-    part = data[: 50 * 1024 * 1024 // 8]  # 50 MB result
-    mapped(part)
-    start = time.perf_counter()
-    view = mapped(part)
-    print(
-        f"hit returning a 50 MB array with mmap_mode='r': {type(view).__name__} in "
-        f"{(time.perf_counter() - start) * 1e3:.1f} ms"
-    )
-    del view
-    files = {p.name for p in (folder / "cache" / "joblet").rglob("*") if p.is_file()}
-    print(f"files in the cache folder: {sorted(files)}")
-    memory.clear(warn=False)
-
-
-def demo_persistence(folder: Path) -> None:
-    section("persistence (joblet.dump / joblet.load)")
-    data = {
-        # 100 MB of floats rounded to 3 decimals, which compress
-        "weights": np.round(np.random.default_rng(2).random(100 * 1024 * 1024 // 8), 3),
-        "labels": [f"class-{i % 7}" for i in range(100_000)],
-    }
-    path = folder / "model.joblet"
-    for compress in (0, "lz4", ("zlib", 3)):
-        start = time.perf_counter()
-        joblet.dump(data, path, compress=compress)
-        dumped = time.perf_counter() - start
-        start = time.perf_counter()
-        back = joblet.load(path)
-        loaded = time.perf_counter() - start
-        assert np.array_equal(back["weights"], data["weights"])
-        size = path.stat().st_size / 1e6
-        name = compress or "none"
-        print(
-            f"compress={name!s:<12} dump {dumped:.3f} s, load {loaded:.3f} s, {size:.1f} MB"
-        )
-    joblet.dump(data, path)
-    start = time.perf_counter()
-    mapped = joblet.load(path, mmap_mode="r")
-    print(
-        f"load(mmap_mode='r'): {type(mapped['weights']).__name__} in "
-        f"{(time.perf_counter() - start) * 1e3:.1f} ms"
-    )
-    del mapped
-
-
 def cpu_work(n: int) -> int:
-    """Pure-Python CPU-bound work (holds the GIL)."""
+    """Pure-Python CPU-bound work (holds the GIL): about 0.1 s per million."""
     total = 0
     for i in range(n):
         total += i * i % 7
     return total
-
-
-def demo_parallel() -> None:
-    section("parallel loops (joblet.Parallel)")
-    n_tasks, size = 8, 4_000_000
-    timings: dict[int, list[float]] = {1: [], 2: []}
-    with joblet.Parallel(n_jobs=2) as parallel:
-        start = time.perf_counter()
-        parallel(joblet.delayed(cpu_work)(10) for _ in range(2))
-        startup = time.perf_counter() - start
-        for _ in range(2):  # alternate, keep the best: the machine may be shared
-            start = time.perf_counter()
-            sequential = [cpu_work(size) for _ in range(n_tasks)]
-            timings[1].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            results = parallel(joblet.delayed(cpu_work)(size) for _ in range(n_tasks))
-            timings[2].append(time.perf_counter() - start)
-            assert results == sequential
-    one, two = min(timings[1]), min(timings[2])
-    print(f"{n_tasks} CPU-bound tasks, n_jobs=1: {one:.2f} s")
-    print(
-        f"{n_tasks} CPU-bound tasks, n_jobs=2: {two:.2f} s (workers started in {startup:.2f} s)"
-    )
-    print(f"speed-up: {one / two:.2f}x on {os.cpu_count()} CPUs (best of 2 runs each)")
-    busy = os.getloadavg()[0]
-    if busy > (os.cpu_count() or 1):
-        print(
-            f"note: the machine is busy (load {busy:.1f} on {os.cpu_count()} CPUs); "
-            "the speed-up is bounded by the CPUs other processes leave free"
-        )
-    report(
-        "Parallel: n_jobs=1 vs n_jobs=2, CPU-bound",
-        f"{one:.2f} s vs {two:.2f} s ({one / two:.2f}x)",
-    )
-
-    start = time.perf_counter()
-    squares = joblet.Parallel(n_jobs=2, prefer="threads")(
-        joblet.delayed(pow)(i, 2) for i in range(10)
-    )
-    print(f"threads: {squares} in {time.perf_counter() - start:.3f} s")
 
 
 def sleepy(i: int) -> int:
@@ -211,80 +63,420 @@ def sleepy(i: int) -> int:
     return i
 
 
-def demo_dask() -> None:
-    section("dask backend (joblet-dask on a LocalCluster)")
-    from dask.distributed import Client, LocalCluster
-
+def _timed(func: Callable[[], object]) -> float:
     start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-        Client(cluster),
-    ):
-        started = time.perf_counter() - start
-        start = time.perf_counter()
-        with joblet.parallel_config("dask"):
-            results = joblet.Parallel()(joblet.delayed(sleepy)(i) for i in range(20))
-        elapsed = time.perf_counter() - start
-    assert results == list(range(20))
-    print(f"LocalCluster(2 workers) started in {started:.2f} s")
-    print(f"20 tasks x 0.1 s on 2 workers: {elapsed:.2f} s (ideal 1.0 s)")
-    report(
-        "dask backend: 20 x 0.1 s tasks on 2 workers", f"{elapsed:.2f} s (ideal 1.0 s)"
+    func()
+    return time.perf_counter() - start
+
+
+class Demo:
+    """The tour: one method per step, each adding its rows to the report."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rows: list[tuple[str, Row]] = []
+        self.notes: list[str] = []
+
+    # -- output ------------------------------------------------------------------
+
+    @staticmethod
+    def section(title: str) -> None:
+        print(f"\n== {title}", flush=True)
+
+    def compare(self, step: str, row: Row) -> None:
+        """Print one figure next to its reference, and keep it for the report."""
+        self.rows.append((step, row))
+        print(
+            f"{row.figure}: joblet {human(row.joblet, row.unit)}, "
+            f"{row.reference_name} {human(row.reference, row.unit)} "
+            f"-> {ratio(row.speedup)}",
+            flush=True,
+        )
+
+    # -- steps -------------------------------------------------------------------
+
+    def hashing(self) -> None:
+        self.section("hashing: joblet.hash vs joblib.hash")
+        array = np.random.default_rng(0).random(100 * MB // 8)
+        assert joblet.hash(array, hash_name="md5") == joblet.hash(
+            array.copy(), hash_name="md5"
+        )
+        times = alternate(
+            {
+                "xxh3_128": lambda: joblet.hash(array),
+                "md5": lambda: joblet.hash(array, hash_name="md5"),
+                "joblib": lambda: joblib.hash(array),
+            },
+            repeat=3,
+        )
+        gigabytes = array.nbytes / 1e9
+        for name in ("xxh3_128", "md5"):
+            self.compare(
+                "hashing",
+                Row(
+                    f"hash a 100 MB float64 array ({name})",
+                    gigabytes / times[name],
+                    "joblib md5",
+                    gigabytes / times["joblib"],
+                    "GB/s",
+                    higher_is_better=True,
+                ),
+            )
+        config = {"model": "ridge", "alphas": [0.1, 1.0], "features": {"a", "b"}}
+        same = {"features": {"b", "a"}, "alphas": [0.1, 1.0], "model": "ridge"}
+        assert joblet.hash(config) == joblet.hash(same)
+        print(f"a nested dict and the same in another order: {joblet.hash(config)}")
+        records = [(i, f"row-{i}", i * 0.5) for i in range(200_000)]
+        times = alternate(
+            {
+                "joblet": lambda: joblet.hash(records),
+                "joblib": lambda: joblib.hash(records),
+            },
+            repeat=3,
+        )
+        self.compare(
+            "hashing",
+            Row(
+                "hash 200,000 small tuples",
+                times["joblet"],
+                "joblib",
+                times["joblib"],
+                "s",
+            ),
+        )
+
+    def memory(self) -> None:
+        self.section("caching: joblet.Memory vs joblib.Memory")
+        data = np.random.default_rng(1).random(100 * MB // 8)
+        small = np.arange(10.0)
+        cached = {
+            "joblet": joblet.Memory(self.folder / "joblet-cache", verbose=0).cache(
+                summarize
+            ),
+            "joblib": joblib.Memory(self.folder / "joblib-cache", verbose=0).cache(
+                summarize
+            ),
+        }
+        first = {}
+        for name, func in cached.items():
+            first[name] = _timed(lambda func=func: func(data))
+            func(small)
+        print(
+            f"first call (0.5 s of work + statistics of a 100 MB argument): joblet "
+            f"{human(first['joblet'], 's')}, joblib {human(first['joblib'], 's')}"
+        )
+        assert cached["joblet"](data, 1.0) == cached["joblib"](data)
+        times = alternate(
+            {
+                name: (lambda func=func: func(data, 1.0))
+                for name, func in cached.items()
+            },
+            repeat=3,
+        )
+        self.compare(
+            "caching",
+            Row(
+                "cache hit, 100 MB array argument",
+                times["joblet"],
+                "joblib.Memory",
+                times["joblib"],
+                "s",
+            ),
+        )
+        hits = alternate(
+            {name: (lambda func=func: func(small)) for name, func in cached.items()},
+            repeat=200,
+        )
+        self.compare(
+            "caching",
+            Row(
+                "cache hit, small argument (median of 200)",
+                hits["joblet"],
+                "joblib.Memory",
+                hits["joblib"],
+                "s",
+            ),
+        )
+
+    def persistence(self) -> None:
+        self.section("persistence: joblet.dump/load vs joblib.dump/load and pickle")
+        data = {
+            # 50 MB of floats rounded to 3 decimals, which compress
+            "weights": np.round(np.random.default_rng(2).random(50 * MB // 8), 3),
+            "labels": [f"class-{i % 7}" for i in range(100_000)],
+        }
+        ours, theirs = self.folder / "data.joblet", self.folder / "data.joblib"
+        pickled = self.folder / "data.pkl"
+
+        def pickle_dump() -> None:
+            with open(pickled, "wb") as handle:
+                pickle.dump(data, handle, protocol=5)
+
+        def pickle_load() -> object:
+            with open(pickled, "rb") as handle:
+                return pickle.load(handle)
+
+        for compress, label in (
+            (0, "no compression"),
+            ("lz4", "lz4"),
+            (("zlib", 3), "zlib 3"),
+        ):
+            dumps = alternate(
+                {
+                    "joblet": lambda c=compress: joblet.dump(data, ours, compress=c),
+                    "joblib": lambda c=compress: joblib.dump(data, theirs, compress=c),
+                    **({"pickle": pickle_dump} if not compress else {}),
+                },
+                repeat=3,
+            )
+            loads = alternate(
+                {
+                    "joblet": lambda: joblet.load(ours),
+                    "joblib": lambda: joblib.load(theirs),
+                    **({"pickle": pickle_load} if not compress else {}),
+                },
+                repeat=3,
+            )
+            assert np.array_equal(joblet.load(ours)["weights"], data["weights"])
+            for kind, times in (("dump", dumps), ("load", loads)):
+                self.compare(
+                    "persistence",
+                    Row(
+                        f"{kind} 50 MB of arrays + 100k strings, {label}",
+                        times["joblet"],
+                        "joblib",
+                        times["joblib"],
+                        "s",
+                    ),
+                )
+                if "pickle" in times:
+                    self.compare(
+                        "persistence",
+                        Row(
+                            f"{kind} 50 MB of arrays + 100k strings, {label}",
+                            times["joblet"],
+                            "pickle 5",
+                            times["pickle"],
+                            "s",
+                        ),
+                    )
+            print(
+                f"  file sizes: joblet {human(ours.stat().st_size / 1e6, 'MB')}, "
+                f"joblib {human(theirs.stat().st_size / 1e6, 'MB')}"
+            )
+        joblet.dump(data["weights"], ours)  # the array alone, as numpy.save
+        np.save(self.folder / "weights.npy", data["weights"])
+        maps = alternate(
+            {
+                "joblet": lambda: joblet.load(ours, mmap_mode="r"),
+                "numpy": lambda: np.load(self.folder / "weights.npy", mmap_mode="r"),
+            },
+            repeat=5,
+        )
+        self.compare(
+            "persistence",
+            Row(
+                "load(mmap_mode='r') of the 50 MB array",
+                maps["joblet"],
+                "numpy.load mmap",
+                maps["numpy"],
+                "s",
+            ),
+        )
+
+    def parallel(self) -> None:
+        self.section("parallel loops: joblet.Parallel vs joblib.Parallel (processes)")
+        n_tasks, size = 8, 4_000_000  # about 0.3 s of CPU per task
+        expected = [cpu_work(size)] * n_tasks
+        load_before = os.getloadavg()[0]
+        with (
+            joblet.Parallel(n_jobs=2) as ours,
+            joblib.Parallel(n_jobs=2) as theirs,
+        ):
+            ours(joblet.delayed(cpu_work)(10) for _ in range(2))  # start the workers
+            theirs(joblib.delayed(cpu_work)(10) for _ in range(2))
+            contenders = {
+                "sequential": lambda: [cpu_work(size) for _ in range(n_tasks)],
+                "joblet": lambda: ours(
+                    joblet.delayed(cpu_work)(size) for _ in range(n_tasks)
+                ),
+                "joblib": lambda: theirs(
+                    joblib.delayed(cpu_work)(size) for _ in range(n_tasks)
+                ),
+            }
+            wall, cpu = _wall_and_cpu(contenders, expected, repeat=2)
+        load_after = os.getloadavg()[0]
+        print(
+            f"{n_tasks} CPU-bound tasks of ~{cpu['sequential'] / n_tasks:.2f} s CPU: "
+            f"sequential {human(wall['sequential'], 's')} wall, "
+            f"{human(cpu['sequential'], 's')} CPU"
+        )
+        for name in ("joblet", "joblib"):
+            print(
+                f"  {name} n_jobs=2: wall {human(wall[name], 's')}, CPU "
+                f"{human(cpu[name], 's')} ({cpu[name] / wall[name]:.2f} CPUs busy), "
+                f"speed-up {wall['sequential'] / wall[name]:.2f}x"
+            )
+        self.compare(
+            "parallel",
+            Row(
+                f"{n_tasks} CPU-bound tasks on 2 processes, wall time",
+                wall["joblet"],
+                "joblib (loky)",
+                wall["joblib"],
+                "s",
+            ),
+        )
+        print(
+            f"  load average (1 min) {load_before:.1f} before, {load_after:.1f} after, "
+            f"on {CPUS} CPUs"
+        )
+        # The workers' CPU time over the wall time says how many CPUs they really
+        # got: below 1.6 of the 2 they asked for, other programs took the rest.
+        got = cpu["joblet"] / wall["joblet"]
+        if got < 1.6:
+            note = (
+                f"the machine was too busy for the parallel speed-up to mean much: "
+                f"the workers got {got:.2f} CPUs of the 2 they asked for (load "
+                f"average {load_after:.1f} on {CPUS} CPUs)"
+            )
+            self.notes.append(note)
+            print(f"  note: {note}")
+        else:
+            print(f"  the workers got {got:.2f} of 2 CPUs: the speed-up is meaningful")
+
+    def dask(self) -> None:
+        self.section("dask backend: joblet-dask vs joblib's dask backend")
+        import dask
+        from dask.distributed import Client, LocalCluster
+
+        dask.config.set(temporary_directory=str(self.folder / "dask-scratch"))
+        with (
+            LocalCluster(
+                n_workers=2, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+
+            def with_joblet() -> None:
+                with joblet.parallel_config("dask"):
+                    assert joblet.Parallel()(
+                        joblet.delayed(sleepy)(i) for i in range(20)
+                    ) == list(range(20))
+
+            def with_joblib() -> None:
+                with joblib.parallel_config("dask"):
+                    assert joblib.Parallel()(
+                        joblib.delayed(sleepy)(i) for i in range(20)
+                    ) == list(range(20))
+
+            times = alternate({"joblet": with_joblet, "joblib": with_joblib}, repeat=3)
+        self.compare(
+            "dask",
+            Row(
+                "20 tasks x 0.1 s on 2 dask workers (ideal 1.0 s)",
+                times["joblet"],
+                "joblib dask backend",
+                times["joblib"],
+                "s",
+            ),
+        )
+
+    def examples(self) -> bool:
+        self.section("the documentation's examples (docs/examples/plot_*.py)")
+        spec = importlib.util.spec_from_file_location(
+            "gallery", ROOT / "docs" / "gallery.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        gallery = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(gallery)
+        results = gallery.run(gallery.examples())
+        failed = [name for name, _, ok in results if not ok]
+        total = sum(elapsed for _, elapsed, _ in results)
+        self.notes.append(
+            f"gallery examples: {len(results) - len(failed)}/{len(results)} ran end "
+            f"to end in {human(total, 's')}"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
+        return not failed
+
+    # -- report ------------------------------------------------------------------
+
+    def report(self, left_behind: bool, elapsed: float) -> None:
+        self.section("report (ratio > 1: joblet is better)")
+        width = max(len(row.figure) for _, row in self.rows)
+        for step, row in self.rows:
+            print(
+                f"{step:<12} {row.figure:<{width}}  {human(row.joblet, row.unit):>12}"
+                f"  vs {row.reference_name:<20} {human(row.reference, row.unit):>12}"
+                f"  {ratio(row.speedup):>7}"
+            )
+        for note in self.notes:
+            print(f"note: {note}")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"temporary files left behind: {'yes' if left_behind else 'none'}")
+        print(f"load average (1, 5, 15 min): {load}, on {CPUS} CPUs")
+        print(f"\ndemo finished in {human(elapsed, 's')}")
+
+
+def _wall_and_cpu(
+    contenders: dict[str, Callable[[], object]], expected: object, repeat: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU seconds (this process + its workers), alternated."""
+    walls: dict[str, list[float]] = {name: [] for name in contenders}
+    cpus: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, run in contenders.items():
+            cpu_before = time.process_time() + _children_cpu()
+            start = time.perf_counter()
+            result = run()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(time.process_time() + _children_cpu() - cpu_before)
+            assert result == expected
+    return (
+        {name: statistics.median(values) for name, values in walls.items()},
+        {name: statistics.median(values) for name, values in cpus.items()},
     )
 
 
-def demo_examples(folder: Path) -> bool:
-    section("the documentation's examples (docs/examples/plot_*.py)")
-    spec = importlib.util.spec_from_file_location(
-        "gallery", ROOT / "docs" / "gallery.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    gallery = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gallery)
-    results = gallery.run(gallery.examples())
-    total = sum(elapsed for _, elapsed, _ in results)
-    failed = [name for name, _, ok in results if not ok]
-    report(
-        "gallery examples run end to end",
-        f"{len(results) - len(failed)}/{len(results)} ok in {total:.1f} s",
-    )
-    return not failed
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's live child processes."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="A short tour of joblet with timings.")
+    parser = argparse.ArgumentParser(description="A tour of joblet next to joblib 1.6.")
     parser.add_argument("--skip-examples", action="store_true", help="skip the gallery")
     args = parser.parse_args()
 
-    print(f"joblet {joblet.__version__}, {os.cpu_count()} CPUs")
+    print(
+        f"joblet {joblet.__version__} vs joblib {joblib.__version__}, numpy "
+        f"{np.__version__}, Python {sys.version.split()[0]}, {CPUS} CPUs"
+    )
     start = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="joblet-demo-"))
-    # dask's scratch space (default: <tmp>/dask-scratch-space) goes there too.
-    os.environ["DASK_TEMPORARY_DIRECTORY"] = str(folder / "dask-scratch")
+    demo = Demo(folder)
     ok = True
     try:
-        demo_hashing()
-        demo_memory(folder)
-        demo_persistence(folder)
-        demo_parallel()
-        demo_dask()
+        demo.hashing()
+        demo.memory()
+        demo.persistence()
+        demo.parallel()
+        demo.dask()
         if not args.skip_examples:
-            ok = demo_examples(folder)
+            ok = demo.examples()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     left = folder.exists()
-
-    section("report")
-    width = max(len(figure) for figure, _ in REPORT)
-    for figure, value in REPORT:
-        print(f"{figure:<{width}}  {value}")
-    print(f"{'temporary files left behind':<{width}}  {'yes' if left else 'none'}")
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"{'load average (1, 5, 15 min)':<{width}}  {load}")
-    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s")
+    demo.report(left, time.perf_counter() - start)
     return 0 if ok and not left else 1
 
 
