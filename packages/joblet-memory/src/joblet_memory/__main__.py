@@ -5,9 +5,10 @@ Commands::
     list                         cached functions: entries, size, last access
     show FUNC                    one function's entries: size, when computed,
                                  how long it took, last access, arguments
-    prune [--bytes 1G] [--items N] [--age 7d] [--dry-run]
+    prune [--bytes 1G] [--items N] [--age 7d] [--leftovers] [--dry-run]
                                  remove least recently used entries until the
-                                 cache fits
+                                 cache fits, and the temporary files of killed
+                                 writes older than a few minutes
     clear FUNC | --all           remove a function's entries (or everything)
     verify [--clear]             list entries that would be refused when loaded
                                  (unsigned, tampered, another key); --clear
@@ -40,6 +41,7 @@ from collections.abc import Sequence
 from . import __version__
 from ._explain import record_changes
 from ._function_log import FunctionLog, record_evictions
+from ._leftovers import find_leftovers, remove_stale
 from ._limits import CacheItemInfo, parse_age, parse_bytes, select_evictions
 from ._store import CACHE_FOLDER, StoreBackendBase, is_url, make_store
 from ._verbose import format_duration, format_size, format_when, plural
@@ -118,6 +120,14 @@ def _cmd_list(store: StoreBackendBase) -> int:
             f"{counts.hits:>6}  {counts.misses:>6}  "
             f"{format_duration(counts.time_saved):>10}  {last}"
         )
+    leftovers = find_leftovers(store)
+    if leftovers:
+        size = sum(leftover.size for leftover in leftovers)
+        total += size
+        print(
+            f"{'(killed writes)':<{width}}  {'':>7}  {format_size(size):>10}  "
+            f"{plural(len(leftovers), 'temporary file')}; prune removes the stale ones"
+        )
     count = sum(len(items) for items in by_function.values())
     print(f"{'total':<{width}}  {count:>7}  {format_size(total):>10}")
     return 0
@@ -155,11 +165,19 @@ def _cmd_show(store: StoreBackendBase, name: str) -> int:
 
 def _cmd_prune(store: StoreBackendBase, args: argparse.Namespace) -> int:
     limits = (parse_bytes(args.bytes), args.items, parse_age(args.age))
-    if limits == (None, None, None):
-        raise SystemExit("error: give at least one of --bytes, --items, --age")
+    if limits == (None, None, None) and not args.leftovers:
+        raise SystemExit(
+            "error: give at least one of --bytes, --items, --age, --leftovers"
+        )
+    verb = "would remove" if args.dry_run else "removed"
+    stale = remove_stale(find_leftovers(store), dry_run=args.dry_run)
+    for leftover in stale:
+        print(
+            f"{verb} {leftover.path} ({format_size(leftover.size)}, "
+            "left by a killed write)"
+        )
     items = store.get_items()
     evicted = select_evictions(items, time.time(), *limits)
-    verb = "would remove" if args.dry_run else "removed"
     for item in evicted:
         if not args.dry_run:
             store.clear_item((item.func_id, item.args_id))
@@ -285,6 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     prune.add_argument("--bytes", help="keep at most this size (500M, 2G)")
     prune.add_argument("--items", type=int, help="keep at most this many entries")
     prune.add_argument("--age", help="remove entries unused for longer (30m, 12h, 7d)")
+    prune.add_argument(
+        "--leftovers",
+        action="store_true",
+        help="only remove temporary files of killed writes (always removed)",
+    )
     prune.add_argument(
         "--dry-run", action="store_true", help="only print what would go"
     )

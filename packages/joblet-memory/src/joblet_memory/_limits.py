@@ -8,6 +8,9 @@ two files each) and removes, in this order:
 1. entries not accessed for longer than ``age_limit``;
 2. then the least recently used ones until at most ``items_limit`` remain and
    their total size is at most ``bytes_limit``.
+
+Temporary files left by killed writers count in the size; those older than a
+few minutes are removed first (see :mod:`joblet_memory._leftovers`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from ._leftovers import find_leftovers, remove_stale
 
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _AGE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -209,12 +214,20 @@ class LimitsPolicy:
         items_limit: int | None,
         age_limit: float | None,
     ) -> list[CacheItemInfo]:
+        # Temporaries of killed writers: the stale ones go, the others take room.
+        leftovers = find_leftovers(store)
+        removed = remove_stale(leftovers, now)
+        leftover_bytes = sum(x.size for x in leftovers) - sum(x.size for x in removed)
+        if bytes_limit is not None:
+            bytes_limit = max(0, bytes_limit - leftover_bytes)
         items = store.get_items()
         evicted = store.enforce_limits(
             now, bytes_limit, items_limit, age_limit, items=items
         )
-        self._total_bytes = sum(item.size for item in items) - sum(
-            i.size for i in evicted
+        self._total_bytes = (
+            sum(item.size for item in items)
+            - sum(i.size for i in evicted)
+            + leftover_bytes
         )
         self._total_items = len(items) - len(evicted)
         self._scanned_at = now

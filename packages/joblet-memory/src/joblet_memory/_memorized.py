@@ -44,6 +44,7 @@ from ._keys import (
     function_name,
     warn_unhashable_state,
 )
+from ._leftovers import sweep_function_once
 from ._limits import LimitsPolicy
 from ._location import normalize_location
 from ._registry import checked, code_records
@@ -438,6 +439,7 @@ class MemorizedFunc:
             self._print_done(duration)
             return value, metadata
         self._counters.add(stores=1)
+        sweep_function_once(store, self.func_id)
         self._print_done(duration)
         if self.verbose >= _verbose.PATH_VERBOSITY:
             print(f"[Memory] Stored {self._name} in {store.item_location(call_id)}")

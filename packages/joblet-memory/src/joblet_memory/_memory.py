@@ -13,6 +13,7 @@ from typing import Any, overload
 from ._async import AsyncMemorizedFunc
 from ._counters import CacheInfo, Counters
 from ._function_log import record_evictions
+from ._leftovers import find_leftovers, remove_stale
 from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_items
 from ._location import normalize_location
 from ._memorized import MemorizedFunc
@@ -292,7 +293,9 @@ class Memory:
     ) -> list[CacheItemInfo]:
         """Remove least recently used entries until the cache fits the limits.
 
-        With no argument, the Memory's own limits apply.
+        With no argument, the Memory's own limits apply. Temporary files left
+        by killed writers count in the size; those older than a few minutes
+        are removed in any case.
 
         Parameters
         ----------
@@ -323,6 +326,7 @@ class Memory:
                 parse_age(age_limit),
             )
         if limits == (None, None, None):
+            remove_stale(find_leftovers(self.store_backend))
             return []
         evicted = self.limits.enforce_limits(self.store_backend, *limits)
         if evicted:
