@@ -23,33 +23,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from joblet_persist import parse_size
+
 from ._leftovers import find_leftovers, remove_stale
 
-_BYTES = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _AGE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_bytes(limit: int | str | None) -> int | None:
-    """``1000``, ``'500K'``, ``'1.5G'`` (powers of 1024) or None -> bytes."""
-    if limit is None:
-        return None
+    """``1000``, ``'500K'``, ``'1.5G'``, ``'1GiB'`` (powers of 1024) or None -> bytes.
+
+    joblet-persist's ``parse_size`` is the one grammar; a bool is a TypeError
+    here, as it always was for ``bytes_limit``.
+    """
     if isinstance(limit, bool):
         raise TypeError(
             f"bytes_limit must be an int or a string like '1G', got {limit!r}"
         )
-    if isinstance(limit, int):
-        value = limit
-    elif isinstance(limit, str) and (match := _BYTES.match(limit)):
-        value = int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
-    else:
-        raise ValueError(
-            f"bytes_limit must be an int or a string like '500M' or '1.5G', got {limit!r}"
-        )
-    if value < 0:
-        raise ValueError(f"bytes_limit must be >= 0, got {limit!r}")
-    return value
+    return parse_size(limit, "bytes_limit")
 
 
 def parse_items(limit: int | None) -> int | None:

@@ -10,6 +10,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
+from joblet_persist import MMAP_MODES
+
 from ._async import AsyncMemorizedFunc
 from ._counters import CacheInfo, Counters
 from ._function_log import record_evictions
@@ -23,12 +25,10 @@ from ._store import StoreBackendBase, make_store
 
 logger = logging.getLogger("joblet_memory")
 
-_MMAP_MODES = (None, "r+", "r", "w+", "c")
-
 
 def _check_mmap_mode(mmap_mode: Any) -> None:
-    if mmap_mode not in _MMAP_MODES:
-        raise ValueError(f"mmap_mode must be one of {_MMAP_MODES!r}, got {mmap_mode!r}")
+    if mmap_mode not in MMAP_MODES:
+        raise ValueError(f"mmap_mode must be one of {MMAP_MODES!r}, got {mmap_mode!r}")
 
 
 class Memory:

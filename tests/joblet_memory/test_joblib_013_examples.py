@@ -1,4 +1,4 @@
-"""Every Memory example of the seed (sections 1.2, 2.3, 2.6, 3.1), with joblet_memory."""
+"""Every Memory example of joblib 0.13's documentation (sections 1.2, 2.3, 2.6, 3.1), with joblet_memory."""
 
 from __future__ import annotations
 
