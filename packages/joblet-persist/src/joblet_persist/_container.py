@@ -12,7 +12,14 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from ._errors import FormatError, TruncatedFileError
-from ._format import HEADER, BufferEntry, Header, align, decode_table
+from ._format import (
+    BUFFER_PERSISTENT_ID,
+    HEADER,
+    BufferEntry,
+    Header,
+    align,
+    decode_table,
+)
 from ._io import Source
 from ._legacy import ChunkReader
 from ._numpy_io import MappedSlot
@@ -109,6 +116,31 @@ def _check_entries(entries: list[BufferEntry], header: Header, where: str) -> No
         )
 
 
+def _unpickle(
+    pickled: bytes | bytearray, buffers: Iterator[Any], options: LoadOptions
+) -> Any:
+    stream = io.BytesIO(pickled)
+    unpickler: Any
+    if options.allow is None:
+        unpickler = pickle.Unpickler(stream, buffers=buffers)
+    else:
+        unpickler = RestrictedUnpickler(stream, options.allow, buffers=buffers)
+
+    def persistent_load(pid: Any) -> Any:
+        # protocol < 5 streams name their arrays' buffers this way
+        if pid != BUFFER_PERSISTENT_ID:
+            raise FormatError(f"{options.where} is corrupted: unknown persistent id")
+        try:
+            return next(buffers)
+        except StopIteration:
+            raise FormatError(
+                f"{options.where} is corrupted: it uses more buffers than its table lists"
+            ) from None
+
+    unpickler.persistent_load = persistent_load
+    return unpickler.load()
+
+
 def read_container(file: IO[bytes], options: LoadOptions) -> Any:
     """Load the joblet file starting at the current position of ``file``.
 
@@ -152,12 +184,7 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
             buffers = _buffers_mapped(options.path, header, entries, mode)
         else:
             buffers = _buffers_in_memory(source, header, entries, chunks)
-        stream = io.BytesIO(pickled)
-        if options.allow is None:
-            value = pickle.Unpickler(stream, buffers=buffers).load()
-        else:
-            value = RestrictedUnpickler(stream, options.allow, buffers=buffers).load()
-        return value
+        return _unpickle(pickled, iter(buffers), options)
     except (MemoryError, OverflowError) as exc:
         raise FormatError(
             f"{where} is corrupted: it announces sizes that cannot be allocated ({exc!r})"

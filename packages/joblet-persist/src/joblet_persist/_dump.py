@@ -13,6 +13,7 @@ from ._atomic import atomic_write
 from ._compress_args import resolve_compress
 from ._compressors import get_compressor, parallel_format
 from ._format import (
+    BUFFER_PERSISTENT_ID,
     FORMAT_VERSION,
     HEADER,
     BufferEntry,
@@ -20,6 +21,7 @@ from ._format import (
     align,
     encode_table,
 )
+from ._joblib_writer import check_format, check_joblib_codec, write_joblib
 from ._numpy_io import array_layout, is_plain_array, reduce_array
 from ._streams import write_stream
 from ._types import Compress, PathOrFile
@@ -36,11 +38,27 @@ def _writer_name() -> str:
     return f"joblet-persist {__version__}"
 
 
+class _ArrayRef:
+    """Stands for an array's bytes in a protocol < 5 stream (a persistent id)."""
+
+    __slots__ = ()
+
+
 class _Pickler(pickle.Pickler):
-    """Pickler sending numpy arrays and protocol-5 buffers out of band."""
+    """Pickler sending numpy arrays and protocol-5 buffers out of band.
+
+    At protocol 5 an array's bytes travel as a ``PickleBuffer``; below, where
+    pickle has no out-of-band buffers, as the persistent id
+    :data:`BUFFER_PERSISTENT_ID`, so ``load(mmap_mode=...)`` maps them too.
+    """
 
     def __init__(self, file: IO[bytes], protocol: int) -> None:
-        super().__init__(file, protocol, buffer_callback=self._take_buffer)
+        if protocol >= 5:
+            super().__init__(file, protocol, buffer_callback=self._take_buffer)
+        else:
+            super().__init__(file, protocol)
+            self.persistent_id = self._persistent_id  # type: ignore[method-assign]
+        self.protocol = protocol
         self.entries: list[BufferEntry] = []
         self.datas: list[memoryview] = []
         self._arrays: dict[int, tuple[Any, Any, str]] = {}
@@ -51,32 +69,44 @@ class _Pickler(pickle.Pickler):
         if not is_plain_array(obj):
             return NotImplemented
         data, order = array_layout(obj)
-        placeholder = pickle.PickleBuffer(bytearray())
+        placeholder: Any = (
+            pickle.PickleBuffer(bytearray()) if self.protocol >= 5 else _ArrayRef()
+        )
         self._arrays[id(placeholder)] = (placeholder, data, order)
         return reduce_array(obj, placeholder, order)
+
+    def _persistent_id(self, obj: Any) -> str | None:
+        if type(obj) is not _ArrayRef:
+            return None
+        self._add_array(self._arrays.pop(id(obj)))
+        return BUFFER_PERSISTENT_ID
+
+    def _add_array(self, found: tuple[Any, Any, str]) -> None:
+        import numpy
+
+        _, data, order = found
+        raw = memoryview(data.ravel(order="K").view(numpy.uint8))
+        self.entries.append(
+            BufferEntry(
+                nbytes=raw.nbytes,
+                kind="array",
+                dtype=data.dtype.str,
+                shape=tuple(data.shape),
+                order=order,
+            )
+        )
+        self.datas.append(raw)
 
     def _take_buffer(self, buffer: pickle.PickleBuffer) -> bool:
         found = self._arrays.pop(id(buffer), None)
         if found is not None:
-            import numpy
-
-            _, data, order = found
-            raw = memoryview(data.ravel(order="K").view(numpy.uint8))
-            self.entries.append(
-                BufferEntry(
-                    nbytes=raw.nbytes,
-                    kind="array",
-                    dtype=data.dtype.str,
-                    shape=tuple(data.shape),
-                    order=order,
-                )
-            )
-        else:
-            try:
-                raw = buffer.raw()
-            except BufferError:  # not contiguous: let pickle copy it in band
-                return True
-            self.entries.append(BufferEntry(nbytes=raw.nbytes))
+            self._add_array(found)
+            return False
+        try:
+            raw = buffer.raw()
+        except BufferError:  # not contiguous: let pickle copy it in band
+            return True
+        self.entries.append(BufferEntry(nbytes=raw.nbytes))
         self.datas.append(raw)
         return False
 
@@ -101,12 +131,9 @@ def serialize(
 ) -> tuple[bytes, list[BufferEntry], list[memoryview]]:
     """The pickle stream of ``value`` and its out-of-band buffers (not copied)."""
     sink = io.BytesIO()
-    if protocol >= 5:
-        pickler = _Pickler(sink, protocol)
-        pickler.dump(value)
-        return sink.getvalue(), pickler.entries, pickler.datas
-    pickle.Pickler(sink, protocol).dump(value)  # arrays in band: no memory mapping
-    return sink.getvalue(), [], []
+    pickler = _Pickler(sink, protocol)
+    pickler.dump(value)
+    return sink.getvalue(), pickler.entries, pickler.datas
 
 
 def _write_all(file: IO[bytes], data: memoryview | bytes) -> None:
@@ -230,6 +257,8 @@ def dump(
     filename: PathOrFile,
     compress: Compress = 0,
     protocol: int | None = None,
+    *,
+    format: str = "joblet",
 ) -> list[str] | None:
     """Persist an arbitrary Python object into one file.
 
@@ -245,16 +274,26 @@ def dump(
     filename : str, os.PathLike or binary file object
         The path, or an open binary file object (``open(..., 'wb')``,
         ``gzip.GzipFile``, ``io.BytesIO`` ...). With a path, the extensions
-        ``.z .gz .bz2 .xz .lzma .lz4`` select that compressor when ``compress``
-        is not a name or a tuple.
+        ``.z .gz .bz2 .xz .lzma .lz4 .zst`` select that compressor when
+        ``compress`` is not a name or a tuple. A missing folder is an error
+        (it is not created).
     compress : bool, int, str or (str, int), default 0
         0 or False: no compression. True: zlib at level 3. An int 1-9: zlib at
         that level. A name (``'zlib'``, ``'gzip'``, ``'bz2'``, ``'lzma'``,
-        ``'xz'``, ``'lz4'`` or a registered one): that compressor at its default
-        level. A ``(name, level)`` tuple, level 0-9.
+        ``'xz'``, ``'lz4'``, ``'zstd'`` or a registered one): that compressor at
+        its default level. A ``(name, level)`` tuple, level 0-9. The file is
+        then a standard stream of that format (``gzip -d`` gives the
+        uncompressed file), compressed on several threads.
     protocol : int, optional
-        Pickle protocol; the default (the highest) stores buffers raw. Protocols
-        below 5 keep arrays inside the pickle stream (no memory mapping).
+        Pickle protocol, the highest by default. At every protocol numpy
+        arrays are stored raw after the pickle stream (memory-mappable);
+        protocol 5 also stores other ``PickleBuffer`` objects raw.
+    format : {'joblet', 'joblib'}, default 'joblet'
+        'joblib' writes the layout of ``joblib.dump`` instead, which joblib
+        0.10 and later load (arrays memory-mappable with joblib's
+        ``mmap_mode``, 16-byte aligned), for machines where only joblib is
+        installed; compressors: zlib, gzip, bz2, lzma, xz, lz4, as one
+        single-threaded stream like joblib's. joblib is not needed to write it.
 
     Returns
     -------
@@ -265,7 +304,10 @@ def dump(
     ------
     ValueError
         For an unknown compressor, a level outside 0-9, a missing optional
-        package (lz4) or a ``filename`` that is neither a path nor a file object.
+        package (lz4, zstd) or a ``filename`` that is neither a path nor a file
+        object.
+    FileNotFoundError
+        When the folder of ``filename`` does not exist.
     """
     protocol = _check_protocol(protocol)
     path: str | None = None
@@ -278,6 +320,13 @@ def dump(
             "note the order is dump(value, filename)"
         )
     codec = resolve_compress(compress, path)
+    if check_format(format) == "joblib":
+        check_joblib_codec(codec)
+        if path is None:
+            write_joblib(value, filename, codec, protocol)  # type: ignore[arg-type]
+            return None
+        atomic_write(path, lambda file: write_joblib(value, file, codec, protocol))
+        return [path]
     pickled, entries, datas = serialize(value, protocol)
     pieces, total = _layout(pickled, entries, datas)
 

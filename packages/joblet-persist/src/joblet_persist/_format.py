@@ -28,6 +28,8 @@ from typing import Any
 from ._errors import FormatError, TruncatedFileError, UnsupportedVersionError
 
 MAGIC = b"\x89JOBLET\n"
+#: The persistent id standing for the next buffer in streams of protocol < 5.
+BUFFER_PERSISTENT_ID = "joblet-buffer"
 FORMAT_VERSION = 2
 #: The version whose compressed files were joblet's own chunked container.
 LEGACY_CHUNKED_VERSION = 1

@@ -62,8 +62,9 @@ def _read_compressed(
             head = read_upto(inner, HEAD_BYTES)
             stream = io.BufferedReader(Prepended(head, inner))
             value = _dispatch(stream, head, options.in_memory())
-            if isinstance(inner, DecodedStream):
-                inner.finish()  # check the trailer (seek table, xz index)
+            # reach the stream's end, so that its trailer (checksum, seek table,
+            # index) is checked; data after the dump is left unread, as in joblib
+            inner.read(1)
             return value
     except CODEC_ERRORS as exc:
         if isinstance(exc, (FormatError, ImportError)):

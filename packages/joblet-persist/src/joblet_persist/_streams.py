@@ -42,7 +42,9 @@ CODEC_ERRORS: tuple[type[BaseException], ...] = (
 def codec_error(exc: BaseException, where: str, codec: str) -> FormatError:
     """The one place where a codec's own exception becomes a FormatError."""
     if isinstance(exc, FormatError):
-        return exc
+        if where in str(exc):
+            return exc
+        return type(exc)(f"{where} is corrupted: {exc}. Dump the data again.")
     if isinstance(exc, EOFError) or "end of stream" in str(exc).lower():
         return TruncatedFileError(
             f"{where} is truncated: its {codec} stream ends early ({exc}). "
@@ -252,12 +254,6 @@ class DecodedStream(io.RawIOBase):
         view[:n] = self._current[:n]
         self._current = self._current[n:]
         return n
-
-    def finish(self) -> None:
-        """Read what is left of the stream, so its trailer and checksums are checked."""
-        sink = bytearray(1 << 20)
-        while self.readinto(sink):
-            pass
 
     def _read_sequential(self, view: memoryview) -> int:
         assert self._sequential is not None
