@@ -283,27 +283,29 @@ def isolated(session: nox.Session, dist: str) -> None:
 
 
 @nox.session(venv_backend="venv", requires=["wheels"])
-@nox.parametrize("dist", ["joblet", "joblet-persist"])
-def install(session: nox.Session, dist: str) -> None:
-    """The documented install, as a user runs it: pip and the wheelhouse.
+@nox.parametrize(
+    ("dist", "source"),
+    [("joblet", "wheelhouse"), ("joblet-persist", "wheelhouse"), ("joblet", "folders")],
+)
+def install(session: nox.Session, dist: str, source: str) -> None:
+    """The documented installs, as a user runs them, each into a fresh venv.
 
-    A fresh virtual environment (plain venv, its own pip) gets
-    ``pip install --find-links wheelhouse <dist>``, which must bring exactly
-    ``dist`` and the joblet layers below it; then each of them is imported.
+    ``wheelhouse``: ``pip install --find-links wheelhouse <dist>``, which must
+    bring exactly ``dist`` and the joblet layers below it. ``folders``:
+    ``pip install ./packages/*``, all six from source. Then each is imported.
+    Plain venv and its own pip; third-party dependencies come from the index.
     """
-    session.log(f"installing {dist} and what it needs with pip, as a user would")
-    session.run(
-        "python",
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--find-links",
-        str(WHEELHOUSE),
-        dist,
-    )
-    needed = _with_joblet_dependencies(dist)
+    pip = ["python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if source == "wheelhouse":
+        session.log(
+            f"installing {dist} from {WHEELHOUSE.name}/ with pip, as a user would"
+        )
+        session.run(*pip, "--find-links", str(WHEELHOUSE), dist)
+        needed = _with_joblet_dependencies(dist)
+    else:
+        session.log("installing ./packages/* with pip, as a user would")
+        needed = _with_joblet_dependencies("joblet")
+        session.run(*pip, *(str(DISTRIBUTIONS[name].folder) for name in needed))
     session.run("python", "tools/check_install.py", *needed)
     imports = "; ".join(f"import {DISTRIBUTIONS[n].import_name}" for n in needed)
     session.run("python", "-c", f"{imports}; print('imported', {needed!r})")

@@ -8,6 +8,13 @@ DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
 import gallery  # noqa: E402
 
+sys.path.insert(0, str(DOCS.parent / "tools"))
+import changelog  # noqa: E402
+
+# The Changelog page includes the fragments of changes/ not yet released.
+(DOCS / "generated").mkdir(exist_ok=True)
+(DOCS / "generated" / "unreleased.inc").write_text(changelog.unreleased())
+
 project = "joblet"
 author = "The joblet developers"
 copyright = "2026, the joblet developers"
