@@ -318,3 +318,16 @@ def test_output_symlink_is_not_read(tmp_path):
     with pytest.warns(CacheWarning, match="cannot be read"):
         assert cached(1) == 2
     assert not output.is_symlink()  # replaced by a real, signed file
+
+
+@pytest.mark.parametrize("key", [b"k" * 16, b"k" * 64, b"k" * 100])
+def test_mac_is_standard_hmac_sha256(key):
+    import hashlib
+    import hmac
+
+    from joblet_memory._signing import _DOMAIN
+
+    region = os.urandom(1000)
+    expected = hmac.new(key, _DOMAIN + b"f/a\x00" + region, hashlib.sha256).digest()
+    assert Signer(key).mac("f/a", region) == expected
+    assert Signer(key).mac("f/a", memoryview(region)) == expected

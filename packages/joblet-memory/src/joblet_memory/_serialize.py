@@ -84,8 +84,9 @@ def read_output(path: str, mmap_mode: str | None, signer: Signer, entry: str) ->
     with open(fd, "rb", buffering=0) as handle:
         size = os.fstat(fd).st_size
         if mmap_mode is None and size <= _READ_WHOLE:
-            body = signer.verify_bytes(entry, handle.read())
-            return load(io.BytesIO(body))
+            data = handle.read()
+            signer.verify_bytes(entry, data)
+            return load(io.BytesIO(data))  # shares the bytes; the trailer is ignored
         signer.verify_file(handle, entry)
         if mmap_mode is None:
             return load(handle)
@@ -95,4 +96,5 @@ def read_output(path: str, mmap_mode: str | None, signer: Signer, entry: str) ->
 
 def load_bytes(data: bytes, signer: Signer, entry: str) -> Any:
     """The value held in ``data`` (a whole result file) once verified."""
-    return load(io.BytesIO(signer.verify_bytes(entry, data)))
+    signer.verify_bytes(entry, data)
+    return load(io.BytesIO(data))  # shares the bytes; the trailer is ignored

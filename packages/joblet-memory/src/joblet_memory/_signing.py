@@ -31,9 +31,9 @@ import os
 import secrets
 import sys
 import threading
-from typing import IO
+from typing import IO, Any
 
-from joblet_persist._format import HEADER, MAGIC, Header
+from joblet_persist._format import HEADER, MAGIC
 
 TRAILER_MAGIC = b"JBLTSIG1"
 MAC_SIZE = 32
@@ -43,6 +43,7 @@ KEY_ENV = "JOBLET_CACHE_KEY"
 KEY_FILE_NAME = "cache-key"
 MIN_KEY_BYTES = 16
 _DOMAIN = b"joblet-memory entry v1\x00"
+_BLOCK = 64  # SHA-256's block size, for HMAC's key pads
 
 
 class SignatureError(Exception):
@@ -117,6 +118,21 @@ def _as_key(key: bytes | str, source: str) -> bytes:
     return raw
 
 
+def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after HMAC's inner and outer key pads, copied per message.
+
+    The same value as ``hmac.new(key, msg, 'sha256')``, in about a third of
+    the time for the small regions of most entries (OpenSSL's HMAC setup
+    dominates there).
+    """
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\x00")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+    return inner, outer
+
+
 def key_id(key: bytes) -> bytes:
     """A short public fingerprint of ``key`` (tells 'other key' from 'tampered')."""
     return hashlib.sha256(b"joblet key id\x00" + key).digest()[:KEY_ID_SIZE]
@@ -141,6 +157,7 @@ class Signer:
         self.explicit_key = None if key is None else _as_key(key, "signing_key=")
         self.trust_unsigned = bool(trust_unsigned)
         self._key: bytes | None = self.explicit_key
+        self._pads: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -170,10 +187,14 @@ class Signer:
         return f"Signer(trust_unsigned={self.trust_unsigned})"
 
     def mac(self, entry: str, region: bytes | memoryview) -> bytes:
-        digest = hmac.new(self.key, _DOMAIN, hashlib.sha256)
-        digest.update(entry.encode("utf-8") + b"\x00")
-        digest.update(region)
-        return digest.digest()
+        """HMAC-SHA256 of the entry name and ``region`` (RFC 2104)."""
+        if self._pads is None:
+            self._pads = _hmac_pads(self.key)
+        inner, outer = self._pads[0].copy(), self._pads[1].copy()
+        inner.update(_DOMAIN + entry.encode("utf-8") + b"\x00")
+        inner.update(region)
+        outer.update(inner.digest())
+        return outer.digest()
 
     def trailer(self, entry: str, region: bytes | memoryview) -> bytes:
         return self.mac(entry, region) + key_id(self.key) + TRAILER_MAGIC
@@ -216,16 +237,23 @@ class Signer:
             "bad signature",
         )
 
-    def verify_bytes(self, entry: str, data: bytes | memoryview) -> memoryview:
-        """Check a whole file held in memory; return it without its trailer."""
-        view = memoryview(data)
-        signed = has_trailer(view)
-        body = view[:-TRAILER_SIZE] if signed else view
-        tail = bytes(view[-TRAILER_SIZE:]) if signed else b""
-        self.check(
-            entry, body[: region_length(bytes(body[: HEADER.size]), len(body))], tail
-        )
-        return body
+    def verify_bytes(self, entry: str, data: bytes) -> None:
+        """Check a whole result file held in memory (trailer included).
+
+        The path of every small hit, so the sound case is inlined: one HMAC
+        over a view of the region, one constant-time comparison.
+        """
+        size = len(data)
+        body_size = size - TRAILER_SIZE
+        if size >= TRAILER_SIZE and data.endswith(TRAILER_MAGIC):
+            region = memoryview(data)[: region_length(data, body_size)]
+            if hmac.compare_digest(
+                self.mac(entry, region), data[body_size : body_size + MAC_SIZE]
+            ):
+                return
+            self.check(entry, region, data[body_size:])
+        region = memoryview(data)[: region_length(data, size)]
+        self.check(entry, region, b"")
 
     def verify_file(self, handle: IO[bytes], entry: str) -> None:
         """Check the open result file ``handle`` (reads its prefix and trailer)."""
@@ -241,24 +269,20 @@ class Signer:
         self.check(entry, region, tail)
 
 
-def has_trailer(view: memoryview) -> bool:
-    return (
-        len(view) >= TRAILER_SIZE
-        and bytes(view[-len(TRAILER_MAGIC) :]) == TRAILER_MAGIC
-    )
-
-
 def region_length(head: bytes, body_size: int) -> int:
-    """How many leading bytes of a file of ``body_size`` bytes are signed."""
+    """How many leading bytes of a file of ``body_size`` bytes are signed.
+
+    The header, buffer table and pickle stream of an uncompressed joblet-persist
+    file; everything for any other file. The header's sizes are part of the
+    signed region, so a forged size cannot move code out of it.
+    """
     if len(head) < HEADER.size or not head.startswith(MAGIC):
         return body_size
-    try:
-        header = Header.unpack(head, "cache entry")
-    except Exception:  # damaged header: sign (and so check) everything
+    fields = HEADER.unpack_from(head)  # head may be the whole file
+    flags, codec, table_len, pickle_len = fields[2], fields[3], fields[6], fields[7]
+    if flags or codec.strip(b"\x00"):  # compressed: the pickle is in chunks
         return body_size
-    if header.compressed:
-        return body_size
-    return min(body_size, HEADER.size + header.table_len + header.pickle_len)
+    return min(body_size, HEADER.size + table_len + pickle_len)
 
 
 def read_region(handle: IO[bytes], body_size: int) -> bytes:
