@@ -438,6 +438,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     supports_retrieve_callback = True
     supports_return_generator = True
     supports_inner_max_num_threads = True
+    supports_task_timeout = True  # a late task's worker is stopped and replaced
     MIN_IDEAL_BATCH_DURATION = 0.05
     MAX_IDEAL_BATCH_DURATION = 1.0
     BATCH_GROWTH = 16

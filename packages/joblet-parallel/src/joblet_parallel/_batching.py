@@ -6,6 +6,7 @@ from operator import itemgetter
 from typing import Any
 
 from ._config import restore, set_nested
+from ._failures import FailurePolicy, run_task
 
 Task = tuple[Any, tuple[Any, ...], dict[str, Any]]
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
@@ -26,15 +27,24 @@ class BatchedCalls:
     None) is read by the executor and is not sent.
     """
 
-    __slots__ = ("_columns", "_items", "max_n_jobs", "nested_backend", "time_limit")
+    __slots__ = (
+        "_columns",
+        "_items",
+        "max_n_jobs",
+        "nested_backend",
+        "policy",
+        "time_limit",
+    )
 
     def __init__(
         self,
         items: list[Task],
         nested_backend: Any = None,
         max_n_jobs: int | None = None,
+        policy: FailurePolicy | None = None,
     ) -> None:
         self._items: list[Task] | None = items
+        self.policy = policy if policy is not None and policy.active else None
         # (func, [args, ...], [kwargs, ...] or None) once sent in one-function form
         self._columns: tuple[Any, list[tuple[Any, ...]], Any] | None = None
         self.nested_backend = nested_backend
@@ -49,8 +59,10 @@ class BatchedCalls:
         kwargs: list[dict[str, Any]] | None,
         nested_backend: Any,
         max_n_jobs: int | None,
+        policy: FailurePolicy | None = None,
     ) -> BatchedCalls:
         batch = cls.__new__(cls)
+        batch.policy = policy
         batch._items = None
         batch._columns = (func, args, kwargs)
         batch.nested_backend = nested_backend
@@ -78,6 +90,9 @@ class BatchedCalls:
             restore(token)
 
     def _run(self) -> list[Any]:
+        policy = self.policy
+        if policy is not None:
+            return [run_task(policy, *task) for task in self.items]
         if self._columns is not None:
             func, args, kwargs = self._columns
             if kwargs is None:
@@ -96,11 +111,17 @@ class BatchedCalls:
                 *self._columns,
                 self.nested_backend,
                 self.max_n_jobs,
+                self.policy,
             )
         items = self.items
         funcs = list(map(_first, items))
         if not items or funcs.count(funcs[0]) != len(funcs):
-            return BatchedCalls, (items, self.nested_backend, self.max_n_jobs)
+            return BatchedCalls, (
+                items,
+                self.nested_backend,
+                self.max_n_jobs,
+                self.policy,
+            )
         # Checked with C-level loops: this runs in the parent for every task.
         with_kwargs = any(map(_third, items))
         return BatchedCalls._from_columns, (
@@ -109,6 +130,7 @@ class BatchedCalls:
             list(map(_third, items)) if with_kwargs else None,
             self.nested_backend,
             self.max_n_jobs,
+            self.policy,
         )
 
     def describe(self) -> str:

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "prefer": None,
     "require": None,
     "inner_max_num_threads": None,
+    "return_exceptions": False,
+    "retries": 0,
+    "retry_on": (),
+    "task_timeout": None,
 }
 
 _local = threading.local()
@@ -74,6 +78,25 @@ def _make_backend(
     return instance
 
 
+def _check_failure_settings(values: dict[str, Any]) -> None:
+    """Check the failure options given (others keep their defaults)."""
+    from ._failures import check_failure_options
+
+    names = ("return_exceptions", "retries", "retry_on", "task_timeout")
+    given = [values[name] is not _UNSET for name in names]
+    if not any(given):
+        return
+    checked = check_failure_options(
+        *(
+            values[name] if values[name] is not _UNSET else DEFAULTS[name]
+            for name in names
+        )
+    )
+    for name, was_given, value in zip(names, given, checked, strict=True):
+        if was_given:
+            values[name] = value
+
+
 class parallel_config:
     """Set the default backend and settings of ``Parallel`` in a ``with`` block.
 
@@ -93,6 +116,9 @@ class parallel_config:
         Defaults of the ``Parallel`` parameters of the same names.
     inner_max_num_threads : int, optional
         Number of BLAS/OpenMP threads each worker may use (process backends).
+    return_exceptions, retries, retry_on, task_timeout
+        Defaults of the ``Parallel`` parameters of the same names (failures that
+        do not sink the call).
     **backend_params
         Passed to the backend factory when ``backend`` is a name.
 
@@ -117,6 +143,10 @@ class parallel_config:
         prefer: Any = _UNSET,
         require: Any = _UNSET,
         inner_max_num_threads: Any = _UNSET,
+        return_exceptions: Any = _UNSET,
+        retries: Any = _UNSET,
+        retry_on: Any = _UNSET,
+        task_timeout: Any = _UNSET,
         **backend_params: Any,
     ) -> None:
         settings = self._settings(
@@ -129,6 +159,10 @@ class parallel_config:
             prefer=prefer,
             require=require,
             inner_max_num_threads=inner_max_num_threads,
+            return_exceptions=return_exceptions,
+            retries=retries,
+            retry_on=retry_on,
+            task_timeout=task_timeout,
             backend_params=backend_params,
         )
         self.old_config = getattr(_local, "config", None)
@@ -160,6 +194,7 @@ class parallel_config:
         ):
             if values[name] is not _UNSET:
                 values[name] = check(values[name])
+        _check_failure_settings(values)
         if values["max_nbytes"] is not _UNSET:
             parse_max_nbytes(values["max_nbytes"])  # fail here, with advice
         if backend is not _UNSET:
@@ -199,6 +234,10 @@ class parallel_config:
             "prefer",
             "require",
             "inner_max_num_threads",
+            "return_exceptions",
+            "retries",
+            "retry_on",
+            "task_timeout",
         }
         values = {name: settings.pop(name, _UNSET) for name in names}
         new = cls._settings(backend, backend_params=settings, **values)

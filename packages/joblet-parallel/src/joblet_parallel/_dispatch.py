@@ -25,7 +25,20 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._batching import BatchedCalls
-from ._errors import WorkerInterrupt, parallel_timeout_error
+from ._errors import (
+    ResultPicklingError,
+    TaskTimeoutError,
+    WorkerInterrupt,
+    parallel_timeout_error,
+)
+from ._failures import (
+    FailurePolicy,
+    add_note,
+    attempts_note,
+    describe_error,
+    is_worker_loss,
+    unwrap_failures,
+)
 from ._validation import parse_pre_dispatch
 
 if TYPE_CHECKING:
@@ -37,15 +50,31 @@ class _Batch:
         "counted",
         "done",
         "error",
+        "index",
+        "items",
         "job",
+        "parent",
+        "parts_left",
+        "reasons",
         "result",
         "size",
         "started",
         "waited_since",
     )
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self,
+        size: int,
+        items: list[Any] | None = None,
+        parent: _Batch | None = None,
+        index: int = 0,
+    ) -> None:
         self.size = size
+        # Kept only when a failure may need the batch sent again (or split).
+        self.items = items
+        self.parent, self.index = parent, index  # a task of a split batch
+        self.parts_left = 0
+        self.reasons: list[str] = []  # why each attempt failed
         self.done = False
         self.counted = False  # in _n_completed_batches (frees a dispatch slot)
         self.error: BaseException | None = None
@@ -80,6 +109,14 @@ class CallDispatch:
         self.aborted = False
         self.consumed = 0  # batches handed to the caller
         self.dispatching: int | None = None  # thread id inside dispatch()
+        self.policy = FailurePolicy(
+            parallel.return_exceptions, parallel.retries, parallel.retry_on
+        )
+        self.task_timeout: float | None = parallel.task_timeout
+        # Whether a batch's failure can be survived: then its items are kept.
+        self.recover = bool(
+            parallel.return_exceptions or parallel.retries or self.task_timeout
+        )
 
     # -- taking and sending work ---------------------------------------------
     def next_items(self) -> list[Any] | None:
@@ -94,6 +131,8 @@ class CallDispatch:
         if p._exhausted:
             return None
         size = self.backend.compute_batch_size() if self.auto else p.batch_size
+        if self.task_timeout is not None:
+            size = 1  # each task has its own clock
         if size == 1:
             items = list(itertools.islice(self.iterator, 1))
             if not items:
@@ -152,16 +191,20 @@ class CallDispatch:
                 with self.lock:
                     self.lock.notify_all()
                 break
-            batch = _Batch(len(items))
-            calls = BatchedCalls(items, self.nested_backend, self.nested_max)
+            batch = _Batch(len(items), items if self.recover else None)
             with self.lock:
                 self.jobs.append(batch)
                 p._n_dispatched_batches += 1
                 p._n_dispatched_tasks += len(items)
-            batch.started = time.monotonic()
-            batch.job = self.backend.submit(calls, callback=self._callback_for(batch))
+            self._submit(batch, items)
             sent += 1
         return sent
+
+    def _submit(self, batch: _Batch, items: list[Any]) -> None:
+        calls = BatchedCalls(items, self.nested_backend, self.nested_max, self.policy)
+        calls.time_limit = self.task_timeout
+        batch.started = time.monotonic()
+        batch.job = self.backend.submit(calls, callback=self._callback_for(batch))
 
     def _callback_for(self, batch: _Batch) -> Callable[[Any], None]:
         return lambda out: self.on_done(batch, out)
@@ -188,16 +231,27 @@ class CallDispatch:
         if not self.callback_retrieval:
             self._count_completion(batch)
             return
-        p = self.parallel
         error = None
-        result = None
+        result: Any = None
         try:
             result = self.backend.retrieve_result_callback(out)
         except BaseException as exc:
             error = _caller_error(exc)
+        if error is not None and self.recover and self._recover(batch, error):
+            return
+        if error is None and self.policy.return_exceptions:
+            result = unwrap_failures(result)
+        if batch.parent is not None:
+            self._part_done(batch, result, error)
+            return
         duration = getattr(out, "duration", 0.0) or (time.monotonic() - batch.started)
         if error is None:
             self.backend.batch_completed(batch.size, duration)
+        self._finish(batch, result, error)
+
+    def _finish(self, batch: _Batch, result: Any, error: BaseException | None) -> None:
+        """A batch of the call is done: count it, wake the caller, send more."""
+        p = self.parallel
         with self.lock:
             if self.aborted:
                 return
@@ -214,6 +268,63 @@ class CallDispatch:
             if p.verbose:
                 p._print_progress()
             self._dispatch_after_completion()
+
+    # -- surviving failures (return_exceptions, retries, task_timeout) -------
+    def _recover(self, batch: _Batch, error: BaseException) -> bool:
+        """Send the batch again, split it, or put the error in its place;
+        False when the error must fail the call (after noting the attempts)."""
+        splittable = is_worker_loss(error) or isinstance(error, ResultPicklingError)
+        if batch.size > 1 and splittable and batch.items is not None:
+            self._split(batch)  # which task failed is unknown: one by one
+            return True
+        batch.reasons.append(describe_error(error))
+        retry_on = self.policy.retry_on
+        retriable = is_worker_loss(error) or (
+            isinstance(error, TaskTimeoutError)
+            and bool(retry_on)
+            and isinstance(error, retry_on)
+        )
+        if (
+            retriable
+            and len(batch.reasons) <= self.policy.retries
+            and batch.items is not None
+            and not self.aborted
+        ):
+            self._submit(batch, batch.items)
+            return True
+        if len(batch.reasons) > 1:
+            add_note(error, f"The task {attempts_note(batch.reasons)}")
+        if not self.policy.return_exceptions or batch.size != 1:
+            return False
+        if batch.parent is not None:
+            self._part_done(batch, [error], None)
+        else:
+            self._finish(batch, [error], None)
+        return True
+
+    def _split(self, batch: _Batch) -> None:
+        """Send each task of a batch that lost its worker on its own."""
+        items = batch.items or []
+        batch.result = [None] * len(items)
+        batch.parts_left = len(items)
+        for index, item in enumerate(items):
+            self._submit(_Batch(1, [item], batch, index), [item])
+
+    def _part_done(
+        self, part: _Batch, result: Any, error: BaseException | None
+    ) -> None:
+        """One task of a split batch is done; the batch is when all are."""
+        if error is not None:
+            self.fail(error)
+            return
+        parent = part.parent
+        assert parent is not None
+        with self.lock:
+            parent.result[part.index] = result[0]
+            parent.parts_left -= 1
+            finished = parent.parts_left == 0
+        if finished:
+            self._finish(parent, parent.result, None)
 
     def _count_completion(self, batch: _Batch) -> None:
         """joblib's protocol: whatever the callback receives (the result, the

@@ -121,3 +121,10 @@ class RemoteError(Exception):
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message}"
+
+
+class TaskTimeoutError(TimeoutError):
+    """A task ran longer than ``task_timeout``: its worker was stopped and replaced.
+
+    The message names the task (``f(args...)``, shortened) and its elapsed time.
+    """

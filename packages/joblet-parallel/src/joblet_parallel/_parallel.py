@@ -16,6 +16,12 @@ from ._backends import (
 )
 from ._config import get_config
 from ._dispatch import CallDispatch
+from ._failures import (
+    FailurePolicy,
+    check_call_support,
+    check_failure_options,
+    run_inline,
+)
 from ._memmapping import parse_max_nbytes
 from ._progress import ProgressHook, short_format_time, verbosity_filter
 from ._registry import default_backend_name, get_backend_factory
@@ -118,6 +124,24 @@ class Parallel:
         Progress hook called in the calling thread as work completes: an object
         with ``update(n)``/``close()`` such as ``tqdm(total=n)``, or a callable
         ``progress(n_completed, n_total)``.
+    return_exceptions : bool, default False
+        A task that raises gives its exception object (with the worker's
+        traceback as ``__cause__``) in its place in the output, and the other
+        tasks run to the end. False is joblib's fail-fast.
+    retries : int, default 0
+        A task whose worker died (killed, segfault, out of memory) is sent again
+        to a healed pool, up to this many times. A task that raised is retried
+        only when ``retry_on`` names its type. The final error says how many
+        attempts were made and why each failed.
+    retry_on : exception class or tuple of them, default ()
+        Exceptions raised by a task that are worth retrying (``ConnectionError``,
+        or ``TimeoutError`` for tasks past ``task_timeout``).
+    task_timeout : float, optional
+        Seconds each task may run (process workers): the worker running a late
+        task is stopped and replaced, the task fails with ``TaskTimeoutError``
+        (a ``TimeoutError``) and the rest of the call goes on. Tasks are sent one
+        at a time so that each has its own clock. ``timeout`` keeps joblib's
+        meaning (the whole call fails).
     **backend_kwargs
         Passed to the backend's ``configure``.
 
@@ -144,6 +168,10 @@ class Parallel:
         prefer: str | None = _Default(None),  # type: ignore[assignment]
         require: str | None = _Default(None),  # type: ignore[assignment]
         progress: Any = None,
+        return_exceptions: bool = _Default(False),  # type: ignore[assignment]
+        retries: int = _Default(0),  # type: ignore[assignment]
+        retry_on: tuple[Any, ...] = _Default(()),  # type: ignore[assignment]
+        task_timeout: float | None = _Default(None),  # type: ignore[assignment]
         **backend_kwargs: Any,
     ) -> None:
         config = get_config()
@@ -193,6 +221,20 @@ class Parallel:
         self._max_n_jobs = config.get("_max_n_jobs")
         self._backend_kwargs = backend_kwargs
         self._progress = ProgressHook(progress) if progress is not None else None
+        (
+            self.return_exceptions,
+            self.retries,
+            self.retry_on,
+            self.task_timeout,
+        ) = check_failure_options(
+            _given(return_exceptions, config, "return_exceptions"),
+            _given(retries, config, "retries"),
+            _given(retry_on, config, "retry_on"),
+            _given(task_timeout, config, "task_timeout"),
+        )
+        self._policy = FailurePolicy(
+            self.return_exceptions, self.retries, self.retry_on
+        )
         self._managed = False
         self._running = False
         self._n_jobs = self.n_jobs
@@ -282,6 +324,7 @@ class Parallel:
         self._running = True
         try:
             n_jobs = self._configure()
+            check_call_support(self._backend, n_jobs, self.task_timeout)
             if n_jobs == 0:  # a backend with no worker (yet): joblib's error
                 raise RuntimeError(
                     f"{type(self._backend).__name__} has no active worker."
@@ -297,6 +340,7 @@ class Parallel:
                     self.return_as == "list"
                     and not self.verbose
                     and self._progress is None
+                    and not self._policy.active
                 ):
                     output = [func(*args, **kwargs) for func, args, kwargs in iterable]
                     self._finish_call()
@@ -341,7 +385,7 @@ class Parallel:
             for func, args, kwargs in iterable:
                 self._n_dispatched_tasks += 1
                 self._n_dispatched_batches += 1
-                result = func(*args, **kwargs)
+                result = run_inline(self._policy, func, args, kwargs)
                 self._n_completed_tasks += 1
                 self._n_completed_batches += 1
                 if self.verbose:

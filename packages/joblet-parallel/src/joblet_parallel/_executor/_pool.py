@@ -24,12 +24,12 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-from .._errors import TerminatedWorkerError
+from .._errors import TaskTimeoutError, TerminatedWorkerError
 from ._output import OutputSink
 from ._remote_errors import describe_exit, rebuild_error, unreadable_result
 from ._watchdog import Watchdog
 from ._wire import read_frame, write_frame
-from ._worker import ERROR, NOTICE, OK, OUTPUT, RETIRE
+from ._worker import ERROR, NOTICE, OK, OUTPUT, READY, RETIRE
 
 _BOOT = (
     "import os,sys;"
@@ -138,6 +138,7 @@ class _Worker:
         "outstanding",
         "proc",
         "queue",
+        "ready",
         "settings",
         "sink",
         "state",
@@ -163,6 +164,7 @@ class _Worker:
         self.settings = sink.worker_settings  # as the worker starts
         self.sink = sink  # where output goes between batches (last job's call)
         self.tasks_done = 0
+        self.ready = False  # booted (interpreter, imports, initializer)
 
 
 class WorkerPool:
@@ -289,6 +291,8 @@ class WorkerPool:
         fd = worker.fd_task
         try:
             while True:
+                # Not the previous batch: the idle thread must not keep it alive.
+                item = main = buffers = None
                 item = worker.queue.get()
                 if item is None:
                     break
@@ -320,7 +324,15 @@ class WorkerPool:
                 status, value, duration = ERROR, unreadable_result(error), 0.0
             del main, buffers
             if tag == NOTICE:
-                if status == OUTPUT:
+                if status == READY:
+                    with self._lock:
+                        worker.ready = True
+                        now = time.monotonic()
+                        for running in worker.outstanding:
+                            running.started = now
+                            if running.time_limit is not None and self._watchdog:
+                                self._watchdog.wake()
+                elif status == OUTPUT:
                     self._forward(worker, value)
                 elif status == RETIRE:
                     with self._lock:
@@ -350,6 +362,7 @@ class WorkerPool:
                 job._finish(value, None, duration)
             else:
                 job._finish(None, rebuild_error(value), duration)
+            del job, candidate, value  # the idle thread must not keep them alive
         os.close(fd)
         self._on_exit(worker)
 
@@ -383,7 +396,7 @@ class WorkerPool:
         except OSError:
             pass
         elapsed = now - job.started
-        error = TimeoutError(
+        error = TaskTimeoutError(
             f"{job.what()} did not finish within task_timeout={job.time_limit:g} s "
             f"(stopped after {elapsed:.1f} s); its worker (pid {worker.proc.pid}) "
             "was stopped and replaced"
@@ -397,7 +410,7 @@ class WorkerPool:
             job
             for worker in self._workers
             for job in worker.outstanding
-            if job.time_limit is not None and worker.state != DEAD
+            if job.time_limit is not None and worker.state != DEAD and worker.ready
         ]
 
     def _on_exit(self, worker: _Worker) -> None:

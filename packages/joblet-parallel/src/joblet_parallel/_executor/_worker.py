@@ -28,7 +28,7 @@ from .._memmapping import explain_worker_error, reset_worker_state
 from ._output import WorkerOutput
 from ._wire import read_frame, write_frame
 
-OK, ERROR, RETIRE, OUTPUT = 0, 1, 2, 3
+OK, ERROR, RETIRE, OUTPUT, READY = 0, 1, 2, 3, 4
 NOTICE = 0  # tag of frames that answer no batch
 
 
@@ -229,5 +229,6 @@ def main() -> None:
         initializer, initargs = pickle.loads(config["initializer"])
         initializer(*initargs)
         loop.output.finish_batch()
+    loop.channel.notice(READY, None)  # time limits count from here, not from spawn
     loop.run()
     os.close(fd_out)
