@@ -40,7 +40,11 @@ def _find_client(client: Any, scheduler_host: str | None) -> Any:
 
 
 def run_batch(
-    batch_class: type, items: list[Any], nested_backend: Any, max_n_jobs: int | None
+    batch_class: type,
+    items: list[Any],
+    nested_backend: Any,
+    max_n_jobs: int | None,
+    policy: Any = None,
 ) -> list[Any]:
     """Run one batch on a dask worker, its scattered arguments already resolved.
 
@@ -48,7 +52,10 @@ def run_batch(
     batch type) because dask finds futures only in plain lists, tuples and dicts.
     """
     try:
-        return batch_class(items, nested_backend, max_n_jobs)()
+        if policy is None:
+            return batch_class(items, nested_backend, max_n_jobs)()
+        # return_exceptions / retry_on: run each task under the call's policy
+        return batch_class(items, nested_backend, max_n_jobs, policy)()
     except BaseException as error:
         setattr(
             error,
@@ -211,6 +218,7 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             items,
             func.nested_backend,  # type: ignore[attr-defined]
             func.max_n_jobs,  # type: ignore[attr-defined]
+            getattr(func, "policy", None),
             pure=False,
         )
         self._call_futures.add(future)

@@ -15,6 +15,7 @@ from ._errors import (
     RemoteTraceback,
     ResultPicklingError,
     TaskPicklingError,
+    TaskTimeoutError,
     TerminatedWorkerError,
     UnknownBackendError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RemoteTraceback",
     "RemoteError",
     "ResultPicklingError",
+    "TaskTimeoutError",
     "UnknownBackendError",
     "__version__",
 ]
