@@ -26,6 +26,13 @@ def test_each_reexport_is_the_object_of_its_home_package(name):
     assert getattr(joblet, name) is getattr(homes[0], name)
 
 
+def test_shared_arrays_are_reexported():
+    import joblet_parallel
+
+    assert joblet.shared_empty is joblet_parallel.shared_empty
+    assert joblet.shared_array is joblet_parallel.shared_array
+
+
 def test_everything_in_all_is_importable():
     for name in joblet.__all__:
         assert hasattr(joblet, name), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import stat
@@ -16,6 +17,7 @@ import pytest
 
 from joblet_parallel import Parallel, delayed
 from joblet_parallel import _memmapping as memmapping
+from joblet_parallel import _tempfolders as tempfolders
 
 np = pytest.importorskip("numpy")
 joblet_persist = pytest.importorskip("joblet_persist")
@@ -71,7 +73,14 @@ def temp_folder(tmp_path):
 
 
 def leftovers(folder: Path) -> list[Path]:
-    return sorted(folder.glob(f"{memmapping.FOLDER_PREFIX}*"))
+    """Our folders under ``folder``, once arrays no longer referenced are freed.
+
+    Outside a ``with`` block, files live as long as the pool or their array;
+    a call's internals may hold its arguments in reference cycles until a
+    collection.
+    """
+    gc.collect()
+    return sorted(folder.glob(f"{tempfolders.FOLDER_PREFIX}*"))
 
 
 # --- the seed's examples -------------------------------------------------------------
@@ -233,10 +242,10 @@ def test_folders_of_dead_processes_are_removed(temp_folder):
         check=True,
     )
     dead_pid = int(finished.stdout)
-    stale = temp_folder / f"{memmapping.FOLDER_PREFIX}{dead_pid}_0123456789ab"
+    stale = temp_folder / f"{tempfolders.FOLDER_PREFIX}{dead_pid}_0123456789ab"
     stale.mkdir()
     (stale / "orphan.joblet").write_bytes(b"x")
-    ours_alive = temp_folder / f"{memmapping.FOLDER_PREFIX}{os.getpid()}_live"
+    ours_alive = temp_folder / f"{tempfolders.FOLDER_PREFIX}{os.getpid()}_live"
     ours_alive.mkdir()
     Parallel(n_jobs=2, temp_folder=temp_folder)(
         delayed(total)(np.ones(300_000)) for _ in range(2)
@@ -277,27 +286,27 @@ def test_bad_mmap_mode_is_refused():
 
 
 def test_temp_folder_choice(tmp_path, monkeypatch):
-    monkeypatch.delenv(memmapping.TEMP_FOLDER_ENV, raising=False)
-    assert memmapping.choose_temp_folder(tmp_path) == tmp_path
-    monkeypatch.setenv(memmapping.TEMP_FOLDER_ENV, str(tmp_path / "env"))
-    assert memmapping.choose_temp_folder(None) == tmp_path / "env"
-    monkeypatch.delenv(memmapping.TEMP_FOLDER_ENV)
-    if os.path.isdir(memmapping.SHARED_MEMORY_FOLDER) and os.access(
-        memmapping.SHARED_MEMORY_FOLDER, os.W_OK
+    monkeypatch.delenv(tempfolders.TEMP_FOLDER_ENV, raising=False)
+    assert tempfolders.choose_temp_folder(tmp_path) == tmp_path
+    monkeypatch.setenv(tempfolders.TEMP_FOLDER_ENV, str(tmp_path / "env"))
+    assert tempfolders.choose_temp_folder(None) == tmp_path / "env"
+    monkeypatch.delenv(tempfolders.TEMP_FOLDER_ENV)
+    if os.path.isdir(tempfolders.SHARED_MEMORY_FOLDER) and os.access(
+        tempfolders.SHARED_MEMORY_FOLDER, os.W_OK
     ):
-        expected_shm = Path(memmapping.SHARED_MEMORY_FOLDER)
-        roomy = type("Usage", (), {"free": memmapping.SHARED_MEMORY_MIN_FREE})
+        expected_shm = Path(tempfolders.SHARED_MEMORY_FOLDER)
+        roomy = type("Usage", (), {"free": tempfolders.SHARED_MEMORY_MIN_FREE})
         monkeypatch.setattr("shutil.disk_usage", lambda _: roomy)
-        assert memmapping.choose_temp_folder(None) == expected_shm
-    cramped = type("Usage", (), {"free": memmapping.SHARED_MEMORY_MIN_FREE - 1})
+        assert tempfolders.choose_temp_folder(None) == expected_shm
+    cramped = type("Usage", (), {"free": tempfolders.SHARED_MEMORY_MIN_FREE - 1})
     monkeypatch.setattr("shutil.disk_usage", lambda _: cramped)
     import tempfile
 
-    assert memmapping.choose_temp_folder(None) == Path(tempfile.gettempdir())
+    assert tempfolders.choose_temp_folder(None) == Path(tempfile.gettempdir())
 
 
 def test_environment_variable_picks_the_folder_of_a_call(tmp_path, monkeypatch):
-    monkeypatch.setenv(memmapping.TEMP_FOLDER_ENV, str(tmp_path))
+    monkeypatch.setenv(tempfolders.TEMP_FOLDER_ENV, str(tmp_path))
     [filename] = Parallel(n_jobs=2)(
         delayed(memmap_file)(np.ones(300_000)) for _ in range(1)
     )

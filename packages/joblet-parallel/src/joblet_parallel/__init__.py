@@ -22,6 +22,8 @@ from ._errors import (
 from ._parallel import Parallel, effective_n_jobs
 from ._pickling import wrap_non_picklable_objects
 from ._registry import register_parallel_backend
+from ._shared import shared_array, shared_empty
+from ._tempfolders import TempFolderFullError
 
 __version__ = "0.1.0"
 
@@ -34,8 +36,10 @@ __all__ = [
     "parallel_backend",
     "effective_n_jobs",
     "cpu_count",
-    # serialization
+    # serialization and shared data
     "wrap_non_picklable_objects",
+    "shared_empty",
+    "shared_array",
     # custom backends
     "register_parallel_backend",
     "ParallelBackendBase",
@@ -48,5 +52,6 @@ __all__ = [
     "ResultPicklingError",
     "TaskTimeoutError",
     "UnknownBackendError",
+    "TempFolderFullError",
     "__version__",
 ]

@@ -257,7 +257,9 @@ class _SharesLargeArrays:
 
     _memmapper: ArrayMemmapper | None = None
 
-    def _prepare_memmapping(self, parallel: Any) -> None:
+    def _prepare_memmapping(self, parallel: Any, pool: Any = None) -> None:
+        """Called by ``configure`` at each call; ``pool`` is the shared pool whose
+        life written arrays may share between calls outside a ``with`` block."""
         settings = (
             getattr(parallel, "max_nbytes", "1M"),
             getattr(parallel, "mmap_mode", "r"),
@@ -267,9 +269,11 @@ class _SharesLargeArrays:
         if memmapper is not None and memmapper.settings() == ArrayMemmapper.normalize(
             *settings
         ):
+            memmapper.start_call()
             return
         self._cleanup_memmapping()
-        self._memmapper = ArrayMemmapper(*settings)
+        managed = getattr(parallel, "_managed", False)  # a with block: its own files
+        self._memmapper = ArrayMemmapper(*settings, pool=None if managed else pool)
 
     def _task_reducers(
         self, extra: dict[type, Callable[[Any], Any]] | None
@@ -530,7 +534,6 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             return 1
         from ._executor import get_pool
 
-        self._prepare_memmapping(parallel)
         self._n_jobs = n_jobs
         previous = self._pool
         self._pool = get_pool(
@@ -545,6 +548,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         )
         if previous is not None:
             self._release_pool(previous)
+        self._prepare_memmapping(parallel, self._pool)
         return n_jobs
 
     @staticmethod

@@ -6,7 +6,9 @@ pickle protocol 5, with large buffers (NumPy arrays, bytes-like objects that
 support it) sent out of band, without a copy.
 
 ``reducers`` ({type: reduce function}, copyreg style) are applied while pickling
-tasks: the hook where large arguments are replaced by lighter references.
+tasks: the hook where large arguments are replaced by lighter references. Under
+the key ``BuffersHook`` they may also hold a reducer for every other object
+(``reducer_override``): the memmapper uses it to map large protocol-5 buffers.
 """
 
 from __future__ import annotations
@@ -17,44 +19,73 @@ from collections.abc import Callable
 from typing import Any
 
 from ._errors import TaskPicklingError
+from ._memmapping import BuffersHook, MappedBuffer
+from ._tempfolders import TempFolderFullError
 
 PROTOCOL = 5
 
 Payload = tuple[bytes, list[Any]]
 
-_pickler_class: Any = None
+_pickler_classes: dict[bool, Any] = {}
 
 
-def _get_pickler_class() -> Any:
-    global _pickler_class
-    if _pickler_class is None:
-        import cloudpickle
+def _get_pickler_class(with_buffers_hook: bool) -> Any:
+    """The task pickler; with ``reducer_override`` only when a buffers hook is set,
+    so that tasks without large data pay nothing for it."""
+    cls = _pickler_classes.get(with_buffers_hook)
+    if cls is not None:
+        return cls
+    import collections
+    import types
 
-        class TaskPickler(cloudpickle.Pickler):
-            def __init__(
-                self,
-                file: Any,
-                buffers: list[Any],
-                reducers: dict[type, Callable[[Any], Any]] | None,
-            ) -> None:
-                def keep_buffer(buffer: pickle.PickleBuffer) -> bool:
-                    try:
-                        buffers.append(buffer.raw())
-                    except BufferError:  # not contiguous: pickled in band
-                        return True
-                    return False
+    import cloudpickle
 
-                if reducers:
-                    import collections
+    class TaskPickler(cloudpickle.Pickler):
+        def __init__(
+            self,
+            file: Any,
+            buffers: list[Any],
+            reducers: dict[type, Callable[[Any], Any]] | None,
+        ) -> None:
+            def keep_buffer(buffer: pickle.PickleBuffer) -> bool:
+                try:
+                    buffers.append(buffer.raw())
+                except BufferError:  # not contiguous: pickled in band
+                    return True
+                return False
 
-                    # Set before __init__: the C pickler reads dispatch_table there.
-                    self.dispatch_table = collections.ChainMap(
-                        reducers, cloudpickle.Pickler.dispatch_table
-                    )
-                super().__init__(file, protocol=PROTOCOL, buffer_callback=keep_buffer)
+            if reducers:
+                # Set before __init__: the C pickler reads dispatch_table there.
+                self.dispatch_table = collections.ChainMap(
+                    reducers, cloudpickle.Pickler.dispatch_table
+                )
+            super().__init__(file, protocol=PROTOCOL, buffer_callback=keep_buffer)
 
-        _pickler_class = TaskPickler
-    return _pickler_class
+    class BuffersTaskPickler(TaskPickler):
+        def __init__(
+            self,
+            file: Any,
+            buffers: list[Any],
+            reducers: dict[type, Callable[[Any], Any]],
+        ) -> None:
+            reducers = dict(reducers)
+            self._reduce_buffers = reducers.pop(BuffersHook)
+            reducers[MappedBuffer] = MappedBuffer.__reduce__
+            super().__init__(file, buffers, reducers)
+
+        def reducer_override(self, obj: Any) -> Any:
+            reduced = super().reducer_override(obj)  # cloudpickle: functions, classes
+            if (
+                reduced is not NotImplemented
+                or isinstance(obj, (type, types.FunctionType))
+                or type(obj) in self.dispatch_table
+            ):
+                return reduced
+            return self._reduce_buffers(obj)
+
+    cls = BuffersTaskPickler if with_buffers_hook else TaskPickler
+    _pickler_classes[with_buffers_hook] = cls
+    return cls
 
 
 def dumps(
@@ -63,7 +94,8 @@ def dumps(
     """Pickle ``obj`` into (main bytes, out-of-band buffers)."""
     file = io.BytesIO()
     buffers: list[Any] = []
-    _get_pickler_class()(file, buffers, reducers).dump(obj)
+    cls = _get_pickler_class(bool(reducers) and BuffersHook in reducers)  # type: ignore[operator]
+    cls(file, buffers, reducers).dump(obj)
     return file.getvalue(), buffers
 
 
@@ -73,6 +105,8 @@ def dumps_task(
     """Pickle a batch; on failure, say which object of which task failed."""
     try:
         return dumps(batch, reducers)
+    except TempFolderFullError:
+        raise  # says what is full and what to do: not a pickling problem
     except Exception as error:
         raise _explain(batch, reducers, error) from error
 

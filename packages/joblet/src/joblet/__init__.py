@@ -34,6 +34,8 @@ from joblet_parallel import (
     parallel_backend,
     parallel_config,
     register_parallel_backend,
+    shared_array,
+    shared_empty,
     wrap_non_picklable_objects,
 )
 from joblet_persist import (
@@ -64,6 +66,8 @@ __all__ = [
     "cpu_count",
     "effective_n_jobs",
     "wrap_non_picklable_objects",
+    "shared_empty",
+    "shared_array",
     "parallel_config",
     "parallel_backend",
     "ParallelBackendBase",
