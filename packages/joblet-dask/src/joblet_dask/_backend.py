@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import traceback
 from collections.abc import Callable, Iterator
@@ -168,7 +169,8 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             return threads
         try:
             self.client.wait_for_workers(1, timeout=self.wait_for_workers_timeout)
-        except TimeoutError:
+        # distributed raises asyncio.TimeoutError, a class of its own before 3.11
+        except (TimeoutError, asyncio.TimeoutError):
             raise TimeoutError(
                 f"the dask cluster has no worker after {self.wait_for_workers_timeout} s. "
                 "Check that workers are started and can reach the scheduler, or wait "
