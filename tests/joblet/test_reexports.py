@@ -9,10 +9,7 @@ import joblet
 LAYERS = ("joblet_hash", "joblet_persist", "joblet_memory", "joblet_parallel")
 
 # Top-level names of joblib 1.6 that joblet leaves out on purpose, and why.
-DELIBERATE_ABSENCES = {
-    "Logger": "joblib's internal logging helper, not part of the workflow API",
-    "PrintTime": "joblib's internal timing printer, not part of the workflow API",
-}
+DELIBERATE_ABSENCES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [n for n in joblet.__all__ if n != "__version__"])
@@ -57,3 +54,67 @@ def test_every_public_name_of_joblib_exists_in_joblet():
     assert missing == [], f"joblib names with no joblet counterpart: {missing}"
     for name in set(joblib.__all__) - set(DELIBERATE_ABSENCES):
         assert hasattr(joblet, name), name
+
+
+def test_logger_module_has_joblib_names_and_output():
+    joblib = pytest.importorskip("joblib")
+    import joblet.logger as imported
+    from joblet import logger
+
+    assert imported is logger
+    assert logger.short_format_time is joblet.logger.short_format_time
+    for seconds in (0.0, 4.25, 59.9, 61.0, 3600.0):
+        assert logger.short_format_time(seconds) == joblib.logger.short_format_time(
+            seconds
+        )
+        assert logger.format_time(seconds) == joblib.logger.format_time(seconds)
+    assert logger.pformat({"a": [1, 2]}) == joblib.logger.pformat({"a": [1, 2]})
+    assert joblet.Logger is logger.Logger
+    assert joblet.PrintTime is logger.PrintTime
+
+
+def test_print_time_prints_elapsed_and_logs_to_a_file(tmp_path, capsys):
+    log = tmp_path / "logs" / "run.log"
+    print_time = joblet.PrintTime(logfile=str(log))
+    print_time("step one")
+    print_time("all", total=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("step one: ")
+    assert err[0].endswith("min")
+    assert err[1].startswith("all: ")
+    text = log.read_text()
+    assert "step one: " in text
+    assert "all: " in text
+    joblet.PrintTime(logfile=str(log))  # a second log rotates the first
+    assert "step one" in (tmp_path / "logs" / "run.log.1").read_text()
+    with pytest.raises(ValueError, match="both logfile and logdir"):
+        joblet.PrintTime(logfile=str(log), logdir=str(tmp_path))
+
+
+def test_logger_logs_tagged_with_its_repr(caplog):
+    class Fitter(joblet.Logger):
+        def __repr__(self):
+            return "Fitter"
+
+    with caplog.at_level("DEBUG", logger="joblet"):
+        Fitter().warn("careful")
+        Fitter().debug("details")
+    assert [r.getMessage() for r in caplog.records] == [
+        "[Fitter]: careful",
+        "[Fitter]: details",
+    ]
+    assert Fitter(depth=2).format([[1, [2]]]) == "[[1, [...]]]"
+
+
+def test_get_active_backend_is_what_parallel_runs_on():
+    with joblet.parallel_config(backend="threading", n_jobs=3):
+        backend, n_jobs = joblet.get_active_backend()
+        parallel = joblet.Parallel()
+        parallel(joblet.delayed(abs)(-i) for i in range(4))
+        assert n_jobs == 3
+        assert backend.parallel is parallel  # the very instance, not a copy
+    backend, n_jobs = joblet.get_active_backend()
+    assert type(backend).__name__ == "ProcessBackend"
+    assert n_jobs is None
+    backend, _ = joblet.get_active_backend(require="sharedmem")
+    assert backend.supports_sharedmem

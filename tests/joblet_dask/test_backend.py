@@ -46,7 +46,7 @@ def test_seed_example_runs_on_the_dask_backend(thread_client, capsys):
     assert results == list(range(10))
     out = capsys.readouterr().out  # verbose >= 50 prints to stdout
     assert (
-        "[Parallel(n_jobs=-1)]: Using backend DaskDistributedBackend with 2 concurrent workers."
+        "[Parallel(n_jobs=-1)]: Using backend 'dask' with 2 concurrent workers."
         in out
     )
     assert "Done  10 out of  10" in out

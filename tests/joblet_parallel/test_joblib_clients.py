@@ -249,3 +249,178 @@ def test_nested_parallel_in_a_multiprocessing_worker_warns_and_runs(lib):
     for results, messages in out:
         assert results == [0, 1, 4, 9]
         assert any("cannot be nested" in message for message in messages)
+
+
+@pytest.fixture
+def restore_default_backend(lib):
+    yield
+    lib.register_parallel_backend(
+        "loky", LIBRARIES_LOKY[lib.__name__], make_default=True
+    )
+
+
+def _loky_class(lib):
+    if lib is joblet_parallel:
+        from joblet_parallel._backends import ProcessBackend
+
+        return ProcessBackend
+    from joblib._parallel_backends import LokyBackend
+
+    return LokyBackend
+
+
+LIBRARIES_LOKY = {module.__name__: _loky_class(module) for module in LIBRARIES.values()}
+
+
+def test_backend_with_mandatory_parameters_registered_by_name(lib):
+    lib.register_parallel_backend(
+        "legacy_test", make_legacy_backend(lib.ParallelBackendBase)
+    )
+    with lib.parallel_config(backend="legacy_test", workers=2, n_jobs=2):
+        out = lib.Parallel()(lib.delayed(square)(i) for i in range(6))
+    assert out == [i * i for i in range(6)]
+
+
+def test_backend_instance_given_to_parallel_config(lib):
+    backend = make_legacy_backend(lib.ParallelBackendBase)(workers=2)
+    with lib.parallel_config(backend=backend, n_jobs=2):
+        parallel = lib.Parallel()
+        assert parallel(lib.delayed(square)(i) for i in range(6)) == [
+            i * i for i in range(6)
+        ]
+    assert backend.calls == 1
+    assert backend.configured_parallel is parallel
+
+
+def test_make_default_backend(lib, restore_default_backend):
+    import functools
+
+    factory = functools.partial(make_legacy_backend(lib.ParallelBackendBase), workers=2)
+    lib.register_parallel_backend("legacy_default", factory, make_default=True)
+    parallel = lib.Parallel(n_jobs=2)
+    assert parallel(lib.delayed(square)(i) for i in range(4)) == [0, 1, 4, 9]
+    assert type(parallel._backend).__name__ == "LegacyBackend"
+
+
+def test_configure_taking_only_n_jobs_and_parallel():
+    # A backend written against joblib's documented signature. (joblib 1.6 itself
+    # passes its settings to configure as keyword arguments, so there this
+    # backend fails with a TypeError; joblet passes only what the user gave.)
+    class Strict(make_legacy_backend(joblet_parallel.ParallelBackendBase)):
+        def configure(self, n_jobs=1, parallel=None):
+            self.parallel = parallel
+            return self.effective_n_jobs(n_jobs)
+
+    out = joblet_parallel.Parallel(n_jobs=2, backend=Strict(workers=2))(
+        joblet_parallel.delayed(square)(i) for i in range(4)
+    )
+    assert out == [0, 1, 4, 9]
+
+
+def _counting_threading_backend(lib):
+    if lib is joblet_parallel:
+        from joblet_parallel._backends import ThreadingBackend
+    else:
+        from joblib._parallel_backends import ThreadingBackend
+
+    class Counting(ThreadingBackend):
+        starts = 0
+
+        def start_call(self):
+            self.starts += 1
+            super().start_call()
+
+    return Counting
+
+
+def test_parallel_backend_yields_the_instance_parallel_runs_on(lib):
+    with lib.parallel_backend("threading", n_jobs=2) as (backend, n_jobs):
+        parallel = lib.Parallel()
+        parallel(lib.delayed(square)(i) for i in range(4))
+        assert n_jobs == 2
+        assert backend.parallel is parallel
+    counting = _counting_threading_backend(lib)()
+    with lib.parallel_backend(counting, n_jobs=2) as (backend, _):
+        for _ in range(3):
+            lib.Parallel()(lib.delayed(square)(i) for i in range(4))
+    assert backend is counting
+    assert counting.starts == 3
+
+
+def test_a_busy_configured_instance_is_not_shared_between_threads():
+    # Two threads running calls on one set_global backend at once must not close
+    # each other's pool: the second call runs on a copy.
+    results = []
+    barrier = threading.Barrier(2, timeout=30)
+
+    def work(k):
+        barrier.wait()
+        results.append(
+            joblet_parallel.Parallel()(
+                joblet_parallel.delayed(square)(i + k) for i in range(200)
+            )
+        )
+
+    joblet_parallel.parallel_config.set_global(backend="threading", n_jobs=2)
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        joblet_parallel.parallel_config.set_global()
+    assert sorted(r[0] for r in results) == [0, 1]
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_backend_accepts_a_multiprocessing_context(lib, method):
+    context = multiprocessing.get_context(method)
+    parallel = lib.Parallel(n_jobs=2, backend=context)
+    out = parallel(lib.delayed(worker_identity)(i) for i in range(4))
+    assert os.getpid() not in {pid for pid, _ in out}
+    assert type(parallel._backend).__name__ == "MultiprocessingBackend"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"backend": "loky"},
+        {"backend": "multiprocessing"},
+        {"prefer": "processes"},
+    ],
+)
+def test_sharedmem_with_a_process_backend_is_refused(lib, kwargs):
+    with pytest.raises(ValueError, match=r"(?i)shared memory|sharedmem"):
+        lib.Parallel(n_jobs=2, require="sharedmem", **kwargs)(
+            lib.delayed(square)(i) for i in range(3)
+        )
+
+
+def set_worker_flag(value):
+    os.environ["JOBLET_TEST_INITIALIZED"] = value
+
+
+def read_worker_flag(_):
+    return os.environ.get("JOBLET_TEST_INITIALIZED")
+
+
+@pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
+@pytest.mark.parametrize("where", ["Parallel", "parallel_config"])
+def test_initializer_runs_once_in_each_worker(lib, backend, where):
+    flag = f"{lib.__name__}-{backend}-{where}"
+    settings = {"initializer": set_worker_flag, "initargs": (flag,)}
+    if where == "Parallel":
+        out = lib.Parallel(n_jobs=2, backend=backend, **settings)(
+            lib.delayed(read_worker_flag)(i) for i in range(4)
+        )
+    else:
+        with lib.parallel_config(backend=backend, n_jobs=2, **settings):
+            out = lib.Parallel()(lib.delayed(read_worker_flag)(i) for i in range(4))
+    assert out == [flag] * 4
+    assert os.environ.get("JOBLET_TEST_INITIALIZED") is None  # not in the parent
+
+
+def append_to_proxy(shared, value):
+    shared.append(value)
+    return len(shared) > 0

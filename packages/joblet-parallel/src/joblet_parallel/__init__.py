@@ -6,6 +6,7 @@
 [0.0, 1.0, 2.0, 3.0, 4.0]
 """
 
+from . import logger as logger
 from ._backends import AutoBatchingMixin, ParallelBackendBase
 from ._config import parallel_backend, parallel_config
 from ._cpu import cpu_count
@@ -19,9 +20,10 @@ from ._errors import (
     TerminatedWorkerError,
     UnknownBackendError,
 )
-from ._parallel import Parallel, effective_n_jobs
+from ._parallel import Parallel, effective_n_jobs, get_active_backend
 from ._pickling import wrap_non_picklable_objects
 from ._registry import register_parallel_backend
+from .logger import Logger, PrintTime
 from ._shared import shared_array, shared_empty
 from ._tempfolders import TempFolderFullError
 
@@ -35,6 +37,10 @@ __all__ = [
     "parallel_config",
     "parallel_backend",
     "effective_n_jobs",
+    "get_active_backend",
+    # joblib's logger module and names
+    "Logger",
+    "PrintTime",
     "cpu_count",
     # serialization and shared data
     "wrap_non_picklable_objects",

@@ -516,9 +516,15 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         forward_output: bool | None = None,
         prefix_output: bool | None = None,
         max_tasks_per_child: int | None = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] | None = None,
         **backend_kwargs: Any,
     ) -> int:
         refuse_unknown_options(self, backend_kwargs, "keyword arguments")
+        if initializer is not None:  # Parallel(initializer=...), as in joblib
+            self.initializer = initializer
+        if initargs is not None:
+            self.initargs = tuple(initargs)
         self._set_worker_options(
             self.forward_output if forward_output is None else forward_output,
             self.prefix_output if prefix_output is None else prefix_output,
@@ -617,20 +623,47 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         return ThreadingBackend(nesting_level=level), share
 
 
-def instance_for_parallel(backend: ParallelBackendBase) -> ParallelBackendBase:
-    """The instance a ``Parallel`` object uses for a backend set with
-    ``parallel_config``.
+def is_multiprocessing_context(backend: Any) -> bool:
+    """``backend=multiprocessing.get_context(...)``, accepted as joblib does."""
+    # Without importing multiprocessing (~30 ms): a context comes from it.
+    import sys
 
+    context = sys.modules.get("multiprocessing.context")
+    return context is not None and isinstance(backend, context.BaseContext)
+
+
+_claim_lock = threading.Lock()
+_claimed: set[int] = set()  # id() of the built-in backend instances running a call
+
+
+def claim_backend(backend: ParallelBackendBase) -> ParallelBackendBase:
+    """The instance a ``Parallel`` call (or ``with Parallel`` block) runs on.
+
+    The instance itself, so that state kept on the object a user holds (from
+    ``with parallel_backend(...) as (backend, n_jobs)``) is seen, as in joblib.
     The built-in pool backends keep per-call state on the instance (the pool, the
-    jobs of the call, the memmapping folder). A ``parallel_config`` (global, or
-    in a thread running a generator) hands one instance to every ``Parallel``:
-    shared, one call's end would close another call's pool or delete the arrays
-    its tasks still read, and one call's error would cancel another's batches.
-    Each ``Parallel`` therefore works on its own copy of them. Other backends
-    (plug-ins, user classes) are used as given, as joblib does.
+    jobs of the call, the memmapping folder): when the instance already runs
+    another call (a ``parallel_config`` shared by threads, nested calls in the
+    tasks of a thread backend), sharing it would let one call close the other's
+    pool or cancel its batches, so that call gets a fresh copy instead. Other
+    backends (plug-ins, user classes) are always used as given, as joblib does.
+    Give the result back with :func:`release_backend`.
     """
     fresh = getattr(backend, "_instance_for_parallel", None)
-    return fresh() if callable(fresh) else backend
+    if not callable(fresh):
+        return backend
+    with _claim_lock:
+        if id(backend) not in _claimed:
+            _claimed.add(id(backend))
+            return backend
+    copy_for_call: ParallelBackendBase = fresh()
+    return copy_for_call
+
+
+def release_backend(backend: ParallelBackendBase) -> None:
+    """End the use of an instance returned by :func:`claim_backend`."""
+    with _claim_lock:
+        _claimed.discard(id(backend))
 
 
 def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
@@ -663,11 +696,16 @@ def _in_daemonic_process() -> bool:
     return process is not None and bool(process.current_process().daemon)
 
 
-def _init_mp_worker(env: dict[str, str]) -> None:
+def _init_mp_worker(env: dict[str, str], user_initializer: bytes | None) -> None:
     import signal
 
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if user_initializer is not None:
+        import pickle
+
+        initializer, initargs = pickle.loads(user_initializer)
+        initializer(*initargs)
 
 
 class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBackend):
@@ -682,6 +720,19 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
     supports_retrieve_callback = True
     supports_timeout = True
     supports_return_generator = True
+
+    def __init__(
+        self,
+        context: Any = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.context = context
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
+        self._pool_settings: Any = None
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         n_jobs = super().effective_n_jobs(n_jobs)
@@ -698,17 +749,25 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
         return n_jobs
 
     def _new_pool(self, n_jobs: int) -> Any:
-        import multiprocessing
+        context = self.context
+        if context is None:
+            import multiprocessing
 
-        method = os.environ.get("JOBLET_START_METHOD")
-        if method is None:
-            methods = multiprocessing.get_all_start_methods()
-            method = "forkserver" if "forkserver" in methods else "spawn"
-        context = multiprocessing.get_context(method)
+            method = os.environ.get("JOBLET_START_METHOD")
+            if method is None:
+                methods = multiprocessing.get_all_start_methods()
+                method = "forkserver" if "forkserver" in methods else "spawn"
+            context = multiprocessing.get_context(method)
+        user_initializer = None
+        if self.initializer is not None:
+            import cloudpickle  # functions of __main__ reach spawned workers
+
+            user_initializer = cloudpickle.dumps((self.initializer, self.initargs))
+        self._pool_settings = (self.context, self.initializer, self.initargs)
         return context.Pool(
             n_jobs,
             initializer=_init_mp_worker,
-            initargs=(self._prepare_worker_env(n_jobs),),
+            initargs=(self._prepare_worker_env(n_jobs), user_initializer),
         )
 
     def configure(
@@ -717,8 +776,20 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
         parallel: Any = None,
         prefer: str | None = None,
         require: str | None = None,
+        context: Any = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] | None = None,
         **backend_kwargs: Any,
     ) -> int:
+        if context is not None:
+            self.context = context
+        if initializer is not None:  # Parallel(initializer=...), as in joblib
+            self.initializer = initializer
+        if initargs is not None:
+            self.initargs = tuple(initargs)
+        settings = (self.context, self.initializer, self.initargs)
+        if self._pool is not None and settings != self._pool_settings:
+            self.terminate()  # workers started with other settings
         n_jobs = super().configure(n_jobs, parallel, prefer, require, **backend_kwargs)
         if n_jobs > 1:
             self._prepare_memmapping(parallel)

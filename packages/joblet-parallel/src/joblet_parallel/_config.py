@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._backends import MultiprocessingBackend, is_multiprocessing_context
 from ._memmapping import parse_max_nbytes
 from ._registry import get_backend_factory
 from ._validation import (
@@ -61,6 +62,8 @@ def _make_backend(
     if isinstance(backend, str):
         factory = get_backend_factory(backend)
         instance = factory(**params)
+    elif is_multiprocessing_context(backend):
+        instance = MultiprocessingBackend(context=backend, **params)
     else:
         if params:
             raise ValueError(
@@ -95,6 +98,22 @@ def _check_failure_settings(values: dict[str, Any]) -> None:
     for name, was_given, value in zip(names, given, checked, strict=True):
         if was_given:
             values[name] = value
+
+
+def _unknown_options_error(options: dict[str, Any]) -> TypeError:
+    """``parallel_config(n_job=2)``: most likely a misspelt setting."""
+    import difflib
+
+    lines = []
+    for name in sorted(options):
+        close = difflib.get_close_matches(name, [*DEFAULTS, "backend"], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        lines.append(f"{name!r} is not a parallel_config option{hint}")
+    return TypeError(
+        "; ".join(lines)
+        + ". Backend parameters are accepted only together with a backend name, "
+        "as in parallel_config('loky', idle_worker_timeout=60)"
+    )
 
 
 class parallel_config:
@@ -207,9 +226,7 @@ class parallel_config:
                 backend, values["inner_max_num_threads"], backend_params
             )
         elif backend_params:
-            raise ValueError(
-                f"backend parameters {sorted(backend_params)} need a backend name"
-            )
+            raise _unknown_options_error(backend_params)
         return settings
 
     @classmethod

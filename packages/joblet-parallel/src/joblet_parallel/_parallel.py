@@ -9,10 +9,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._backends import (
+    MultiprocessingBackend,
     ParallelBackendBase,
     SequentialBackend,
     ThreadingBackend,
-    instance_for_parallel,
+    claim_backend,
+    is_multiprocessing_context,
+    release_backend,
 )
 from ._config import get_config
 from ._dispatch import CallDispatch
@@ -24,7 +27,7 @@ from ._failures import (
 )
 from ._memmapping import parse_max_nbytes
 from ._progress import ProgressHook, short_format_time, verbosity_filter
-from ._registry import default_backend_name, get_backend_factory
+from ._registry import default_backend_name, get_backend_factory, name_of_backend
 from ._validation import (
     check_backend,
     check_batch_size,
@@ -58,30 +61,43 @@ def _given(value: Any, config: dict[str, Any], name: str) -> Any:
 
 
 def _resolve_backend(
-    backend: Any,
-    prefer: str | None,
-    require: str | None,
-    config: dict[str, Any],
-    kwargs: dict[str, Any],
-) -> tuple[ParallelBackendBase, bool]:
-    """The backend instance to use and whether the user chose it explicitly."""
-    explicit = True
+    backend: Any, prefer: str | None, require: str | None, config: dict[str, Any]
+) -> ParallelBackendBase:
+    """The backend a ``Parallel`` created with these arguments runs on.
+
+    As joblib: ``prefer`` and ``require`` choose among backends only when none was
+    named (by ``backend=`` or ``parallel_config``); a named backend that cannot
+    share memory with ``require='sharedmem'`` is an error, not a silent switch.
+    """
+    if prefer == "processes" and require == "sharedmem":
+        raise ValueError(
+            "prefer='processes' and require='sharedmem' are inconsistent settings: "
+            "shared memory needs threads; drop one of them"
+        )
+    explicit = backend is not None
+    chosen = False  # set by parallel_config (not the nested rule of a worker)
     if backend is None:
         backend = config.get("backend")
-        explicit = backend is not None and not config.get("_nested")
+        chosen = backend is not None and not config.get("_nested")
         if backend is None:
             backend = get_backend_factory(default_backend_name())()
-        else:
-            backend = instance_for_parallel(backend)
     elif isinstance(backend, str):
         backend = get_backend_factory(backend)(
             nesting_level=config.get("_nesting_level")
         )
-    if prefer == "threads" and not explicit and not backend.uses_threads:
+    elif is_multiprocessing_context(backend):
+        backend = MultiprocessingBackend(context=backend)
+    sharedmem = getattr(backend, "supports_sharedmem", False)
+    if explicit and require == "sharedmem" and not sharedmem:
+        raise ValueError(
+            f"Backend {type(backend).__name__} does not support shared memory "
+            "(require='sharedmem'); use backend='threading' or leave backend unset"
+        )
+    if prefer == "threads" and not explicit and not chosen and not backend.uses_threads:
         backend = ThreadingBackend(nesting_level=backend.nesting_level)
-    if require == "sharedmem" and not getattr(backend, "supports_sharedmem", False):
+    if require == "sharedmem" and not sharedmem:
         backend = ThreadingBackend(nesting_level=backend.nesting_level)
-    return backend, explicit
+    return backend
 
 
 class Parallel:
@@ -206,15 +222,11 @@ class Parallel:
                 f"return_as must be one of {_RETURN_AS}, got {return_as!r}"
             )
         self.prefer, self.require, self.return_as = prefer, require, return_as
-        if (
-            isinstance(backend, ParallelBackendBase)
-            and require == "sharedmem"
-            and not backend.supports_sharedmem
-        ):
-            raise ValueError(f"Backend {backend} does not support shared memory")
-        self._backend, self._explicit_backend = _resolve_backend(
-            backend, prefer, require, config, backend_kwargs
-        )
+        # The instance a call runs on is claimed from this one at each call.
+        self._backend_source = _resolve_backend(backend, prefer, require, config)
+        self._backend = self._backend_source
+        self._backend_name = backend if isinstance(backend, str) else None
+        self._claimed = False
         backend_default = getattr(self._backend, "default_n_jobs", 1)
         # Still unset: the backend's default (1 for the built-in ones), as joblib.
         self.n_jobs = backend_default if n_jobs is None else n_jobs
@@ -246,12 +258,16 @@ class Parallel:
     # -- context manager: reuse the workers across calls ----------------------
     def __enter__(self) -> Parallel:
         self._managed = True
+        self._claim_backend()
         self._configure()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._managed = False
-        self._backend.terminate()
+        try:
+            self._backend.terminate()
+        finally:
+            self._release_backend()
 
     def _configure(self) -> int:
         n_jobs = self.n_jobs
@@ -259,12 +275,9 @@ class Parallel:
             wanted = self._backend.effective_n_jobs(n_jobs)
             n_jobs = min(wanted, self._max_n_jobs)
         self._n_jobs = n_jobs
+        # As joblib: backends written for it take only these (no prefer/require).
         return self._backend.configure(
-            n_jobs=n_jobs,
-            parallel=self,
-            prefer=self.prefer,
-            require=self.require,
-            **self._backend_kwargs,
+            n_jobs=n_jobs, parallel=self, **self._backend_kwargs
         )
 
     # -- messages ------------------------------------------------------------
@@ -322,6 +335,8 @@ class Parallel:
                 "another Parallel instance."
             )
         self._running = True
+        if not self._managed:
+            self._claim_backend()
         try:
             n_jobs = self._configure()
             check_call_support(self._backend, n_jobs, self.task_timeout)
@@ -333,7 +348,8 @@ class Parallel:
             self._reset_counters()
             if self.verbose:
                 self._print(
-                    f"Using backend {type(self._backend).__name__} with {n_jobs} concurrent workers."
+                    f"Using backend {self._backend_label()} with {n_jobs} concurrent "
+                    "workers."
                 )
             if n_jobs == 1 or isinstance(self._backend, SequentialBackend):
                 if (
@@ -379,6 +395,26 @@ class Parallel:
                 self._backend.terminate()
             except Exception:
                 pass
+            finally:
+                self._release_backend()
+
+    def _backend_label(self) -> str:
+        """The backend as the user wrote it (``'loky'``), else its class name."""
+        name = self._backend_name
+        if name is None or type(self._backend) is not type(self._backend_source):
+            name = name_of_backend(self._backend)
+        return repr(name) if name is not None else type(self._backend).__name__
+
+    def _claim_backend(self) -> None:
+        self._backend = claim_backend(self._backend_source)
+        self._claimed = True
+
+    def _release_backend(self) -> None:
+        # Once per claim: a second release could free another call's claim.
+        if self._claimed:
+            self._claimed = False
+            release_backend(self._backend)
+
 
     def _sequential(self, iterable: Iterable[Any]) -> Iterator[Any]:
         try:
@@ -425,7 +461,40 @@ def effective_n_jobs(n_jobs: int | None = -1) -> int:
     config = get_config()
     if n_jobs is None:
         n_jobs = config.get("n_jobs")
-    backend, _ = _resolve_backend(None, None, None, config, {})
+    backend = _resolve_backend(None, None, None, config)
     value = backend.effective_n_jobs(n_jobs)
     cap = config.get("_max_n_jobs")
     return min(value, cap) if cap is not None else value
+
+
+def get_active_backend(
+    prefer: str | None = None, require: str | None = None
+) -> tuple[ParallelBackendBase, int | None]:
+    """The backend and ``n_jobs`` that a ``Parallel()`` created here would use.
+
+    As joblib's ``parallel.get_active_backend``: the backend set by the innermost
+    ``parallel_config`` (the very instance ``Parallel`` runs on), else the default
+    backend, adjusted for ``prefer``/``require``; ``n_jobs`` is the configured
+    value, None when none was set.
+
+    Parameters
+    ----------
+    prefer, require : str, optional
+        As for :class:`Parallel`.
+
+    Returns
+    -------
+    (ParallelBackendBase, int or None)
+
+    Examples
+    --------
+    >>> from joblet_parallel import get_active_backend, parallel_config
+    >>> with parallel_config(backend="threading", n_jobs=2):
+    ...     backend, n_jobs = get_active_backend()
+    >>> type(backend).__name__, n_jobs
+    ('ThreadingBackend', 2)
+    """
+    config = get_config()
+    prefer = config.get("prefer") if prefer is None else prefer
+    require = config.get("require") if require is None else require
+    return _resolve_backend(None, prefer, require, config), config.get("n_jobs")

@@ -71,6 +71,15 @@ def register_parallel_backend(
             _state["default"] = name
 
 
+def name_of_backend(backend: Any) -> str | None:
+    """The name ``backend``'s class is registered under (``'loky'``), if any."""
+    cls = type(backend)
+    for name, factory in [*_factories.items(), *_builtin_factories().items()]:
+        if factory is cls:
+            return name
+    return None
+
+
 def default_backend_name() -> str:
     return _state["default"]
 

@@ -176,6 +176,8 @@ def check_backend(backend: Any) -> None:
     """A name, None, or an object following the backend protocol."""
     if backend is None or isinstance(backend, str):
         return
+    if hasattr(backend, "Pool") and hasattr(backend, "get_start_method"):
+        return  # a multiprocessing context: the multiprocessing backend with it
     if not all(
         callable(getattr(backend, name, None))
         for name in ("configure", "effective_n_jobs")

@@ -30,7 +30,10 @@ from joblet_parallel import (
     UnknownBackendError,
     cpu_count,
     delayed,
+    Logger,
+    PrintTime,
     effective_n_jobs,
+    get_active_backend,
     parallel_backend,
     parallel_config,
     register_parallel_backend,
@@ -49,6 +52,8 @@ from joblet_persist import (
     register_compressor,
 )
 
+from . import logger as logger  # joblib.logger's names (scikit-learn reaches them)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -65,6 +70,7 @@ __all__ = [
     "delayed",
     "cpu_count",
     "effective_n_jobs",
+    "get_active_backend",
     "wrap_non_picklable_objects",
     "shared_empty",
     "shared_array",
@@ -73,6 +79,8 @@ __all__ = [
     "ParallelBackendBase",
     "AutoBatchingMixin",
     "register_parallel_backend",
+    "Logger",
+    "PrintTime",
     # hashing (joblet-hash)
     "hash",
     "register_fingerprint",
