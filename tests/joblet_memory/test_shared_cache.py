@@ -193,3 +193,19 @@ def test_corrupted_object_is_recomputed(s3_cache):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cached(-3) == 3
+
+
+class LostRaceFS:
+    """The lease was held when the put was refused, and released just after."""
+
+    def pipe_file(self, path, data, mode="overwrite"):
+        raise OSError(22, "At least one of the pre-conditions you specified did not hold")
+
+    def exists(self, path):
+        return False
+
+
+def test_refused_conditional_put_means_held_even_once_released():
+    from joblet_memory._leases import Lease
+
+    assert Lease(LostRaceFS(), "b/lease", 60.0).try_create() is False

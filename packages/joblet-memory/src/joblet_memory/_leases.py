@@ -62,12 +62,14 @@ class Lease:
             self.fs.pipe_file(self.path, self._body(), mode="create")
         except FileExistsError:
             return False
-        except OSError:
-            # s3fs reports a failed precondition as an OSError; any other error
-            # (the store is down) leaves no lease behind, so it propagates.
-            if self.fs.exists(self.path):
+        except OSError as error:
+            # s3fs reports a failed precondition (412, or 409 for a concurrent
+            # conditional write) as an OSError. Not an existence check: the
+            # holder may have released the lease since, and this caller must
+            # then poll again, not compute uncoordinated.
+            if _is_precondition_failure(error) or self.fs.exists(self.path):
                 return False
-            raise
+            raise  # the store is unreachable: no lease was created
         return True
 
     def holder(self) -> dict[str, Any] | None:
@@ -162,6 +164,17 @@ def _wait(lease: Lease, deadline: float, ready: Callable[[], bool]) -> str:
             return "timeout"
         time.sleep(sleep)
         sleep = min(sleep * 2, _MAX_SLEEP)
+
+
+def _is_precondition_failure(error: BaseException) -> bool:
+    """Whether ``error`` says the conditional put lost (the lease exists)."""
+    text = str(error).lower()
+    if "precondition" in text or "pre-condition" in text:
+        return True
+    cause = error.__cause__ or error.__context__
+    response = getattr(cause, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ("PreconditionFailed", "ConditionalRequestConflict")
 
 
 def _quietly(ready: Callable[[], bool]) -> bool:
