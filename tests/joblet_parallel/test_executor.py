@@ -380,3 +380,18 @@ def test_a_job_past_its_time_limit_stops_its_worker_only():
         assert submit(0, "next").result(timeout=20) == ["next"]
     finally:
         release_pool(pool)
+
+
+def put_square(shared, i):
+    shared[i] = i * i
+    return i
+
+
+def test_manager_proxies_work_in_workers_of_a_reused_pool():
+    import multiprocessing
+
+    Parallel(n_jobs=2)(delayed(getpid)(i) for i in range(2))  # pool exists first
+    with multiprocessing.Manager() as manager:
+        shared = manager.dict()
+        Parallel(n_jobs=2)(delayed(put_square)(shared, i) for i in range(4))
+        assert dict(shared) == {i: i * i for i in range(4)}

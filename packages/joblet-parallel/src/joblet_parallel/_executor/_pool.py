@@ -161,7 +161,7 @@ class _Worker:
         self.queue: SimpleQueue[Any] = SimpleQueue()
         self.state = ALIVE
         self.killed = False
-        self.settings = sink.worker_settings  # as the worker starts
+        self.settings = {**sink.worker_settings, "authkey": _authkey()}
         self.sink = sink  # where output goes between batches (last job's call)
         self.tasks_done = 0
         self.ready = False  # booted (interpreter, imports, initializer)
@@ -255,7 +255,7 @@ class WorkerPool:
         job.started = time.monotonic()
         worker.outstanding.append(job)
         worker.sink = job.output
-        settings = job.output.worker_settings
+        settings = {**job.output.worker_settings, "authkey": _authkey()}
         if settings != worker.settings:
             worker.settings = settings
             worker.queue.put(pickle.dumps(settings))
@@ -562,3 +562,13 @@ def _report_callback_error(what: str = "the callback of a joblet batch") -> None
         traceback.print_exc()
     except Exception:
         pass  # no usable stderr: nothing more can be done
+
+
+def _authkey() -> bytes | None:
+    """This process's multiprocessing authkey, for the workers (Manager proxies
+    in task arguments need it); None while multiprocessing was never imported,
+    as then no proxy exists (importing it only for this would cost ~30 ms)."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return None
+    return bytes(process.current_process().authkey)  # type: ignore[attr-defined]

@@ -155,7 +155,8 @@ class _WorkerLoop:
         self.growth_limit = config["max_memory_growth"]
         self.check_interval = config["memory_check_interval"]
         self.output = WorkerOutput(channel.output)
-        self.output.apply(config)
+        self.authkey: bytes | None = None
+        self.apply(config)
         self.baseline: int | None = None
         self.last_check = time.monotonic()
         self.retiring = False
@@ -172,7 +173,7 @@ class _WorkerLoop:
                 break
             tag, task_bytes, in_buffers = frame
             if tag == NOTICE:
-                self.output.apply(pickle.loads(task_bytes))
+                self.apply(pickle.loads(task_bytes))
                 continue
             out, out_buffers = self.run_batch(task_bytes, in_buffers)
             del task_bytes, in_buffers, frame
@@ -181,6 +182,18 @@ class _WorkerLoop:
             del out, out_buffers
             self.check_memory()
         self.output.set_forwarding(False)
+
+    def apply(self, settings: dict[str, Any]) -> None:
+        """Settings from the parent: output forwarding, multiprocessing authkey."""
+        self.output.apply(settings)
+        authkey = settings.get("authkey")
+        if authkey and authkey != self.authkey:
+            # The parent's key, so that multiprocessing.Manager proxies passed
+            # as task arguments can authenticate with their manager.
+            import multiprocessing
+
+            multiprocessing.current_process().authkey = authkey
+            self.authkey = authkey
 
     def run_batch(
         self, task_bytes: bytearray, in_buffers: list[bytearray]
