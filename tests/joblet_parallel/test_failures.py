@@ -104,7 +104,7 @@ def test_return_exceptions_from_parallel_config_and_default_fails_fast():
         out = Parallel(n_jobs=2)(delayed(fail_every_third)(i) for i in range(6))
     assert isinstance(out[3], ValueError)
     assert out[1] == 10
-    with pytest.raises(ValueError, match="bad input 0"):
+    with pytest.raises(ValueError, match=r"bad input [03]"):  # whichever first
         Parallel(n_jobs=2)(delayed(fail_every_third)(i) for i in range(6))
 
 

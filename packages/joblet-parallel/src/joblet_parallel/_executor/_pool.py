@@ -571,4 +571,4 @@ def _authkey() -> bytes | None:
     process = sys.modules.get("multiprocessing.process")
     if process is None:
         return None
-    return bytes(process.current_process().authkey)  # type: ignore[attr-defined]
+    return bytes(process.current_process().authkey)
