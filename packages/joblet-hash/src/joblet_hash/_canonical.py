@@ -10,7 +10,9 @@ values is removed on the way:
 * the tree is pickled without a memo, so object identity, string interning and
   an object appearing once or twice do not matter;
 * arrays and buffers are replaced by a digest of their raw memory;
-* classes and functions become ``(module, qualified name)``.
+* classes become ``(module, qualified name)``; Python functions become what
+  they compute (their code, defaults, closure contents and the globals they
+  read, see ``_functions``).
 
 Non-builtin values become tuples opened by a tag (the ``_TAG`` constants). Tags,
 the tuple layouts and ``PICKLE_PROTOCOL`` are the digest format: changing any of
@@ -29,7 +31,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from . import _fingerprint
+from . import _fingerprint, _functions
 from ._arrays import digest_array_data, digest_buffer, memory_order
 from ._errors import UnhashableObjectError
 
@@ -236,6 +238,9 @@ class Canonicalizer:
     def _global(self, obj: Any) -> Any:
         return _global_reference(obj)
 
+    def _function(self, obj: types.FunctionType) -> Any:
+        return self._enter(obj, lambda f: _functions.function_form(f, self.canon))
+
     def _builtin_function(self, obj: Any) -> Any:
         owner = getattr(obj, "__self__", None)
         if owner is None or isinstance(owner, types.ModuleType):
@@ -376,7 +381,7 @@ def _choose_handler(cls: type) -> Callable[[Canonicalizer, Any], Any]:
     if issubclass(cls, type):
         return Canonicalizer._global
     if issubclass(cls, types.FunctionType):
-        return Canonicalizer._global
+        return Canonicalizer._function
     if issubclass(cls, types.BuiltinFunctionType):
         return Canonicalizer._builtin_function
     if issubclass(cls, types.MethodType):
