@@ -2,7 +2,10 @@
 
 Figures (medians of alternating runs in this process, or of fresh interpreters):
 
-* 200k tiny tasks (``delayed(abs)(i)``), n_jobs=2, process backend, warm pool;
+* 200k tiny tasks (``delayed(abs)(i)``), n_jobs=2, process backend, warm pool
+  (worker output forwarding on, the default), timed in alternation with joblib
+  1.6, a chunked ``ProcessPoolExecutor.map`` (200 chunks) and mpire when
+  installed;
 * the same with n_jobs=1;
 * the first Parallel call in a fresh interpreter (worker start), import excluded;
 * 40 x ``sleep(0.05)`` on 2 workers (ideal: 1.0 s);
@@ -35,6 +38,82 @@ def _tiny(module, n_tasks, n_jobs):
             raise AssertionError("wrong number of results")
 
     return run
+
+
+def _executor_map(executor, n_tasks):
+    def run():
+        out = list(executor.map(abs, range(n_tasks), chunksize=max(1, n_tasks // 200)))
+        if len(out) != n_tasks:
+            raise AssertionError("wrong number of results")
+
+    return run
+
+
+def _mpire_map(pool, n_tasks):
+    def run():
+        if len(pool.map(abs, range(n_tasks))) != n_tasks:
+            raise AssertionError("wrong number of results")
+
+    return run
+
+
+def _tiny_rows(n_tasks: int, repeat: int) -> list[Row]:
+    """joblet, joblib, a chunked ProcessPoolExecutor.map and mpire, alternating."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor = ProcessPoolExecutor(2)
+    contenders = {
+        "joblet": _tiny(joblet_parallel, n_tasks, 2),
+        "joblib": _tiny(joblib, n_tasks, 2),
+        "executor": _executor_map(executor, n_tasks),
+    }
+    mpire_pool = None
+    try:
+        import mpire
+
+        mpire_pool = mpire.WorkerPool(2, keep_alive=True)
+        contenders["mpire"] = _mpire_map(mpire_pool, n_tasks)
+    except ImportError:
+        pass
+    try:
+        for warm in contenders.values():  # warm every pool: the figure is warm
+            warm()
+        times = alternate(contenders, repeat)
+    finally:
+        executor.shutdown()
+        if mpire_pool is not None:
+            mpire_pool.terminate()
+    figure = f"{n_tasks // 1000}k tiny tasks, n_jobs=2, processes, warm pool"
+    rows = [
+        Row(
+            figure,
+            n_tasks / times["joblet"],
+            "joblib 1.6",
+            n_tasks / times["joblib"],
+            "tasks/s",
+            higher_is_better=True,
+        ),
+        Row(
+            figure,
+            n_tasks / times["joblet"],
+            "ProcessPoolExecutor.map, 200 chunks",
+            n_tasks / times["executor"],
+            "tasks/s",
+            higher_is_better=True,
+        ),
+    ]
+    if "mpire" in times:
+        rows.append(
+            Row(
+                figure,
+                n_tasks / times["joblet"],
+                "mpire 2.10 map",
+                n_tasks / times["mpire"],
+                "tasks/s",
+                higher_is_better=True,
+            )
+        )
+    return rows
 
 
 def _sleeps(module):
@@ -87,26 +166,7 @@ def run(quick: bool) -> list[Row]:
     repeat = 3 if quick else 5
     rows: list[Row] = []
 
-    # Warm both pools first: the figure is about a warm pool.
-    _tiny(joblet_parallel, 1000, 2)()
-    _tiny(joblib, 1000, 2)()
-    times = alternate(
-        {
-            "joblet": _tiny(joblet_parallel, n_tasks, 2),
-            "joblib": _tiny(joblib, n_tasks, 2),
-        },
-        repeat,
-    )
-    rows.append(
-        Row(
-            f"{n_tasks // 1000}k tiny tasks, n_jobs=2, processes, warm pool",
-            n_tasks / times["joblet"],
-            "joblib 1.6",
-            n_tasks / times["joblib"],
-            "tasks/s",
-            higher_is_better=True,
-        )
-    )
+    rows.extend(_tiny_rows(n_tasks, repeat))
     times = alternate(
         {
             "joblet": _tiny(joblet_parallel, n_tasks, 1),
