@@ -1,7 +1,8 @@
 """Mutation fuzzing of ``load``, run as a child process by ``test_fuzz.py``.
 
-Usage: ``python _persist_fuzz.py FAMILY SEED COUNT MEMORY_LIMIT``, FAMILY one of
-``joblet``, ``pickle``, ``joblib`` (the sample names' prefix). Builds small valid
+Usage: ``python _persist_fuzz.py TARGET FAMILY SEED COUNT MEMORY_LIMIT``: TARGET
+``load`` or ``inspect`` (the function fuzzed), FAMILY one of ``joblet``,
+``pickle``, ``joblib`` (the sample names' prefix). Builds small valid
 files (joblet containers plain and compressed, plain pickles of protocols 2 to
 5, joblib files), mutates them deterministically from SEED (bit flips, byte
 overwrites, truncations, insertions, deletions, splices), loads each mutation
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import random
 import resource
 import sys
+import tempfile
 from collections import OrderedDict
 from typing import Any
 
@@ -80,8 +83,19 @@ def _mutate(data: bytes, rng: random.Random, others: list[bytes]) -> bytes:
     return bytes(mutated)
 
 
-def run(family: str, seed: int, count: int) -> dict[str, Any]:
+def _inspect(data: bytes, folder: str) -> None:
     import joblet_persist
+
+    path = os.path.join(folder, "mutated")
+    with open(path, "wb") as file:
+        file.write(data)
+    str(joblet_persist.inspect_file(path))
+
+
+def run(target: str, family: str, seed: int, count: int) -> dict[str, Any]:
+    import joblet_persist
+
+    folder = tempfile.mkdtemp()
 
     samples = [sample for sample in _samples() if sample[0].startswith(family + "-")]
     others = [data for _, data, _ in samples]
@@ -91,10 +105,13 @@ def run(family: str, seed: int, count: int) -> dict[str, Any]:
     for index in range(count):
         name, data, trusted_too = samples[index % len(samples)]
         mutated = _mutate(data, rng, others)
-        modes = [()] + ([None] if trusted_too else [])
+        modes = [()] + ([None] if trusted_too and target == "load" else [])
         for allowed in modes:
             try:
-                joblet_persist.load(io.BytesIO(mutated), allowed_globals=allowed)
+                if target == "inspect":
+                    _inspect(mutated, folder)
+                else:
+                    joblet_persist.load(io.BytesIO(mutated), allowed_globals=allowed)
                 loaded += 1
             except joblet_persist.FormatError:
                 pass
@@ -111,7 +128,7 @@ def run(family: str, seed: int, count: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    limit = int(sys.argv[4])
+    limit = int(sys.argv[5])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    result = run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    result = run(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     print("RESULT " + json.dumps(result), flush=True)

@@ -23,24 +23,29 @@ MUTATIONS = 2000
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("family", "seed"), [("pickle", 11), ("joblib", 12)])
-def test_mutations_raise_only_documented_errors(family, seed):
+@pytest.mark.parametrize(
+    ("target", "family", "seed"),
+    [
+        ("load", "pickle", 11),
+        ("load", "joblib", 12),
+        ("inspect", "joblet", 21),
+        ("inspect", "pickle", 22),
+        ("inspect", "joblib", 23),
+    ],
+)
+def test_mutations_raise_only_documented_errors(target, family, seed):
+    command = [target, family, str(seed), str(MUTATIONS), str(MEMORY_LIMIT)]
     done = subprocess.run(
-        [
-            sys.executable,
-            str(FUZZER),
-            family,
-            str(seed),
-            str(MUTATIONS),
-            str(MEMORY_LIMIT),
-        ],
+        [sys.executable, str(FUZZER), *command],
         capture_output=True,
         text=True,
         timeout=240,
         env=child_environment(),
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    crashed = f"the fuzzer crashed (exit code {done.returncode}):\n{done.stderr[-3000:]}"
+    crashed = (
+        f"the fuzzer crashed (exit code {done.returncode}):\n{done.stderr[-3000:]}"
+    )
     assert done.returncode == 0, crashed
     assert lines, crashed
     result = json.loads(lines[-1][len("RESULT ") :])

@@ -39,6 +39,8 @@ DAMAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 # Codecs imported lazily (lz4, zstd) raise their own classes; matched by module.
 _CODEC_MODULES = ("lz4", "zstd", "backports.zstd", "compression.zstd", "_zstd")
+# lz4's C extension names its module "_block" / "_frame": match the class too
+_CODEC_CLASS_PREFIXES = ("LZ4", "Lz4", "Zstd")
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -51,8 +53,11 @@ def is_damage(exc: BaseException) -> bool:
         # codecs raise OSError without an errno (gzip.BadGzipFile, bz2's
         # "Invalid data stream"); a real I/O error of the disk has one
         return exc.errno is None
-    module = type(exc).__module__ or ""
-    return isinstance(exc, Exception) and module.startswith(_CODEC_MODULES)
+    return isinstance(exc, Exception) and any(
+        (cls.__module__ or "").startswith(_CODEC_MODULES)
+        or cls.__name__.startswith(_CODEC_CLASS_PREFIXES)
+        for cls in type(exc).__mro__
+    )
 
 
 def as_format_error(exc: BaseException, where: str) -> FormatError:

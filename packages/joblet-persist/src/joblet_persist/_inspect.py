@@ -7,16 +7,25 @@ small symbolic stack that only records values; nothing is imported or called.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickletools
 import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ._compressors import compressor_for_prefix
-from ._errors import FormatError
-from ._format import HEADER, MAGIC, Header, decode_table
+from ._detect import HEAD_BYTES, detect_format
+from ._error_mapping import damage_is_format_error
+from ._errors import FormatError, TruncatedFileError
+from ._format import HEADER, MAGIC, Header, align, decode_table
+from ._io import Source, read_upto
 from ._joblib_reader import JOBLIB_MODULES
+from ._legacy import ChunkReader
+from ._load import open_decompressed
+
+_STEP = 1 << 20
 
 _MARK = object()
 
@@ -34,9 +43,26 @@ class _Call:
     state: Any = None
 
 
+def human_size(nbytes: int) -> str:
+    """``'1.5 MiB (1,572,864 bytes)'``: human units with the exact count."""
+    if nbytes < 1024:
+        return f"{nbytes:,} bytes"
+    value = nbytes / 1024
+    units = iter(("KiB", "MiB", "GiB", "TiB", "PiB"))
+    unit = next(units)
+    while value >= 1024 and unit != "PiB":
+        value /= 1024
+        unit = next(units)
+    return f"{value:.1f} {unit} ({nbytes:,} bytes)"
+
+
 @dataclass
 class Report:
-    """What ``inspect_file`` found; ``str(report)`` is the printed form."""
+    """What ``inspect_file`` found; ``str(report)`` is the printed form.
+
+    ``file_bytes`` is the size on disk; for a compressed file ``raw_bytes`` is
+    the size of what it decompresses to, and ``ratio`` their quotient.
+    """
 
     path: str
     format: str
@@ -46,28 +72,109 @@ class Report:
     arrays: list[dict[str, Any]] = field(default_factory=list)
     buffers: list[int] = field(default_factory=list)
     globals: list[str] = field(default_factory=list)
+    raw_bytes: int | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """Decompressed size over compressed size (None when not compressed)."""
+        if self.compression is None or self.raw_bytes is None or not self.file_bytes:
+            return None
+        return self.raw_bytes / self.file_bytes
 
     def __str__(self) -> str:
+        compression = self.compression or "none"
+        if self.ratio is not None and self.raw_bytes is not None:
+            compression += f", ratio {self.ratio:.2f}x (decompresses to {human_size(self.raw_bytes)})"
         lines = [
             f"file:        {self.path}",
             f"format:      {self.format}",
-            f"compression: {self.compression or 'none'}",
-            f"file size:   {self.file_bytes} bytes",
-            f"pickle:      {self.pickle_bytes} bytes",
+            f"compression: {compression}",
+            f"file size:   {human_size(self.file_bytes)}",
+            f"pickle:      {human_size(self.pickle_bytes)}",
             f"arrays:      {len(self.arrays)}",
         ]
         for array in self.arrays:
             lines.append(
                 f"  dtype={array['dtype']} shape={tuple(array['shape'])} "
-                f"order={array['order']} bytes={array['nbytes']}"
+                f"order={array['order']} size={human_size(array['nbytes'])}"
             )
         if self.buffers:
             lines.append(
-                f"other buffers: {len(self.buffers)} ({sum(self.buffers)} bytes)"
+                f"other buffers: {len(self.buffers)} ({human_size(sum(self.buffers))})"
             )
         lines.append(f"globals:     {len(self.globals)}")
         lines += [f"  {name}" for name in self.globals]
         return "\n".join(lines)
+
+
+class _Counted:
+    """A readable stream counting what it gives, with bytes pushed back in front."""
+
+    def __init__(self, file: IO[bytes], where: str) -> None:
+        self.file = file
+        self.where = where
+        self.position = 0
+        self._pending = b""
+
+    def push_back(self, data: bytes) -> None:
+        self._pending = data + self._pending
+        self.position -= len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            data = self._pending + self.file.read()
+            self._pending = b""
+        else:
+            data = self._pending[:n]
+            self._pending = self._pending[n:]
+            if len(data) < n:
+                data += read_upto(self.file, n - len(data))
+        self.position += len(data)
+        return data
+
+    def readline(self) -> bytes:
+        # in small reads: the decoded streams of compressed files have no readline
+        while b"\n" not in self._pending:
+            more = self.file.read(256)
+            if not more:
+                break
+            self._pending += more
+        line, newline, self._pending = self._pending.partition(b"\n")
+        self.position += len(line) + len(newline)
+        return line + newline
+
+    def tell(self) -> int:
+        return self.position
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        data = self.read(n) if n <= _STEP else b"".join(self._chunks(n, what))
+        if len(data) < n:
+            self._truncated(what, len(data), n)
+        return data
+
+    def skip(self, n: int, what: str) -> None:
+        """Read ``n`` bytes and drop them, a step at a time (never ``n`` at once)."""
+        for _ in self._chunks(n, what):
+            pass
+
+    def drain(self) -> None:
+        while self.read(_STEP):
+            pass
+
+    def _chunks(self, n: int, what: str) -> Iterator[bytes]:
+        done = 0
+        while done < n:
+            data = self.read(min(_STEP, n - done))
+            if not data:
+                self._truncated(what, done, n)
+            done += len(data)
+            yield data
+
+    def _truncated(self, what: str, got: int, n: int) -> None:
+        raise TruncatedFileError(
+            f"{self.where} is truncated: it ends inside {what} ({got:,} of {n:,} "
+            "bytes present). Dump the data again."
+        )
 
 
 def _itemsize(dtype: Any) -> int:
@@ -94,7 +201,7 @@ def _dtype_name(dtype: Any) -> str:
     return repr(dtype)
 
 
-def _walk(file: IO[bytes], report: Report, joblib_arrays: bool) -> None:
+def _walk(file: _Counted, report: Report, joblib_arrays: bool) -> None:
     """Record the globals of one pickle stream (and joblib's inline arrays)."""
     stack: list[Any] = []
     memo: dict[int, Any] = {}
@@ -200,8 +307,19 @@ def _walk(file: IO[bytes], report: Report, joblib_arrays: bool) -> None:
                 stack.append(record("copyreg.extension", str(arg)))
             else:  # value-pushing opcodes: ints, strings, bytes, None, bools, buffers
                 stack.append(arg)
+    except FormatError:
+        raise
     except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise FormatError(f"{report.path} has a damaged pickle stream: {exc}") from exc
+        if "exhausted" in str(exc) or "but only" in str(exc):
+            raise TruncatedFileError(
+                f"{file.where} is truncated: its pickle stream ends early ({exc}). "
+                "Dump the data again."
+            ) from exc
+        raise FormatError(f"{file.where} has a damaged pickle stream: {exc}") from exc
+    raise TruncatedFileError(
+        f"{file.where} is truncated: its pickle stream ends before its STOP opcode. "
+        "Dump the data again."
+    )
 
 
 def _pairs(target: dict[Any, Any], items: list[Any]) -> dict[Any, Any]:
@@ -213,7 +331,7 @@ def _pairs(target: dict[Any, Any], items: list[Any]) -> dict[Any, Any]:
     return target
 
 
-def _skip_joblib_array(file: IO[bytes], state: dict[str, Any], report: Report) -> None:
+def _skip_joblib_array(file: _Counted, state: dict[str, Any], report: Report) -> None:
     dtype = state.get("dtype")
     shape = tuple(state.get("shape") or ())
     order = state.get("order", "C")
@@ -224,14 +342,11 @@ def _skip_joblib_array(file: IO[bytes], state: dict[str, Any], report: Report) -
         )
         _walk(file, report, joblib_arrays=True)  # nested pickle of an object array
         return
-    count = 1
-    for n in shape:
-        count *= int(n)
-    nbytes = count * _itemsize(dtype)
-    if "numpy_array_alignment_bytes" in state:
-        pad = file.read(1)
-        file.read(pad[0] if pad else 0)
-    file.read(nbytes)
+    nbytes = math.prod(int(n) for n in shape) * _itemsize(dtype)
+    if state.get("numpy_array_alignment_bytes") is not None:  # joblib >= 1.2
+        pad = file.read_exact(1, "an array's padding")
+        file.skip(pad[0], "an array's padding")
+    file.skip(nbytes, f"the data of an array of shape {shape}")
     report.arrays.append(
         {"dtype": name, "shape": shape, "order": order, "nbytes": nbytes}
     )
@@ -239,6 +354,9 @@ def _skip_joblib_array(file: IO[bytes], state: dict[str, Any], report: Report) -
 
 def inspect_file(filename: str | os.PathLike[str]) -> Report:
     """Describe a joblet, joblib or pickle file without executing it.
+
+    The whole file is read (and decompressed, when compressed), so a truncated
+    or damaged file is reported as such, as :func:`load` would refuse it.
 
     Parameters
     ----------
@@ -248,39 +366,59 @@ def inspect_file(filename: str | os.PathLike[str]) -> Report:
     Returns
     -------
     Report
-        Format, compression, sizes, each array's dtype/shape/bytes and every
-        global the file would import; ``print(report)`` shows it.
+        Format, compression and ratio, sizes, each array's dtype/shape/bytes
+        and every global the file would import; ``print(report)`` shows it.
+
+    Raises
+    ------
+    FormatError
+        The file is empty, truncated (:class:`TruncatedFileError`), damaged or
+        not a joblet, joblib or pickle file.
     """
     path = os.fsdecode(os.fspath(filename))
+    where = repr(path)
     size = os.path.getsize(path)
-    with open(path, "rb") as file:
-        head = file.read(len(MAGIC))
-        file.seek(0)
-        if head.startswith(MAGIC):
-            return _inspect_container(file, path, size)
-        found = compressor_for_prefix(head)
-        if found is not None:
-            name, compressor = found
-            with compressor.decompressor_file(file) as inner:
-                data = inner.read()
-            return _inspect_stream(io.BytesIO(data), path, size, name)
-        return _inspect_stream(file, path, size, None)
-
-
-def _inspect_stream(
-    file: IO[bytes], path: str, size: int, compression: str | None
-) -> Report:
-    if file.read(len(MAGIC)).startswith(MAGIC):
-        file.seek(0)
-        data = file.read()
-        report = _inspect_container(io.BytesIO(data), path, len(data))
-        report.compression = compression
-        report.file_bytes = size
+    with open(path, "rb") as raw, damage_is_format_error(where):
+        head = raw.read(HEAD_BYTES)
+        raw.seek(0)
+        found = detect_format(head)
+        _refuse_unreadable(found.kind, head, where)
+        if found.kind != "compressed" or found.compressor is None:
+            return _inspect_decoded(_Counted(raw, where), path, size)
+        decoded = open_decompressed(raw, found.compressor_name, found.compressor, where)
+        try:  # closing stops the decoder's threads
+            stream = _Counted(decoded, where)
+            report = _inspect_decoded(stream, path, size)
+            stream.drain()
+        finally:
+            decoded.close()
+        report.compression = found.compressor_name
+        report.raw_bytes = stream.position
         return report
-    file.seek(0)
-    report = Report(path, "pickle", compression, size, 0)
-    _walk(file, report, joblib_arrays=True)
-    report.pickle_bytes = file.tell()
+
+
+def _refuse_unreadable(kind: str, head: bytes, where: str) -> None:
+    if kind == "empty":
+        raise FormatError(f"{where} is empty (0 bytes): nothing was dumped there.")
+    if kind == "truncated-joblet":
+        raise TruncatedFileError(f"{where} is truncated inside its header.")
+    if kind == "unknown":
+        raise FormatError(
+            f"{where} is not a joblet-persist, joblib or pickle file: it starts with "
+            f"{head[:8]!r}. Was it written by joblet_persist.dump, joblib.dump or "
+            "pickle.dump?"
+        )
+
+
+def _inspect_decoded(stream: _Counted, path: str, size: int) -> Report:
+    """A report of an uncompressed joblet file or pickle stream, read in order."""
+    head = stream.read(len(MAGIC))
+    stream.push_back(head)
+    if head.startswith(MAGIC):
+        return _inspect_container(stream, path, size)
+    report = Report(path, "pickle", None, size, 0)
+    _walk(stream, report, joblib_arrays=True)
+    report.pickle_bytes = stream.position
     if any(
         name.split(".NumpyArrayWrapper")[0] in JOBLIB_MODULES for name in report.globals
     ):
@@ -288,25 +426,31 @@ def _inspect_stream(
     return report
 
 
-def _inspect_container(file: IO[bytes], path: str, size: int) -> Report:
-    from ._io import Source
-    from ._legacy import ChunkReader
-
-    where = repr(path)
-    header = Header.unpack(file.read(HEADER.size), where)
-    entries = decode_table(file.read(header.table_len), where)
-    if header.compressed:
-        source = Source(file, where)
-        reader = ChunkReader(source, header.codec, header.chunk_size)
+def _inspect_container(stream: _Counted, path: str, size: int) -> Report:
+    where = stream.where
+    header = Header.unpack(stream.read(HEADER.size), where)
+    table = stream.read_exact(header.table_len, "the buffer table")
+    entries = decode_table(table, where)
+    if header.compressed:  # format version 1: joblet's own chunked container
+        reader = ChunkReader(Source(stream, where), header.codec, header.chunk_size)  # type: ignore[arg-type]
         pickled = bytearray(header.pickle_len)
         try:
             reader.fill(memoryview(pickled), "the pickle stream")
         finally:
             reader.close()
-        compression = f"{header.codec} (level {header.level})"
+        compression: str | None = f"{header.codec} (level {header.level})"
     else:
-        pickled = bytearray(file.read(header.pickle_len))
+        pickled = bytearray(stream.read_exact(header.pickle_len, "the pickle stream"))
         compression = None
+        if zlib.crc32(pickled, zlib.crc32(table)) != header.crc:
+            raise FormatError(
+                f"{where} is corrupted: the checksum of its table and pickle stream "
+                "does not match. Dump the data again."
+            )
+        if header.buffers_len:
+            start = align(HEADER.size + header.table_len + header.pickle_len)
+            stream.skip(start - stream.position, "the padding before the arrays")
+            stream.skip(header.buffers_len, "the array data")
     report = Report(
         path,
         f"joblet-persist (format version {header.version})",
@@ -326,5 +470,5 @@ def _inspect_container(file: IO[bytes], path: str, size: int) -> Report:
             )
         else:
             report.buffers.append(entry.nbytes)
-    _walk(io.BytesIO(bytes(pickled)), report, joblib_arrays=False)
+    _walk(_Counted(io.BytesIO(bytes(pickled)), where), report, joblib_arrays=False)
     return report

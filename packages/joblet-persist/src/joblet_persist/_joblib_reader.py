@@ -10,7 +10,6 @@ inline array bytes (or memory-maps them) after each wrapper.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import pickle
@@ -22,16 +21,12 @@ from ._errors import (
     TruncatedFileError,
     UnsafeModificationError,
 )
+from ._io import read_exact_into
 from ._restricted import AllowList, RestrictedUnpickler
 
 JOBLIB_MODULES = frozenset(
     {"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"}
 )
-READ_SLICE = 1 << 26
-# An unbuffered file's readinto() copies straight into the array: one call of up
-# to 1 GiB (Linux caps a read at 2 GiB - 4 KiB) instead of 16 of 64 MiB. Other
-# streams (GzipFile ...) may allocate what they are asked for, so they get 64 MiB.
-RAW_READ_SLICE = 1 << 30
 
 
 class JoblibArrayWrapper:
@@ -57,28 +52,6 @@ def _import_numpy(where: str) -> Any:
             "install it with `pip install 'joblet-persist[numpy]'`"
         ) from None
     return numpy
-
-
-def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
-    """Fill ``view`` from ``file`` or raise TruncatedFileError."""
-    filled = 0
-    total = view.nbytes
-    step = RAW_READ_SLICE if isinstance(file, io.FileIO) else READ_SLICE
-    while filled < total:
-        part = view[filled : min(total, filled + step)]
-        readinto = getattr(file, "readinto", None)
-        if readinto is not None:
-            n = readinto(part)
-        else:
-            data = file.read(part.nbytes)
-            n = len(data)
-            part[:n] = data
-        if not n:
-            raise TruncatedFileError(
-                f"{where} is truncated: it ends {total - filled} bytes before the end "
-                "of an array. Dump the data again."
-            )
-        filled += n
 
 
 class JoblibUnpickler(RestrictedUnpickler):
