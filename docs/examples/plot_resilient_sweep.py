@@ -61,7 +61,9 @@ def evaluate(param, scratch):
 
 handler = logging.StreamHandler(sys.stdout)
 handler.setFormatter(logging.Formatter("log %(name)s: %(message)s"))
-logging.getLogger("sweep").addHandler(handler)
+sweep_log = logging.getLogger("sweep")
+sweep_log.addHandler(handler)
+sweep_log.propagate = False  # shown once, by this handler only
 scratch = tempfile.mkdtemp()
 params = list(range(120))
 start = time.monotonic()
@@ -73,7 +75,8 @@ results = Parallel(
     prefix_output=True,
 )(delayed(evaluate)(p, scratch) for p in params)
 elapsed = time.monotonic() - start
-logging.getLogger("sweep").removeHandler(handler)
+sweep_log.removeHandler(handler)
+sweep_log.propagate = True
 shutil.rmtree(scratch)
 
 ###############################################################################
