@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
-from ._errors import FormatError
+from ._errors import FormatError, TruncatedFileError
 from ._io import Source
 from ._streams import BlockFormat, Encoded, Handover, Unit, Written
 
@@ -180,6 +180,11 @@ def _check_index(source: Source, records: list[tuple[int, int]], check: int) -> 
     """
     expected = index_and_footer(records, check)[1:]
     found = source.read_upto(len(expected))
+    if len(found) < len(expected):
+        raise TruncatedFileError(
+            f"{source.where} is truncated: it ends inside its xz index. Dump the "
+            "data again."
+        )
     if found != expected:
         raise FormatError(
             f"{source.where} is corrupted: its xz index or footer does not match "

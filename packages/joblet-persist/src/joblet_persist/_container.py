@@ -7,18 +7,27 @@ import mmap
 import pickle
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
+from ._checksums import (
+    DIGEST,
+    clear_trailer,
+    hash_file_range,
+    read_hashed,
+    verify,
+)
 from ._errors import FormatError, TruncatedFileError
 from ._format import (
     BUFFER_PERSISTENT_ID,
+    CHECKSUM_VERSION,
     HEADER,
     BufferEntry,
     Header,
     align,
     decode_table,
+    file_size,
 )
 from ._io import Source
 from ._legacy import ChunkReader
@@ -35,6 +44,7 @@ class LoadOptions:
     mmap_mode: str | None = None
     allow: AllowList | None = None  # None: unrestricted
     file_size: int | None = None  # known for paths, to refuse truncated files
+    verify: bool | None = None  # checksums: None checks unless memory-mapping
 
     def in_memory(self) -> LoadOptions:
         """The same load, without a path to map (a decompressed stream)."""
@@ -54,22 +64,62 @@ def _allocate(entry: BufferEntry) -> Any:
     return bytearray(entry.nbytes)
 
 
-def _buffers_in_memory(
-    source: Source,
-    header: Header,
-    entries: list[BufferEntry],
-    chunks: ChunkReader | None,
-) -> Iterator[Any]:
-    base = align(HEADER.size + header.table_len + header.pickle_len)
-    for index, entry in enumerate(entries):
+class _InMemoryBuffers:
+    """The buffers read one by one as the unpickler asks, each hashed as it arrives.
+
+    :meth:`finish` reads what the unpickler left (buffers, then the checksum
+    trailer of format version 2) and compares the checksums.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        header: Header,
+        entries: list[BufferEntry],
+        chunks: ChunkReader | None,
+        verify: bool,
+    ) -> None:
+        self.source = source
+        self.base = align(HEADER.size + header.table_len + header.pickle_len)
+        self.entries = entries
+        self.chunks = chunks
+        self.checksummed = header.version >= CHECKSUM_VERSION
+        self.verify = verify and self.checksummed
+        self.digests: list[int] = []
+        self.end = self.base + header.buffers_len if entries else self.source.position
+        self._next = 0
+
+    def __iter__(self) -> _InMemoryBuffers:
+        return self
+
+    def __next__(self) -> Any:
+        if self._next >= len(self.entries):
+            raise StopIteration
+        index, entry = self._next, self.entries[self._next]
+        self._next += 1
         buffer = _allocate(entry)
         view = memoryview(buffer).cast("B")
-        if chunks is not None:
-            chunks.fill(view, f"buffer {index}")
+        if self.chunks is not None:
+            self.chunks.fill(view, f"buffer {index}")
+            return buffer
+        self.source.skip_to(self.base + entry.offset)
+        if self.verify:
+            self.digests.append(read_hashed(self.source.read_into, view))
         else:
-            source.skip_to(base + entry.offset)
-            source.read_into(view)
-        yield buffer
+            self.source.read_into(view)
+        return buffer
+
+    def finish(self) -> None:
+        for _ in self:  # buffers the pickle stream did not use
+            pass
+        if not self.checksummed or not self.entries:
+            return
+        self.source.skip_to(self.end)
+        trailer = self.source.read_exact(
+            DIGEST.size * len(self.entries), "the buffer checksums"
+        )
+        if self.verify:
+            verify(self.digests, trailer, self.source.where)
 
 
 def _buffers_mapped(
@@ -91,12 +141,31 @@ def _buffers_mapped(
         yield memoryview(file_map)[offset : offset + entry.nbytes]
 
 
-def _check_size(header: Header, options: LoadOptions) -> None:
+def _verify_mapped(
+    path: str, header: Header, entries: list[BufferEntry], where: str
+) -> None:
+    """Check a mapped file's buffers against its checksums (reads every page)."""
+    if header.version < CHECKSUM_VERSION or not entries:
+        return
+    base = align(HEADER.size + header.table_len + header.pickle_len)
+    with open(path, "rb") as handle:
+        digests = [
+            hash_file_range(handle, base + entry.offset, entry.nbytes)
+            for entry in entries
+        ]
+        handle.seek(base + header.buffers_len)
+        trailer = handle.read(DIGEST.size * len(entries))
+    if len(trailer) != DIGEST.size * len(entries):
+        raise TruncatedFileError(f"{where} is truncated inside its checksums")
+    verify(digests, trailer, where)
+
+
+def _check_size(
+    header: Header, entries: list[BufferEntry], options: LoadOptions
+) -> None:
     if options.file_size is None:
         return
-    expected = HEADER.size + header.table_len + header.pickle_len
-    if header.buffers_len:
-        expected = align(expected) + header.buffers_len
+    expected = file_size(header, len(entries))
     if options.file_size < expected:
         raise TruncatedFileError(
             f"{options.where} is truncated: it has {options.file_size} bytes, its "
@@ -163,8 +232,6 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
                 stacklevel=4,
             )
             mmap_mode = None
-    else:
-        _check_size(header, options)
     try:
         if chunks is not None:
             pickled: bytes | bytearray = bytearray(header.pickle_len)
@@ -178,13 +245,24 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
             )
         entries = decode_table(table, where)
         _check_entries(entries, header, where)
-        buffers: Iterable[Any]
+        if not header.compressed:
+            _check_size(header, entries, options)
         if mmap_mode is not None and options.path is not None:
+            if options.verify:
+                _verify_mapped(options.path, header, entries, where)
             mode = "r+" if mmap_mode == "w+" else mmap_mode
-            buffers = _buffers_mapped(options.path, header, entries, mode)
-        else:
-            buffers = _buffers_in_memory(source, header, entries, chunks)
-        return _unpickle(pickled, iter(buffers), options)
+            if mode == "r+" and entries and header.version >= CHECKSUM_VERSION:
+                # the arrays may now change in place: their checksums no longer hold
+                end = align(HEADER.size + header.table_len + header.pickle_len)
+                clear_trailer(options.path, end + header.buffers_len, len(entries))
+            mapped = _buffers_mapped(options.path, header, entries, mode)
+            return _unpickle(pickled, mapped, options)
+        buffers = _InMemoryBuffers(
+            source, header, entries, chunks, options.verify is not False
+        )
+        value = _unpickle(pickled, buffers, options)
+        buffers.finish()
+        return value
     except (MemoryError, OverflowError) as exc:
         raise FormatError(
             f"{where} is corrupted: it announces sizes that cannot be allocated ({exc!r})"

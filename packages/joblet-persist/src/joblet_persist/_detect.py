@@ -11,6 +11,10 @@ from ._wrapper import CompressorWrapper
 #: How many leading bytes ``detect_format`` needs.
 HEAD_BYTES = len(MAGIC)
 PICKLE_PROTO = 0x80
+# First opcodes of protocol 0 and 1 streams (no PROTO opcode): MARK, EMPTY_LIST,
+# EMPTY_DICT, EMPTY_TUPLE, GLOBAL, INT, BININT*, LONG, FLOAT, BINFLOAT, STRING,
+# BINSTRING, SHORT_BINSTRING, UNICODE, BINUNICODE, NONE, PERSID, BINPERSID
+OLD_PICKLE_FIRST_BYTES = frozenset(b"(]}).cIJKMLFGSTUVXNPQ")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,6 @@ def detect_format(head: bytes) -> Detected:
     found = compressor_for_prefix(head)
     if found is not None:
         return Detected("compressed", found[0], found[1])
-    if head[0] == PICKLE_PROTO:
+    if head[0] == PICKLE_PROTO or head[0] in OLD_PICKLE_FIRST_BYTES:
         return Detected("pickle")
     return Detected("unknown")

@@ -7,9 +7,11 @@ import os
 import pickle
 import sys
 import zlib
+from collections.abc import Iterator
 from typing import IO, Any
 
 from ._atomic import atomic_write
+from ._checksums import DIGEST, encode_trailer, hashed_slices
 from ._compress_args import resolve_compress
 from ._compressors import get_compressor, parallel_format
 from ._format import (
@@ -188,10 +190,12 @@ def _preallocate(file: IO[bytes], size: int) -> None:
 
 def _layout(
     pickled: bytes, entries: list[BufferEntry], datas: list[memoryview]
-) -> tuple[list[bytes | memoryview], int]:
+) -> tuple[Iterator[bytes | memoryview], int]:
     """The pieces of the uncompressed file, in order, and its total size.
 
-    Sets each entry's offset; the buffers are referenced, not copied.
+    Sets each entry's offset. The buffers are referenced, not copied, and
+    hashed slice by slice as the pieces are consumed; the checksums follow the
+    last buffer.
     """
     position = 0
     for entry in entries:
@@ -209,21 +213,29 @@ def _layout(
         buffers_len,
         0,
     )
-    pieces: list[bytes | memoryview] = [header.pack() + table, pickled]
-    written = HEADER.size + len(table) + len(pickled)
-    base = align(written) if entries else written
-    for entry, data in zip(entries, datas, strict=True):
-        target = base + entry.offset
-        if target > written:
-            pieces.append(b"\x00" * (target - written))
-        pieces.append(data)
-        written = target + entry.nbytes
-    return pieces, written
+    start = HEADER.size + len(table) + len(pickled)
+    base = align(start) if entries else start
+    total = base + buffers_len + DIGEST.size * len(entries)
+
+    def pieces() -> Iterator[bytes | memoryview]:
+        yield header.pack() + table
+        yield pickled
+        written = start
+        digests: list[int] = []
+        for entry, data in zip(entries, datas, strict=True):
+            target = base + entry.offset
+            if target > written:
+                yield b"\x00" * (target - written)
+            yield from hashed_slices(data, digests)
+            written = target + entry.nbytes
+        yield encode_trailer(digests)
+
+    return pieces(), total
 
 
 def _write_plain(
     file: IO[bytes],
-    pieces: list[bytes | memoryview],
+    pieces: Iterator[bytes | memoryview],
     total: int,
     preallocate: bool = False,
 ) -> None:
@@ -235,7 +247,7 @@ def _write_plain(
 
 def _write_compressed(
     file: IO[bytes],
-    pieces: list[bytes | memoryview],
+    pieces: Iterator[bytes | memoryview],
     total: int,
     compressor: CompressorWrapper,
     level: int | None,

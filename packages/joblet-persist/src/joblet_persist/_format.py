@@ -7,6 +7,7 @@ Layout of an uncompressed file (all integers little-endian)::
     pickle   pickle stream (protocol 5), buffers referenced out of band
     padding  up to the next multiple of ALIGNMENT
     buffers  each buffer's raw bytes, each starting at a multiple of ALIGNMENT
+    checks   (version 2) one u64 xxh3_64 per buffer, right after the last one
 
 A compressed file is this file passed through a standard compressor (gzip, xz,
 zstd ...: see ``_streams``), so decompressing it with the standard tool gives
@@ -31,6 +32,9 @@ MAGIC = b"\x89JOBLET\n"
 #: The persistent id standing for the next buffer in streams of protocol < 5.
 BUFFER_PERSISTENT_ID = "joblet-buffer"
 FORMAT_VERSION = 2
+#: The first version whose files end with the buffers' xxh3 checksums.
+CHECKSUM_VERSION = 2
+CHECKSUM_SIZE = 8  # one little-endian u64 xxh3_64 per buffer
 #: The version whose compressed files were joblet's own chunked container.
 LEGACY_CHUNKED_VERSION = 1
 ALIGNMENT = 64
@@ -164,6 +168,16 @@ class BufferEntry:
         if self.kind == "array":
             entry.update(dtype=self.dtype, shape=list(self.shape), order=self.order)
         return entry
+
+
+def file_size(header: Header, buffer_count: int) -> int:
+    """The size of an uncompressed file with this header and that many buffers."""
+    size = HEADER.size + header.table_len + header.pickle_len
+    if header.buffers_len:
+        size = align(size) + header.buffers_len
+    if header.version >= CHECKSUM_VERSION:
+        size += CHECKSUM_SIZE * buffer_count
+    return size
 
 
 def encode_table(entries: list[BufferEntry], writer: str) -> bytes:

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from ._compressors import get_compressor
+from ._compressors import get_compressor, lookup, registered
 from ._errors import FormatError
 from ._io import Source
 from ._streams import CODEC_ERRORS
@@ -68,6 +68,12 @@ def chunk_decoder(codec: str, where: str) -> Callable[[bytes, int], bytes]:
     found = CHUNK_DECODERS.get(codec)
     if found is not None:
         return found
+    if lookup(codec) is None:
+        raise FormatError(
+            f"{where} is corrupted or needs a compressor that is not registered: "
+            f"unknown compressor {codec!r}; registered: {registered()}. Register it "
+            "with joblet_persist.register_compressor, or dump the data again"
+        )
     return get_compressor(codec, where).decompress_chunk
 
 

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from ._container import LoadOptions, read_container
 from ._detect import HEAD_BYTES, detect_format
+from ._error_mapping import damage_is_format_error
 from ._errors import FormatError, TruncatedFileError
 from ._io import Prepended, read_upto
 from ._joblib_reader import load_pickle_stream
@@ -35,7 +36,7 @@ def open_decompressed(
     """
     missing = compressor.available()
     if missing is not None:
-        raise ValueError(f"{where} is compressed with {name}: {missing}")
+        raise ImportError(f"{where} is compressed with {name}: {missing}")
     blocks = compressor.block_format(None)
     if blocks is not None:
         return DecodedStream(file, blocks, where)  # type: ignore[return-value]
@@ -105,6 +106,7 @@ def load(
     mmap_mode: str | None = None,
     *,
     allowed_globals: Iterable[Any] | None = None,
+    verify: bool | None = None,
 ) -> Any:
     """Reconstruct a Python object from a file persisted with :func:`dump`.
 
@@ -135,6 +137,12 @@ def load(
         strings, ``"module.*"``, or the objects themselves) and raises
         :class:`UnsafeGlobalError` naming any other; pass ``()`` for the
         defaults alone.
+    verify : bool, optional
+        Check every buffer (array) against the xxh3 checksum the file records
+        (files of format version 2). None (default): check when the buffers are
+        read into memory, not when they are memory-mapped (checking reads every
+        page); True: check in both cases; False: never. The table and the pickle
+        stream are always checked (CRC-32).
 
     Returns
     -------
@@ -171,7 +179,10 @@ def load(
                 "memory-map them.",
                 stacklevel=2,
             )
-        return _load_file_object(filename, LoadOptions(where, allow=allow))
+        with damage_is_format_error(where):
+            return _load_file_object(
+                filename, LoadOptions(where, allow=allow, verify=verify)
+            )
     path = os.fsdecode(os.fspath(filename))
     if os.path.isdir(path):
         raise IsADirectoryError(
@@ -182,10 +193,11 @@ def load(
         head = read_upto(raw, HEAD_BYTES)
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
-        options = LoadOptions(repr(path), path, mmap_mode, allow, size)
-        if detect_format(head).kind == "joblet":
-            return _dispatch(raw, head, options)  # large unbuffered reads
-        return _dispatch(io.BufferedReader(raw, 1 << 16), head, options)
+        options = LoadOptions(repr(path), path, mmap_mode, allow, size, verify)
+        with damage_is_format_error(options.where):
+            if detect_format(head).kind == "joblet":
+                return _dispatch(raw, head, options)  # large unbuffered reads
+            return _dispatch(io.BufferedReader(raw, 1 << 16), head, options)
 
 
 def _load_file_object(file: IO[bytes], options: LoadOptions) -> Any:

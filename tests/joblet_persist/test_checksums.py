@@ -1,0 +1,89 @@
+"""Per-buffer xxh3 checksums: damage inside an array never loads silently."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import pytest
+
+from joblet_persist import FormatError, dump, load
+from joblet_persist._checksums import DIGEST
+
+np = pytest.importorskip("numpy")
+ARRAY = np.arange(200_000, dtype=np.int64)
+
+
+def _damaged(tmp_path, where="array"):
+    path = tmp_path / "x.joblet"
+    dump({"a": ARRAY, "b": [1, 2]}, path)
+    data = bytearray(path.read_bytes())
+    position = {"array": len(data) - DIGEST.size - 4000, "trailer": len(data) - 3}[
+        where
+    ]
+    data[position] ^= 0x10
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("where", ["array", "trailer"])
+def test_damaged_buffer_or_checksum_is_refused(tmp_path, where):
+    path = _damaged(tmp_path, where)
+    with pytest.raises(FormatError, match="checksum"):
+        load(path)
+    with open(path, "rb") as handle, pytest.raises(FormatError, match="checksum"):
+        load(handle)
+    with pytest.raises(FormatError, match="checksum"):
+        load(path, mmap_mode="r", verify=True)
+
+
+def test_memory_mapping_does_not_read_every_page_unless_asked(tmp_path):
+    path = _damaged(tmp_path)
+    mapped = load(path, mmap_mode="r")  # not verified: documented
+    assert isinstance(mapped["a"], np.memmap)
+    assert not np.array_equal(mapped["a"], ARRAY)
+    assert not np.array_equal(load(path, verify=False)["a"], ARRAY)
+
+
+def test_intact_files_verify_in_every_mode(tmp_path):
+    path = tmp_path / "x.joblet"
+    dump({"a": ARRAY, "f": np.asfortranarray(ARRAY[:100].reshape(10, 10))}, path)
+    for kwargs in ({}, {"mmap_mode": "r", "verify": True}, {"verify": False}):
+        np.testing.assert_array_equal(load(path, **kwargs)["a"], ARRAY)
+
+
+def test_damage_under_a_codec_without_checksums_is_caught(tmp_path):
+    lz4_frame = pytest.importorskip("lz4.frame")
+    plain = io.BytesIO()
+    dump({"a": ARRAY}, plain)
+    data = bytearray(plain.getvalue())
+    data[len(data) - DIGEST.size - 100] ^= 0x01
+    path = tmp_path / "x.lz4"
+    path.write_bytes(lz4_frame.compress(bytes(data)))  # a valid lz4 stream
+    with pytest.raises(FormatError, match="checksum"):
+        load(path)
+
+
+def test_several_dumps_with_arrays_in_one_stream(tmp_path):
+    path = tmp_path / "stream"
+    with open(path, "wb") as handle:
+        dump({"a": ARRAY}, handle)
+        dump([ARRAY[:10], ARRAY[:3]], handle)
+        dump("end", handle)
+    with open(path, "rb") as handle, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(load(handle)["a"], ARRAY)
+        second = load(handle)
+        assert load(handle) == "end"
+    np.testing.assert_array_equal(second[1], ARRAY[:3])
+
+
+def test_writable_mapping_clears_the_checksums_it_would_break(tmp_path):
+    path = tmp_path / "x.joblet"
+    dump({"a": np.zeros(10)}, path)
+    shared = load(path, mmap_mode="r+")["a"]
+    shared[3] = 7.0
+    shared.flush()
+    del shared
+    assert load(path)["a"][3] == 7.0  # changed on purpose, not damage
+    assert path.read_bytes()[-DIGEST.size :] == bytes(DIGEST.size)
