@@ -57,6 +57,12 @@ def require_module(name: str) -> None:
         pytest.skip(f"{name} is not installed (pip install joblet-memory[s3])")
 
 
+@pytest.fixture
+def fsspec_required() -> None:
+    """Skip without fsspec (fail under JOBLET_TEST_REQUIRE_OPTIONAL=1)."""
+    require_module("fsspec")
+
+
 def start_seaweedfs() -> SeaweedFS:
     """A started server, or a skip (a fail under JOBLET_TEST_REQUIRE_OPTIONAL=1)."""
     require_module("s3fs")

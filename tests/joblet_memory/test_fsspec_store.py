@@ -23,7 +23,7 @@ from joblet_memory import (
 from joblet_memory.__main__ import main as cli_main
 from joblet_memory._fsspec_store import FsspecStoreBackend
 
-pytest.importorskip("fsspec")
+pytestmark = pytest.mark.usefixtures("fsspec_required")
 
 CALLS: list[object] = []
 

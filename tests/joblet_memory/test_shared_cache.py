@@ -16,7 +16,7 @@ import pytest
 
 from joblet_memory import CacheWarning, Memory
 
-pytest.importorskip("fsspec")
+pytestmark = pytest.mark.usefixtures("fsspec_required")
 
 # Where computations leave one marker file each (a folder every process sees).
 MARKERS = "JOBLET_TEST_MARKERS"
@@ -199,7 +199,9 @@ class LostRaceFS:
     """The lease was held when the put was refused, and released just after."""
 
     def pipe_file(self, path, data, mode="overwrite"):
-        raise OSError(22, "At least one of the pre-conditions you specified did not hold")
+        raise OSError(
+            22, "At least one of the pre-conditions you specified did not hold"
+        )
 
     def exists(self, path):
         return False

@@ -53,7 +53,7 @@ def location(request, tmp_path):
     if request.param == "local":
         return str(tmp_path / "cache"), {}
     if request.param == "memory":
-        pytest.importorskip("fsspec")
+        request.getfixturevalue("fsspec_required")
         return f"memory://joblet-{uuid.uuid4().hex}", {}
     return request.getfixturevalue("s3_cache")
 
