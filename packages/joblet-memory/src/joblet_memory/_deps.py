@@ -91,6 +91,59 @@ class Dependency:
         )
 
 
+# Superinstructions the compiler forms only within one source line (3.13):
+# expanded, so that splitting a statement over lines keeps the code the same.
+_SUPERINSTRUCTIONS = {
+    "LOAD_FAST_LOAD_FAST": ("LOAD_FAST", "LOAD_FAST"),
+    "STORE_FAST_LOAD_FAST": ("STORE_FAST", "LOAD_FAST"),
+    "STORE_FAST_STORE_FAST": ("STORE_FAST", "STORE_FAST"),
+}
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_LAYOUT_ONLY = frozenset({"NOP", "EXTENDED_ARG", "CACHE"})
+
+
+def _instructions(code: types.CodeType) -> tuple[Any, ...]:
+    """The instructions as ``(opname, arg)``, free of layout details.
+
+    Jump targets and exception-table ranges become instruction indices, line
+    markers (``NOP``) and superinstructions formed within a line are dropped or
+    expanded: what is compared is what runs, not how it was laid out.
+    """
+    normalized: list[tuple[str, Any]] = []
+    index_at: dict[int, int] = {}
+    jumps: list[tuple[int, int]] = []
+    for instruction in dis.get_instructions(code):
+        index_at[instruction.offset] = len(normalized)
+        name, arg = instruction.opname, instruction.arg
+        if name in _LAYOUT_ONLY:
+            continue
+        if name in _SUPERINSTRUCTIONS and isinstance(arg, int):
+            first, second = _SUPERINSTRUCTIONS[name]
+            normalized += [(first, arg >> 4), (second, arg & 15)]
+            continue
+        if instruction.opcode in _JUMPS and isinstance(instruction.argval, int):
+            jumps.append((len(normalized), instruction.argval))
+        normalized.append((name, arg))
+    end = len(normalized)
+    for position, target in jumps:
+        normalized[position] = (
+            normalized[position][0],
+            ("->", index_at.get(target, end)),
+        )
+    entries = getattr(dis.Bytecode(code), "exception_entries", ())
+    table = tuple(
+        (
+            index_at.get(entry.start, end),
+            index_at.get(entry.end, end),
+            index_at.get(entry.target, end),
+            entry.depth,
+            entry.lasti,
+        )
+        for entry in entries
+    )
+    return (tuple(normalized), table)
+
+
 def code_tuple(code: types.CodeType) -> tuple[Any, ...]:
     """What compiled code is compared by: not line numbers, not file names."""
     consts = tuple(
@@ -99,7 +152,7 @@ def code_tuple(code: types.CodeType) -> tuple[Any, ...]:
     )
     return (
         code.co_name,
-        code.co_code,
+        _instructions(code),
         consts,
         code.co_names,
         code.co_varnames,
@@ -109,7 +162,6 @@ def code_tuple(code: types.CodeType) -> tuple[Any, ...]:
         code.co_posonlyargcount,
         code.co_kwonlyargcount,
         code.co_flags,
-        getattr(code, "co_exceptiontable", b""),
     )
 
 
@@ -168,7 +220,10 @@ def _distributions_by_module() -> dict[str, list[str]]:
 def distribution_of(module_name: str | None) -> tuple[str, str] | None:
     """``(distribution, version)`` providing ``module_name``, or None."""
     top = _top_module(module_name)
-    for dist in _distributions_by_module().get(top, []):
+    # Python 3.10 maps modules to distributions by top_level.txt only, which
+    # many wheels lack: then try the module's own name as the distribution's.
+    candidates = _distributions_by_module().get(top) or [top, top.replace("_", "-")]
+    for dist in candidates:
         try:
             return dist, importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
