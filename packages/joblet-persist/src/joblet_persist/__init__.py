@@ -17,6 +17,7 @@ from ._compressors import CompressorWrapper, register_compressor
 from ._dump import dump
 from ._errors import (
     FormatError,
+    SizeLimitError,
     TruncatedFileError,
     UnsafeGlobalError,
     UnsupportedVersionError,
@@ -44,6 +45,7 @@ __all__ = [
     "FormatError",
     "TruncatedFileError",
     "UnsupportedVersionError",
+    "SizeLimitError",
     "UnsafeGlobalError",
     # format
     "FORMAT_VERSION",

@@ -25,9 +25,9 @@ class UnsupportedVersionError(FormatError):
 class SizeLimitError(FormatError):
     """A restricted load refused to build something far larger than its input.
 
-    Raised above the documented limits (:data:`MAX_MATERIALISED_ITEMS`,
-    :data:`MAX_INT_DIGITS`): ``list(range(3 * 10**8))``, ``bytes(10**12)``,
-    ``int(Decimal('1e999999999'))`` and the like.
+    Raised above the documented limits (``MAX_MATERIALISED_ITEMS`` and
+    ``MAX_INT_DIGITS`` of ``joblet_persist._guards``): ``list(range(3 * 10**8))``,
+    ``bytes(10**12)``, ``int(Decimal('1e999999999'))`` and the like.
     """
 
 

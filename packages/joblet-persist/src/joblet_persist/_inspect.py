@@ -221,7 +221,7 @@ def _walk(file: _Counted, report: Report, joblib_arrays: bool) -> None:
         return _Global(module, name)
 
     try:
-        for opcode, arg, _ in pickletools.genops(file):
+        for opcode, arg, _ in pickletools.genops(file):  # type: ignore[arg-type]
             op = opcode.name
             if op in ("PROTO", "FRAME", "STOP", "READONLY_BUFFER"):
                 if op == "STOP":
