@@ -625,8 +625,14 @@ class MemorizedFunc:
         return Explanation(True, HIT, f"the entry was computed {computed}{took}")
 
     def cache_info(self) -> CacheInfo:
-        """Counts of this function's hits, misses, stores and evictions, and the
-        time its hits saved, in this process since it was decorated."""
+        """This function's counts in this process since it was decorated.
+
+        Returns
+        -------
+        CacheInfo
+            ``hits``, ``misses``, ``stores``, ``evictions`` and ``time_saved``
+            (the sum of the original durations of the hits, in seconds).
+        """
         return self._counters.info()
 
     def clear(self, warn: bool = True) -> None:

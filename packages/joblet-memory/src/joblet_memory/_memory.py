@@ -281,8 +281,13 @@ class Memory:
         checked.forget(self.store_backend.location)
 
     def cache_info(self) -> CacheInfo:
-        """Hits, misses, stores, evictions and time saved of every function
-        this Memory cached, in this process."""
+        """The counts of every function this Memory cached, in this process.
+
+        Returns
+        -------
+        CacheInfo
+            ``hits``, ``misses``, ``stores``, ``evictions`` and ``time_saved``.
+        """
         return self._counters.info()
 
     def reduce_size(
