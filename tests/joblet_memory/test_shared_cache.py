@@ -211,3 +211,48 @@ def test_refused_conditional_put_means_held_even_once_released():
     from joblet_memory._leases import Lease
 
     assert Lease(LostRaceFS(), "b/lease", 60.0).try_create() is False
+
+
+UPLOADER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from joblet_memory import Memory
+
+    def large(n):  # more than 2 x 50 MiB: s3fs uploads it in parts
+        return np.random.default_rng(0).random(n)
+
+    large.__module__ = "upload_test"
+    options = eval(sys.argv[2])
+    Memory(sys.argv[1], verbose=0, backend_options=options).cache(large)(15_000_000)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_writer_killed_mid_upload_leaves_nothing_served(s3_cache, s3_bucket):
+    url, options = s3_cache
+    uploader = subprocess.Popen([sys.executable, "-c", UPLOADER, url, repr(options)])
+    memory = Memory(url, verbose=0, backend_options=options)
+    store = memory.store_backend
+    prefix = url.split("/", 3)[3]
+    try:
+        deadline = time.monotonic() + 240
+        while not [
+            upload
+            for upload in store.fs.list_multipart_uploads(s3_bucket)
+            if upload["Key"].startswith(prefix)
+        ]:
+            assert uploader.poll() is None, "the upload ended before it was seen"
+            assert time.monotonic() < deadline, "no multipart upload started"
+            time.sleep(0.05)
+        uploader.send_signal(signal.SIGKILL)  # mid-upload: parts sent, not completed
+        uploader.wait(timeout=30)
+    finally:
+        if uploader.poll() is None:
+            uploader.kill()
+            uploader.wait()
+    store.fs.invalidate_cache()
+    assert store.get_items() == []
+    assert not [p for p in store.fs.find(store.root) if p.endswith("/output.pkl")]
