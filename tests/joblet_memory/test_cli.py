@@ -180,3 +180,17 @@ def test_version_and_documented_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main([str(tmp_path), "frobnicate"])
     assert exited.value.code == 2
+
+
+def test_counts_of_a_finished_process_are_listed(tmp_path, capsys):
+    script = (
+        "import sys\n"
+        "from joblet_memory import Memory\n"
+        "f = Memory(sys.argv[1], verbose=0).cache(abs)\n"
+        "f(-1); f(-1); f(-1); f(-2)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
+    assert main([str(tmp_path), "list"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[0] == "builtins/abs"
+    assert row[4:6] == ["2", "2"]  # hits, misses: flushed at exit
