@@ -364,3 +364,14 @@ def test_a_changed_constant_is_named(tmp_path, package):
     edited = package.load(_edited("main.py", "THRESHOLD = 0.3", "THRESHOLD = 0.1"))
     explanation = memory.cache(edited.compute).explain(3)
     assert explanation.details == [f"{package.name}.main.THRESHOLD (constant changed)"]
+
+
+def test_objects_that_make_up_attributes_do_not_hang_the_walk(tmp_path):
+    from unittest import mock
+
+    helper = mock.MagicMock(return_value=3)
+    namespace = {"__name__": "typed_here", "helper": helper}
+    exec("def uses_mock(x):\n    return helper(x)\n", namespace)
+    cached = Memory(tmp_path, verbose=0).cache(namespace["uses_mock"])
+    assert cached(1) == 3
+    assert cached.check_call_in_cache(1)

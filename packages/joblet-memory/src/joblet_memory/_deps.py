@@ -66,6 +66,9 @@ JOBLET_PACKAGES = frozenset(
 # Constants larger than this (in elements or bytes) are recorded by name only.
 MAX_CONSTANT_ITEMS = 10_000
 MAX_CONSTANT_BYTES = 1 << 20
+# How deep calls are followed (objects that make up attributes, such as mocks,
+# would otherwise be followed until the interpreter's recursion limit).
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,7 @@ class DependencyWalker:
         self.track_versions = track_versions
         self.found: dict[str, Dependency] = {}
         self._visited: set[int] = set()
+        self._depth = 0
 
     # -- entry points -------------------------------------------------------------
 
@@ -343,10 +347,16 @@ class DependencyWalker:
         if id(value) in self._visited:
             return
         self._visited.add(id(value))
+        if self._depth >= MAX_DEPTH:
+            self.add(Dependency(name, BY_NAME, None, "too deep, not followed"))
+            return
+        self._depth += 1
         try:
             self._visit(value, name)
         except Exception as error:  # inspection must never break a call
             self.add(Dependency(name, BY_NAME, None, f"not inspected: {error!r}"))
+        finally:
+            self._depth -= 1
 
     # -- classification -------------------------------------------------------------
 
