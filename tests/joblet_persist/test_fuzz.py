@@ -26,6 +26,7 @@ MUTATIONS = 2000
 @pytest.mark.parametrize(
     ("target", "family", "seed"),
     [
+        ("load", "joblet", 13),
         ("load", "pickle", 11),
         ("load", "joblib", 12),
         ("inspect", "joblet", 21),

@@ -74,7 +74,7 @@ def test_reports_sizes_and_ratio(tmp_path):
 def test_truncated_files_are_reported_damaged(tmp_path):
     for path in _files(tmp_path).values():
         data = path.read_bytes()
-        for cut in (len(data) // 3, len(data) - 100):
+        for cut in (len(data) // 3, len(data) - 100, len(data) - 1):
             path.write_bytes(data[:cut])
             # (an xz stream cut short is seen as a damaged index: a FormatError)
             with pytest.raises(FormatError, match=r"truncated|corrupted"):

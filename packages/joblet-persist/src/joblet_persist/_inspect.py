@@ -19,7 +19,7 @@ from typing import IO, Any
 from ._detect import HEAD_BYTES, detect_format
 from ._error_mapping import damage_is_format_error
 from ._errors import FormatError, TruncatedFileError
-from ._format import HEADER, MAGIC, Header, align, decode_table
+from ._format import HEADER, MAGIC, Header, align, decode_table, file_size
 from ._io import Source, read_upto
 from ._joblib_reader import JOBLIB_MODULES
 from ._legacy import ChunkReader
@@ -451,6 +451,8 @@ def _inspect_container(stream: _Counted, path: str, size: int) -> Report:
             start = align(HEADER.size + header.table_len + header.pickle_len)
             stream.skip(start - stream.position, "the padding before the arrays")
             stream.skip(header.buffers_len, "the array data")
+        end = file_size(header, len(entries))
+        stream.skip(end - stream.position, "the buffer checksums")
     report = Report(
         path,
         f"joblet-persist (format version {header.version})",
