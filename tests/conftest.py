@@ -11,7 +11,15 @@ import pytest
 # Modules that some tests skip without. The full ``nox -s tests`` session sets
 # JOBLET_TEST_REQUIRE_OPTIONAL=1 so that a missing one fails the run instead of
 # skipping green; isolated runs leave it unset and skip.
-OPTIONAL_MODULES = ("numpy", "lz4", "joblib", "hypothesis", "tqdm", "distributed")
+OPTIONAL_MODULES = (
+    "numpy",
+    "lz4",
+    "joblib",
+    "hypothesis",
+    "tqdm",
+    "distributed",
+    "sklearn",
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

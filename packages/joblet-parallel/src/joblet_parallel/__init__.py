@@ -22,10 +22,11 @@ from ._errors import (
 )
 from ._parallel import Parallel, effective_n_jobs, get_active_backend
 from ._pickling import wrap_non_picklable_objects
+from ._joblib_adapter import register_joblib_backend
 from ._registry import register_parallel_backend
-from .logger import Logger, PrintTime
 from ._shared import shared_array, shared_empty
 from ._tempfolders import TempFolderFullError
+from .logger import Logger, PrintTime
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,7 @@ __all__ = [
     "shared_array",
     # custom backends
     "register_parallel_backend",
+    "register_joblib_backend",
     "ParallelBackendBase",
     "AutoBatchingMixin",
     # errors
