@@ -424,3 +424,14 @@ def test_initializer_runs_once_in_each_worker(lib, backend, where):
 def append_to_proxy(shared, value):
     shared.append(value)
     return len(shared) > 0
+
+
+@pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
+def test_manager_proxy_as_task_argument(lib, backend):
+    with multiprocessing.Manager() as manager:
+        shared = manager.list()
+        out = lib.Parallel(n_jobs=2, backend=backend)(
+            lib.delayed(append_to_proxy)(shared, i) for i in range(4)
+        )
+        assert out == [True] * 4
+        assert sorted(shared) == [0, 1, 2, 3]
