@@ -26,7 +26,7 @@ which argument differs from the closest entries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from joblet_hash import hash as hash_value
 from ._code import CodeRecord, source_diff
 from ._deps import DISTRIBUTION
 from ._function_log import FunctionLog
-from ._verbose import format_when, plural
+from ._verbose import format_duration, format_when, plural
 
 HIT = "hit"
 CACHING_OFF = "caching off"
@@ -187,6 +187,44 @@ def record_changes(old: CodeRecord, new: CodeRecord) -> tuple[str, list[str]]:
     if versions:
         return VERSION_CHANGED, versions
     return OWN_CODE_CHANGED, ["the code record differs (another Python version?)"]
+
+
+def explain_existing_entry(
+    store: Any,
+    call_id: tuple[str, str],
+    callback: Callable[[dict[str, Any]], bool] | None,
+) -> Explanation | None:
+    """The explanation when an entry exists: a hit, expired or unreadable."""
+    if not store.contains_item(call_id):
+        return None
+    try:
+        metadata = store.get_metadata(call_id)
+    except (KeyError, ValueError, OSError):
+        metadata = {}
+    computed = format_when(metadata.get("time"))
+    if callback is not None and not callback(metadata):
+        return Explanation(
+            False,
+            EXPIRED,
+            f"the entry (computed {computed}) was rejected by the "
+            "cache_validation_callback",
+        )
+    try:
+        store.load_item(call_id, "r")
+    except Exception as error:
+        return Explanation(
+            False,
+            UNREADABLE,
+            f"the entry at {store.item_location(call_id)} cannot be read "
+            f"({type(error).__name__}: {error})",
+        )
+    duration = metadata.get("duration")
+    took = (
+        f", took {format_duration(duration)}"
+        if isinstance(duration, (int, float))
+        else ""
+    )
+    return Explanation(True, HIT, f"the entry was computed {computed}{took}")
 
 
 class MissExplainer:

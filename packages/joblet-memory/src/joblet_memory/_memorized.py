@@ -27,12 +27,10 @@ from ._counters import CacheInfo, Counters
 from ._depends_on import DependsOn
 from ._explain import (
     CACHING_OFF,
-    EXPIRED,
-    HIT,
-    UNREADABLE,
     Explanation,
     MissExplainer,
     argument_digests,
+    explain_existing_entry,
 )
 from ._function_log import add_counts, record_evictions
 from ._keys import (
@@ -576,7 +574,7 @@ class MemorizedFunc:
         bound = self._binder.bind(args, kwargs)
         args_digest = self._args_digest(bound)
         call_id = (self.func_id, entry_id(record.digest, args_digest))
-        found = self._explain_entry(store, call_id)
+        found = explain_existing_entry(store, call_id, self.cache_validation_callback)
         if found is not None:
             return found
         return MissExplainer(
@@ -587,42 +585,6 @@ class MemorizedFunc:
             lambda digest: entry_id(digest, args_digest),
             argument_digests(bound, self._depends_on.file_digests()),
         ).explain()
-
-    def _explain_entry(
-        self, store: StoreBackendBase, call_id: tuple[str, str]
-    ) -> Explanation | None:
-        """The explanation when an entry exists: a hit, expired or unreadable."""
-        if not store.contains_item(call_id):
-            return None
-        try:
-            metadata = store.get_metadata(call_id)
-        except (KeyError, ValueError, OSError):
-            metadata = {}
-        computed = _verbose.format_when(metadata.get("time"))
-        callback = self.cache_validation_callback
-        if callback is not None and not callback(metadata):
-            return Explanation(
-                False,
-                EXPIRED,
-                f"the entry (computed {computed}) was rejected by the "
-                "cache_validation_callback",
-            )
-        try:
-            store.load_item(call_id, "r")
-        except Exception as error:
-            return Explanation(
-                False,
-                UNREADABLE,
-                f"the entry at {store.item_location(call_id)} cannot be read "
-                f"({type(error).__name__}: {error})",
-            )
-        duration = metadata.get("duration")
-        took = (
-            f", took {_verbose.format_duration(duration)}"
-            if isinstance(duration, (int, float))
-            else ""
-        )
-        return Explanation(True, HIT, f"the entry was computed {computed}{took}")
 
     def cache_info(self) -> CacheInfo:
         """This function's counts in this process since it was decorated.
