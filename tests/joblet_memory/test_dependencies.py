@@ -375,3 +375,44 @@ def test_objects_that_make_up_attributes_do_not_hang_the_walk(tmp_path):
     cached = Memory(tmp_path, verbose=0).cache(namespace["uses_mock"])
     assert cached(1) == 3
     assert cached.check_call_in_cache(1)
+
+
+def test_joblib_serves_the_stale_result_where_joblet_recomputes(tmp_path, package):
+    joblib = pytest.importorskip("joblib")
+    before = package.load(FILES).compute
+    theirs = joblib.Memory(tmp_path / "joblib", verbose=0)
+    ours = Memory(tmp_path / "joblet", verbose=0)
+    old = theirs.cache(before)(3)
+    assert ours.cache(before)(3) == old
+    after = package.load(_edited("main.py", "x * 2", "x * 3")).compute
+    assert theirs.cache(after)(3) == old  # joblib: the helper's edit is not seen
+    assert ours.cache(after)(3) == old + 3
+
+
+@pytest.mark.timeout(120)
+def test_explain_names_a_dependency_changed_in_another_process(tmp_path, package):
+    import subprocess
+
+    script = textwrap.dedent(
+        """
+        import importlib, sys
+        sys.dont_write_bytecode = True
+        sys.path.insert(0, sys.argv[1])
+        from joblet_memory import Memory
+        module = importlib.import_module(sys.argv[2] + ".main")
+        Memory(sys.argv[3], verbose=0).cache(module.compute)(int(sys.argv[4]))
+        """
+    )
+
+    def run_in_a_new_interpreter(x):
+        cache = str(tmp_path / "cache")
+        command = [sys.executable, "-c", script, str(package.root), package.name]
+        subprocess.run([*command, cache, str(x)], check=True)
+
+    package.load(FILES)
+    run_in_a_new_interpreter(3)
+    module = package.load(_edited("helpers.py", "x * 10", "x * 12"))
+    run_in_a_new_interpreter(4)  # sees the change, removes the old entry
+    explanation = Memory(tmp_path / "cache", verbose=0).cache(module.compute).explain(3)
+    assert explanation.reason == "dependency changed"
+    assert explanation.details == [f"{package.name}.helpers.scale (function changed)"]
