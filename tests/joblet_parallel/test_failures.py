@@ -168,7 +168,7 @@ def test_retry_on_names_the_exceptions_worth_retrying(tmp_path):
 
 def test_task_timeout_stops_the_late_task_only():
     start = time.monotonic()
-    out = Parallel(n_jobs=2, task_timeout=1.0, return_exceptions=True)(
+    out = Parallel(n_jobs=2, task_timeout=3.0, return_exceptions=True)(
         delayed(sleep_and_return)(30 if i == 1 else 0.01, i) for i in range(6)
     )
     assert time.monotonic() - start < 20  # hang guard, not a timing claim
@@ -176,10 +176,10 @@ def test_task_timeout_stops_the_late_task_only():
     assert isinstance(error, TaskTimeoutError)
     assert isinstance(error, TimeoutError)
     assert "sleep_and_return(30, 1)" in str(error)
-    assert "task_timeout=1 s" in str(error)
+    assert "task_timeout=3 s" in str(error)
     assert [out[i] for i in (0, 2, 3, 4, 5)] == [0, 2, 3, 4, 5]
     with pytest.raises(TaskTimeoutError, match=r"sleep_and_return\(30"):
-        Parallel(n_jobs=2, task_timeout=0.5)(
+        Parallel(n_jobs=2, task_timeout=2.0)(
             delayed(sleep_and_return)(30 if i == 1 else 0.01, i) for i in range(4)
         )
 
@@ -231,7 +231,7 @@ def chaotic(i, timeout):
 
 
 def test_long_call_with_raising_dying_and_hanging_tasks(tmp_path):
-    timeout = 1.0
+    timeout = 2.0  # healthy tasks take ms: a margin for loaded machines
     keep = []
     handler = logging.Handler()
     handler.emit = keep.append
