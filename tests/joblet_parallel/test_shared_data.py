@@ -202,7 +202,7 @@ def test_the_file_goes_with_the_last_reference():
 
 
 KILLED_WORKER = """
-import gc, os, signal
+import gc, os, signal, time
 import numpy as np
 from joblet_parallel import Parallel, TerminatedWorkerError, delayed, shared_array
 
@@ -222,7 +222,11 @@ if __name__ == "__main__":
 
     shutdown_pool()
     del data
-    gc.collect()
+    for _ in range(100):  # the pool's threads let go of it as they exit
+        gc.collect()
+        if not os.path.exists(path):
+            break
+        time.sleep(0.05)
     print(os.path.exists(path))
 """
 
