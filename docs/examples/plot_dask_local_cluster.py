@@ -41,6 +41,7 @@ def main():
 
     start = time.time()
     scratch = tempfile.mkdtemp(prefix="joblet-example-dask-")
+    previous_scratch = dask.config.get("temporary-directory", None)
     dask.config.set(temporary_directory=scratch)
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
     client = Client(cluster)
@@ -67,6 +68,7 @@ def main():
     client.close()
     cluster.close()
     shutil.rmtree(scratch)
+    dask.config.set(temporary_directory=previous_scratch)
 
 
 ###############################################################################
