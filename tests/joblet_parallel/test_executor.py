@@ -346,13 +346,14 @@ def test_a_failing_callback_does_not_stop_result_reading():
         release_pool(pool)
 
 
-def test_max_tasks_per_child_recycles_workers():
-    pids = Parallel(n_jobs=2, batch_size=1, max_tasks_per_child=2)(
+@pytest.mark.parametrize("batch_size", [1, "auto", 5])
+def test_max_tasks_per_child_recycles_workers(batch_size):
+    pids = Parallel(n_jobs=2, batch_size=batch_size, max_tasks_per_child=2)(
         delayed(getpid)(i) for i in range(12)
     )
     counts = {pid: pids.count(pid) for pid in set(pids)}
     assert len(counts) >= 6
-    assert max(counts.values()) <= 2
+    assert max(counts.values()) <= 2  # batches are capped at the limit
 
 
 def test_max_tasks_per_child_is_checked():

@@ -3,7 +3,7 @@
 A write killed with SIGKILL (or a power loss) leaves its temporary file behind,
 inside the entry folder where no listing of entries sees it:
 
-* ``.output.pkl.joblet-<host>-<pid>-<random>.tmp``: a result being dumped;
+* ``.output.pkl.<...>.tmp``: a result being dumped (any hidden ``.tmp`` file);
 * ``.tmp-<random>.json``: metadata or a code record being written;
 * ``.trash-<name>-<random>``: an entry being removed (renamed, then deleted).
 
@@ -40,7 +40,8 @@ def _is_leftover_name(name: str) -> bool:
         return True
     if name.startswith(".trash-"):
         return True
-    return name.startswith(".") and ".joblet-" in name and name.endswith(".tmp")
+    # Every hidden ``.tmp`` file: the cache folder holds nothing but ours.
+    return name.startswith(".") and name.endswith(".tmp")
 
 
 def _tree_size(path: str) -> int:

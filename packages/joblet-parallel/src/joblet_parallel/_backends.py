@@ -434,8 +434,8 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     prefix_output : bool, default False
         Start each forwarded line with ``[worker N] ``.
     max_tasks_per_child : int, optional
-        Replace a worker after it ran this many tasks (a batch is never split,
-        so it may run the rest of its last batch).
+        Replace a worker after it ran this many tasks (``Parallel`` caps its
+        batches at this size, so a worker never runs more).
     """
 
     supports_timeout = True

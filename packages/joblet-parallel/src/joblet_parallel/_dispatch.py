@@ -113,6 +113,9 @@ class CallDispatch:
             parallel.return_exceptions, parallel.retries, parallel.retry_on
         )
         self.task_timeout: float | None = parallel.task_timeout
+        self.tasks_per_child: int | None = getattr(
+            self.backend, "max_tasks_per_child", None
+        )
         # Whether a batch's failure can be survived: then its items are kept.
         self.recover = bool(
             parallel.return_exceptions or parallel.retries or self.task_timeout
@@ -133,6 +136,8 @@ class CallDispatch:
         size = self.backend.compute_batch_size() if self.auto else p.batch_size
         if self.task_timeout is not None:
             size = 1  # each task has its own clock
+        elif self.tasks_per_child is not None:
+            size = min(size, self.tasks_per_child)  # a worker runs at most that many
         if size == 1:
             items = list(itertools.islice(self.iterator, 1))
             if not items:
