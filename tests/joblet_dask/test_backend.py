@@ -46,8 +46,7 @@ def test_seed_example_runs_on_the_dask_backend(thread_client, capsys):
     assert results == list(range(10))
     out = capsys.readouterr().out  # verbose >= 50 prints to stdout
     assert (
-        "[Parallel(n_jobs=-1)]: Using backend 'dask' with 2 concurrent workers."
-        in out
+        "[Parallel(n_jobs=-1)]: Using backend 'dask' with 2 concurrent workers." in out
     )
     assert "Done  10 out of  10" in out
 
@@ -192,3 +191,42 @@ def test_batch_size_starts_small_again_on_the_next_call(process_client):
         parallel = Parallel()
         parallel(delayed(square)(i) for i in range(5_000))
     assert parallel._backend._effective_batch_size == 1
+
+
+def worker_address(_):
+    from distributed import get_worker
+
+    return get_worker().address
+
+
+def test_workers_option_reaches_the_scheduler(process_client):
+    _, second = sorted(process_client.nthreads())
+    with parallel_config("dask", workers=[second]):
+        where = Parallel()(delayed(worker_address)(i) for i in range(8))
+    assert set(where) == {second}
+
+
+def test_resources_option_reaches_the_scheduler(thread_client):
+    # No worker has a 'GPU' resource: restricted batches cannot run, so the call
+    # times out; without the option they would run at once.
+    with (
+        parallel_config("dask", resources={"GPU": 1}),
+        pytest.raises(TimeoutError),
+    ):
+        Parallel(timeout=2)(delayed(square)(i) for i in range(2))
+    with parallel_config("dask"):
+        assert Parallel()(delayed(square)(i) for i in range(2)) == [0, 1]
+
+
+def test_adaptive_cluster_starting_at_zero_workers_scales_up():
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
+        cluster.adapt(minimum=0, maximum=1, interval="200ms")
+        with (
+            Client(cluster) as client,
+            parallel_config("dask", client=client, wait_for_workers_timeout=60),
+        ):
+            assert Parallel()(delayed(square)(i) for i in range(6)) == [
+                i * i for i in range(6)
+            ]

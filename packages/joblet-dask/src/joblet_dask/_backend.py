@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import traceback
 from collections.abc import Callable, Iterator
@@ -68,6 +67,10 @@ def run_batch(
         raise
 
 
+def _probe() -> None:
+    """A task that does nothing: its result says a worker is up."""
+
+
 def _inside_dask_worker() -> bool:
     from distributed import get_worker
 
@@ -99,8 +102,12 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
     scatter_threshold : int or None, default 1_000_000
         Arguments at least this many bytes are scattered automatically, once per
         distinct content (fingerprinted with joblet-hash). ``None`` disables.
-    **kwargs
-        Passed to :class:`ParallelBackendBase` (``nesting_level``, ...).
+    nesting_level, inner_max_num_threads
+        As for :class:`ParallelBackendBase`.
+    **submit_kwargs
+        Passed to ``client.submit`` for every batch, as joblib's dask backend
+        does: ``workers=[...]`` (addresses or names the batches may run on),
+        ``resources={'GPU': 1}``, ``priority``, ``allow_other_workers``...
 
     Examples
     --------
@@ -126,9 +133,14 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
         client: Any = None,
         wait_for_workers_timeout: float = 10.0,
         scatter_threshold: int | None = DEFAULT_SCATTER_THRESHOLD,
-        **kwargs: Any,
+        nesting_level: int | None = None,
+        inner_max_num_threads: int | None = None,
+        **submit_kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads
+        )
+        self.submit_kwargs = submit_kwargs
         if scatter is not None and not isinstance(scatter, (list, tuple)):
             raise TypeError(
                 f"scatter must be a list or a tuple of objects, got {type(scatter).__name__}"
@@ -167,10 +179,14 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
         threads = sum(self.client.nthreads().values())
         if threads:
             return threads
+        # No worker yet: submit a probe task and wait for it. An adaptive cluster
+        # scales up for pending tasks (waiting for workers alone would not ask it
+        # to), a plain one runs the probe as soon as a worker connects.
         try:
-            self.client.wait_for_workers(1, timeout=self.wait_for_workers_timeout)
-        # distributed raises asyncio.TimeoutError, a class of its own before 3.11
-        except (TimeoutError, asyncio.TimeoutError):
+            self.client.submit(_probe, pure=False, **self.submit_kwargs).result(
+                timeout=self.wait_for_workers_timeout
+            )
+        except TimeoutError:
             raise TimeoutError(
                 f"the dask cluster has no worker after {self.wait_for_workers_timeout} s. "
                 "Check that workers are started and can reach the scheduler, or wait "
@@ -222,6 +238,7 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             func.max_n_jobs,  # type: ignore[attr-defined]
             getattr(func, "policy", None),
             pure=False,
+            **self.submit_kwargs,
         )
         self._call_futures.add(future)
         if callback is not None:
