@@ -197,3 +197,17 @@ def test_numpy_is_recorded_as_a_distribution(tmp_path):
     deps = cached._ensure_checked().dependencies
     assert deps["numpy"].detail == np.__version__
     assert deps["numpy"].digest is not None
+
+
+def test_without_track_versions_no_distribution_metadata_is_read(
+    tmp_path, installed, monkeypatch
+):
+    import importlib.metadata
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("distribution metadata read without track_versions")
+
+    pipeline = installed(1, "1.0")
+    monkeypatch.setattr(importlib.metadata, "version", refuse)
+    monkeypatch.setattr(importlib.metadata, "packages_distributions", refuse)
+    assert Memory(tmp_path, verbose=0).cache(pipeline)(1) == 2

@@ -17,8 +17,8 @@ What is found is classified by where it lives:
   code typed at a prompt): functions and classes are part of the record by
   their compiled code, module-level constants (immutable data: numbers,
   strings, tuples, small numpy arrays) by their value;
-* **third-party code** (site-packages): by distribution name, and by version
-  when ``track_versions`` is on;
+* **third-party code** (site-packages): by top-level module name, not part of
+  the key; with ``track_versions`` by distribution and version, part of it;
 * the standard library, builtins and joblet itself: not recorded;
 * anything else (an object instance, a C function, a value too large to hash
   cheaply): recorded by name only, never part of the key.
@@ -221,12 +221,19 @@ def _distributions_by_module() -> dict[str, list[str]]:
 
 
 def distribution_of(module_name: str | None) -> tuple[str, str] | None:
-    """``(distribution, version)`` providing ``module_name``, or None."""
+    """``(distribution, version)`` providing ``module_name``, or None.
+
+    The module's own name is tried first (one metadata read): mapping every
+    installed module to its distribution costs a scan of all of them, done only
+    when the name does not match.
+    """
     top = _top_module(module_name)
-    # Python 3.10 maps modules to distributions by top_level.txt only, which
-    # many wheels lack: then try the module's own name as the distribution's.
-    candidates = _distributions_by_module().get(top) or [top, top.replace("_", "-")]
-    for dist in candidates:
+    for dist in (top, top.replace("_", "-")):
+        try:
+            return dist, importlib.metadata.version(dist)
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            continue
+    for dist in _distributions_by_module().get(top, []):
         try:
             return dist, importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -405,6 +412,11 @@ class DependencyWalker:
             module_name
         ):
             return
+        if not self.track_versions:
+            # Recorded by top-level module, without reading any metadata.
+            top = _top_module(module_name) or name
+            self.add(Dependency(top, DISTRIBUTION, None, "third-party, not tracked"))
+            return
         found = distribution_of(module_name)
         if found is None:
             if _module_file(module_name) is not None:
@@ -415,11 +427,8 @@ class DependencyWalker:
                 )
             return
         dist, version = found
-        if self.track_versions:
-            digest = hash_value((dist, version), FAST_HASH_NAME)
-            self.add(Dependency(dist, DISTRIBUTION, digest, version))
-        else:
-            self.add(Dependency(dist, DISTRIBUTION, None, f"{version}, not tracked"))
+        digest = hash_value((dist, version), FAST_HASH_NAME)
+        self.add(Dependency(dist, DISTRIBUTION, digest, version))
 
     def _visit_function(self, func: types.FunctionType) -> None:
         name = f"{func.__module__}.{func.__qualname__}"
