@@ -83,7 +83,7 @@ def canonical_bytes(tree: Any) -> bytes:
     return b"".join(parts)
 
 
-def is_plain(container: list | tuple) -> bool:
+def is_plain(container: list[Any] | tuple[Any, ...]) -> bool:
     """True if ``container`` nests only lists, tuples and atoms (no cycle, shallow).
 
     Such a container is already canonical, and is checked level by level with
@@ -112,7 +112,7 @@ def is_plain(container: list | tuple) -> bool:
     return False
 
 
-def _global_reference(obj: Any) -> tuple:
+def _global_reference(obj: Any) -> tuple[Any, ...]:
     module = getattr(obj, "__module__", None)
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
     return (GLOBAL_TAG, module, name)
@@ -168,12 +168,12 @@ class Canonicalizer:
             raise
         return out
 
-    def _list(self, obj: list) -> Any:
+    def _list(self, obj: list[Any]) -> Any:
         if is_plain(obj):
             return obj
         return self._enter(obj, self._items)
 
-    def _tuple(self, obj: tuple) -> Any:
+    def _tuple(self, obj: tuple[Any, ...]) -> Any:
         if is_plain(obj):
             return obj
         return tuple(self._items(obj))
@@ -204,7 +204,7 @@ class Canonicalizer:
             pairs.sort(key=lambda pair: canonical_bytes(pair[0]))
         return pairs
 
-    def _dict(self, obj: dict) -> Any:
+    def _dict(self, obj: dict[Any, Any]) -> Any:
         key_types = set(map(type, obj))
         if len(key_types) <= 1 and key_types <= {str, int, bytes}:
             value_types = set(map(type, obj.values()))
@@ -219,7 +219,7 @@ class Canonicalizer:
             self._enter(obj, lambda d: self._pairs(d.items(), "[{!r}]", True)),
         )
 
-    def _set(self, obj: set | frozenset) -> Any:
+    def _set(self, obj: set[Any] | frozenset[Any]) -> Any:
         tag = SET_TAG if type(obj) is set else FROZENSET_TAG
         if set(map(type, obj)) in _SORTABLE_TYPES:
             return (tag, sorted(obj))
