@@ -8,6 +8,7 @@ import pickle
 import stat
 import subprocess
 import sys
+import time
 import uuid
 import warnings
 
@@ -331,3 +332,22 @@ def test_mac_is_standard_hmac_sha256(key):
     expected = hmac.new(key, _DOMAIN + b"f/a\x00" + region, hashlib.sha256).digest()
     assert Signer(key).mac("f/a", region) == expected
     assert Signer(key).mac("f/a", memoryview(region)) == expected
+
+
+@pytest.mark.timeout(60)
+def test_a_remembered_file_changed_in_place_is_verified_again(tmp_path):
+    """Hits skip re-checking a settled, verified file only while it is unchanged."""
+    memory = Memory(tmp_path, verbose=0)
+    cached = memory.cache(double)
+    cached("abc")
+    output = pathlib.Path(entry_of(memory, double).path, "output.pkl")
+    time.sleep(2.2)  # settled: its verification is remembered from now on
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cached("abc") == "abcabc"
+        assert cached("abc") == "abcabc"
+    data = output.read_bytes()
+    with open(output, "r+b") as handle:  # same inode, same size
+        handle.write(data.replace(b"abcabc", b"xyzxyz"))
+    with pytest.warns(CacheWarning, match="wrong signature"):
+        assert cached("abc") == "abcabc"

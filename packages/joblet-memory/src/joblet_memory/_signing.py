@@ -31,6 +31,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from typing import IO, Any
 
 from joblet_persist._format import HEADER, MAGIC
@@ -44,6 +45,8 @@ KEY_FILE_NAME = "cache-key"
 MIN_KEY_BYTES = 16
 _DOMAIN = b"joblet-memory entry v1\x00"
 _BLOCK = 64  # SHA-256's block size, for HMAC's key pads
+_SETTLED = 2.0  # seconds since a file's last change before it is remembered
+_MAX_REMEMBERED = 4096
 
 
 class SignatureError(Exception):
@@ -118,6 +121,10 @@ def _as_key(key: bytes | str, source: str) -> bytes:
     return raw
 
 
+def _file_version(entry: str, stat: os.stat_result) -> tuple[str, int, int, int, int]:
+    return (entry, stat.st_dev, stat.st_ino, stat.st_ctime_ns, stat.st_size)
+
+
 def _hmac_pads(key: bytes) -> tuple[Any, Any]:
     """SHA-256 states after HMAC's inner and outer key pads, copied per message.
 
@@ -158,6 +165,7 @@ class Signer:
         self.trust_unsigned = bool(trust_unsigned)
         self._key: bytes | None = self.explicit_key
         self._pads: tuple[Any, Any] | None = None
+        self._sound: dict[tuple[str, int, int, int, int], None] = {}
         self._lock = threading.Lock()
 
     @property
@@ -185,6 +193,26 @@ class Signer:
 
     def __repr__(self) -> str:  # never shows the key
         return f"Signer(trust_unsigned={self.trust_unsigned})"
+
+    # -- files already verified ---------------------------------------------
+    # A file's ctime changes with any write to it and cannot be set back by
+    # anyone, so (inode, ctime, size) of a verified file names verified bytes.
+    # Only files last changed > 2 s before verification are remembered, so
+    # even a filesystem with 1-second timestamps cannot hide a write.
+
+    def known_sound(
+        self, entry: str, before: os.stat_result, after: os.stat_result
+    ) -> bool:
+        """Whether this exact file version was verified (unchanged while read)."""
+        key = _file_version(entry, before)
+        return key == _file_version(entry, after) and key in self._sound
+
+    def remember(self, entry: str, stat: os.stat_result) -> None:
+        """Record a file version that just verified."""
+        if time.time() - stat.st_ctime > _SETTLED:
+            if len(self._sound) >= _MAX_REMEMBERED:
+                self._sound.clear()
+            self._sound[_file_version(entry, stat)] = None
 
     def mac(self, entry: str, region: bytes | memoryview) -> bytes:
         """HMAC-SHA256 of the entry name and ``region`` (RFC 2104)."""
