@@ -248,7 +248,27 @@ class WorkerPool:
             and self._pending
             and len(worker.outstanding) < self.MAX_OUTSTANDING
         ):
+            if not self._has_room(worker, self._pending[0]):
+                self._retire(worker)
+                break
             self._assign(worker, self._pending.popleft())
+
+    def _has_room(self, worker: _Worker, job: Job) -> bool:
+        """max_tasks_per_child: whether ``job`` keeps the worker within it (a
+        fresh worker takes any batch)."""
+        limit = self.max_tasks_per_child
+        if limit is None:
+            return True
+        held = worker.tasks_done + sum(other.n_tasks for other in worker.outstanding)
+        return held == 0 or held + job.n_tasks <= limit
+
+    def _retire(self, worker: _Worker) -> None:
+        """The worker finishes what it holds, then goes; a new one replaces it."""
+        if worker.state == ALIVE:
+            worker.state = RETIRING
+            if not worker.outstanding:
+                self._close(worker)
+            self._replenish()
 
     def _assign(self, worker: _Worker, job: Job) -> None:
         job.worker = worker
@@ -486,14 +506,21 @@ class WorkerPool:
                 alive = self._alive()
             best = None
             for worker in alive:
-                if len(worker.outstanding) < self.MAX_OUTSTANDING and (
-                    best is None or len(worker.outstanding) < len(best.outstanding)
+                if (
+                    len(worker.outstanding) < self.MAX_OUTSTANDING
+                    and self._has_room(worker, job)
+                    and (
+                        best is None or len(worker.outstanding) < len(best.outstanding)
+                    )
                 ):
                     best = worker
             if best is not None:
                 self._assign(best, job)
             else:
                 self._pending.append(job)
+                for worker in alive:  # idle, but too close to max_tasks_per_child
+                    if not worker.outstanding and not self._has_room(worker, job):
+                        self._retire(worker)
         return job
 
     def cancel(self, jobs: Any, kill_running: bool = False) -> None:
