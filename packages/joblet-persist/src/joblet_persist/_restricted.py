@@ -44,29 +44,6 @@ def _safe_stand_in(obj: Any) -> Any:
     return obj
 
 
-class _Memo(dict[int, Any]):
-    """The unpickler's memo, remembering where each numpy dtype is stored.
-
-    A dtype BUILD is replaced by a dtype built from scratch, and the memo entries
-    holding the original must then hold the rebuilt one.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dtype_class: type | None = None
-        self.dtype_keys: dict[int, list[int]] = {}
-
-    def __setitem__(self, key: int, value: Any) -> None:
-        super().__setitem__(key, value)
-        if self.dtype_class is not None and isinstance(value, self.dtype_class):
-            self.dtype_keys.setdefault(id(value), []).append(key)
-
-    def replace(self, old: Any, new: Any) -> None:
-        for key in self.dtype_keys.pop(id(old), ()):
-            if self.get(key) is old:
-                self[key] = new
-
-
 # typeshed types pickle._Unpickler as the C class, without the pure-Python
 # internals (stack, metastack, load_*) used below.
 _PyUnpickler: Any = pickle._Unpickler
@@ -91,9 +68,12 @@ class RestrictedUnpickler(_PyUnpickler):
     def __init__(self, file: Any, allow: AllowList | None, buffers: Any = None) -> None:
         super().__init__(file, buffers=buffers)
         self._allow = allow
-        self.memo = _Memo()
         # id -> object of every global handed out (kept alive, so ids stay valid)
         self._globals: dict[int, Any] = {}
+        self._dtype_class: type | None = None
+        # id of a dtype made by REDUCE -> (the dtype, the memo index it gets next):
+        # a pickler memoizes a dtype right after making it, before its BUILD
+        self._dtype_memo_keys: dict[int, tuple[Any, int]] = {}
 
     def find_class(self, module: str, name: str) -> Any:
         if self._allow is None:
@@ -105,8 +85,8 @@ class RestrictedUnpickler(_PyUnpickler):
         self._allow.check_resolved(module, name, found)
         obj = _safe_stand_in(found)
         self._globals[id(obj)] = obj
-        if self.memo.dtype_class is None and "numpy" in sys.modules:
-            self.memo.dtype_class = sys.modules["numpy"].dtype
+        if self._dtype_class is None and "numpy" in sys.modules:
+            self._dtype_class = sys.modules["numpy"].dtype
         return obj
 
     @staticmethod
@@ -131,7 +111,7 @@ class RestrictedUnpickler(_PyUnpickler):
 
     def _refuse_if_global(self, target: Any, opcode: str) -> None:
         if self._allow is not None and (
-            isinstance(target, type) or id(target) in self._globals
+            id(target) in self._globals or isinstance(target, type)
         ):
             module = getattr(target, "__module__", None) or "?"
             name = getattr(target, "__qualname__", None) or type(target).__name__
@@ -145,36 +125,45 @@ class RestrictedUnpickler(_PyUnpickler):
         if self._allow is not None and len(self.stack) >= 2:
             target = self.stack[-2]
             self._refuse_if_global(target, "BUILD")
-            dtype_class = self.memo.dtype_class
-            if dtype_class is not None and isinstance(target, dtype_class):
-                state = self.stack.pop()
-                rebuilt = rebuild_dtype(sys.modules["numpy"], target, state)
-                self.stack[-1] = rebuilt
-                self.memo.replace(target, rebuilt)
+            if self._dtype_class is not None and isinstance(target, self._dtype_class):
+                self._build_dtype(target)
                 return
-        super().load_build()
+        _PyUnpickler.load_build(self)
+
+    def _build_dtype(self, target: Any) -> None:
+        """Replace ``target`` (on the stack and in the memo) by its rebuilt dtype."""
+        state = self.stack.pop()
+        rebuilt = rebuild_dtype(sys.modules["numpy"], target, state)
+        self.stack[-1] = rebuilt
+        made = self._dtype_memo_keys.pop(id(target), None)
+        if made is not None and self.memo.get(made[1]) is target:
+            self.memo[made[1]] = rebuilt
+        # a dtype memoized anywhere else keeps its constructor-made form: safe
 
     def load_append(self) -> None:
         if len(self.stack) >= 2:
             self._refuse_if_global(self.stack[-2], "APPEND")
-        super().load_append()
+        _PyUnpickler.load_append(self)
 
     def load_setitem(self) -> None:
         if len(self.stack) >= 3:
             self._refuse_if_global(self.stack[-3], "SETITEM")
-        super().load_setitem()
+        _PyUnpickler.load_setitem(self)
 
     def load_appends(self) -> None:
-        self._refuse_if_global(self._below_mark(), "APPENDS")
-        super().load_appends()
+        if self._allow is not None:
+            self._refuse_if_global(self._below_mark(), "APPENDS")
+        _PyUnpickler.load_appends(self)
 
     def load_setitems(self) -> None:
-        self._refuse_if_global(self._below_mark(), "SETITEMS")
-        super().load_setitems()
+        if self._allow is not None:
+            self._refuse_if_global(self._below_mark(), "SETITEMS")
+        _PyUnpickler.load_setitems(self)
 
     def load_additems(self) -> None:
-        self._refuse_if_global(self._below_mark(), "ADDITEMS")
-        super().load_additems()
+        if self._allow is not None:
+            self._refuse_if_global(self._below_mark(), "ADDITEMS")
+        _PyUnpickler.load_additems(self)
 
     # -- opcodes that call an allowed global: checked by _guards
 
@@ -193,7 +182,10 @@ class RestrictedUnpickler(_PyUnpickler):
     def load_reduce(self) -> None:
         if len(self.stack) >= 2:
             self._check_call(self.stack[-2], self.stack[-1], {})
-        super().load_reduce()
+        _PyUnpickler.load_reduce(self)
+        made = self.stack[-1]
+        if self._dtype_class is not None and isinstance(made, self._dtype_class):
+            self._dtype_memo_keys[id(made)] = (made, len(self.memo))
 
     def load_newobj(self) -> None:
         if len(self.stack) >= 2:
