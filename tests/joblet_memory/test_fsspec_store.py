@@ -320,3 +320,16 @@ def test_failed_upload_leaves_no_entry(remote, monkeypatch):
         warnings.simplefilter("error")
         assert cached(5) == {"x": 5}
     assert CALLS == [5, 5]
+
+
+@pytest.mark.timeout(120)
+def test_explain_and_cache_info(remote):
+    memory = remote_memory(remote)
+    cached = memory.cache(record)
+    cached(1), cached(1)
+    assert cached.explain(1).hit
+    miss = cached.explain(2)
+    assert not miss.hit
+    assert "differs at x" in str(miss)
+    info = cached.cache_info()
+    assert (info.hits, info.misses, info.stores) == (1, 1, 1)
