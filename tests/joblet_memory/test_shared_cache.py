@@ -256,3 +256,31 @@ def test_writer_killed_mid_upload_leaves_nothing_served(s3_cache, s3_bucket):
     store.fs.invalidate_cache()
     assert store.get_items() == []
     assert not [p for p in store.fs.find(store.root) if p.endswith("/output.pkl")]
+
+
+SLOW_CALLS: list[int] = []
+
+
+def slower_than_the_lease(x):
+    SLOW_CALLS.append(x)
+    time.sleep(3.0)
+    return x
+
+
+@pytest.mark.timeout(60)
+def test_a_live_holder_renews_its_lease_past_its_duration():
+    import threading
+
+    url = f"memory://joblet-{uuid.uuid4().hex}"
+    options = {"lease_duration": 0.9, "lock_timeout": 30.0}
+    cached = Memory(url, verbose=0, backend_options=options).cache(
+        slower_than_the_lease
+    )
+    results = []
+    first = threading.Thread(target=lambda: results.append(cached(1)))
+    first.start()
+    time.sleep(0.3)  # the first caller holds the lease and computes for 3 s
+    results.append(cached(1))  # waits past three lease durations, then reads
+    first.join()
+    assert results == [1, 1]
+    assert SLOW_CALLS == [1]
