@@ -416,3 +416,23 @@ def test_explain_names_a_dependency_changed_in_another_process(tmp_path, package
     explanation = Memory(tmp_path / "cache", verbose=0).cache(module.compute).explain(3)
     assert explanation.reason == "dependency changed"
     assert explanation.details == [f"{package.name}.helpers.scale (function changed)"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "cached"),
+    [
+        ("return x + 1\n", "return x + 2\n", False),
+        ("        return x + 1\n", "        # note\n        return x + 1\n", True),
+    ],
+    ids=["edited", "comment"],
+)
+def test_a_cached_bound_method_follows_the_methods_it_calls_on_self(
+    tmp_path, package, old, new, cached
+):
+    memory = Memory(tmp_path / "cache", verbose=0)
+    model = package.load(FILES).Model(2)
+    memory.cache(model.predict, ignore=["self"])(3)
+    edited = package.load(_edited("main.py", old, new)).Model(2)
+    assert (
+        memory.cache(edited.predict, ignore=["self"]).check_call_in_cache(3) is cached
+    )
