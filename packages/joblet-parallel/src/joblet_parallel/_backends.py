@@ -14,7 +14,7 @@ from typing import Any
 
 from ._cpu import cpu_count
 from ._memmapping import ArrayMemmapper
-from ._validation import refuse_unknown_options
+from ._validation import check_effective_n_jobs, refuse_unknown_options
 
 __all__ = [
     "AutoBatchingMixin",
@@ -290,8 +290,7 @@ class _SharesLargeArrays:
 
 
 def _effective_n_jobs(n_jobs: int | None) -> int:
-    if n_jobs == 0:
-        raise ValueError("n_jobs == 0 in Parallel has no meaning")
+    check_effective_n_jobs(n_jobs)
     if n_jobs is None:
         return 1
     if n_jobs < 0:
@@ -307,8 +306,7 @@ class SequentialBackend(ParallelBackendBase):
     supports_return_generator = True
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
-        if n_jobs == 0:
-            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        check_effective_n_jobs(n_jobs)
         return 1
 
     def submit(
@@ -399,9 +397,6 @@ class ThreadingBackend(_OnePoolBackend):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-    def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
-        return SequentialBackend(nesting_level=(self.nesting_level or 0) + 1), None
 
 
 class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase):

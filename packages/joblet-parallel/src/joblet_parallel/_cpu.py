@@ -50,8 +50,8 @@ def cpu_count(only_physical_cores: bool = False) -> int:
     Parameters
     ----------
     only_physical_cores : bool, default False
-        Count physical cores only, not hyper-threads (needs psutil; when the count
-        cannot be found the logical count is used).
+        Count physical cores only, not hyper-threads (when the platform does not
+        say, the logical count is used).
 
     Returns
     -------
@@ -71,12 +71,9 @@ def cpu_count(only_physical_cores: bool = False) -> int:
                 pass
             break
     if only_physical_cores:
-        try:
-            import psutil
+        import psutil  # a dependency; imported only for this question
 
-            physical = psutil.cpu_count(logical=False)
-        except ImportError:
-            physical = None
+        physical = psutil.cpu_count(logical=False)
         if physical:
             count = min(count, physical)
     return max(1, count)
