@@ -8,6 +8,7 @@ import pickle
 import stat
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 import warnings
@@ -351,3 +352,55 @@ def test_a_remembered_file_changed_in_place_is_verified_again(tmp_path):
         handle.write(data.replace(b"abcabc", b"xyzxyz"))
     with pytest.warns(CacheWarning, match="wrong signature"):
         assert cached("abc") == "abcabc"
+
+
+DAMAGE = textwrap.dedent(
+    """
+    import os, pathlib, resource, struct, sys, warnings
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    from joblet_memory import CacheWarning, Memory
+    from joblet_memory._signing import TRAILER_MAGIC, TRAILER_SIZE, region_length
+
+    def double(x):
+        return 2 * x
+
+    memory = Memory(sys.argv[1], verbose=0)
+    cached = memory.cache(double)
+    cached(7)
+    [item] = memory.store_backend.get_items()
+    output = pathlib.Path(item.path, "output.pkl")
+    good = output.read_bytes()
+    huge = good[:40] + struct.pack("<QQQQ", 1 << 55, 1 << 55, 1 << 55, 1 << 20)
+    variants = [b"", os.urandom(10), os.urandom(5000), good[: len(good) // 2],
+                good[:-1], huge + good[72:], b"\\x89JOBLET\\n" + TRAILER_MAGIC,
+                os.urandom(100) + TRAILER_MAGIC]
+    # Every signed byte and the MAC itself (the key id and padding are not
+    # security relevant: a flip there may load fine).
+    body = len(good) - TRAILER_SIZE
+    signed = list(range(region_length(good, body))) + list(range(body, body + 32))
+    for cut in signed[::3]:
+        variants.append(good[:cut] + bytes([good[cut] ^ 1]) + good[cut + 1 :])
+    for data in variants:
+        output.write_bytes(data)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert cached(7) == 14
+        assert caught, data[:20]
+        assert all(issubclass(w.category, CacheWarning) for w in caught)
+    print("ok", len(variants))
+    """
+)
+
+
+@pytest.mark.timeout(120)
+def test_damaged_entries_never_crash_or_allocate(tmp_path):
+    """Random, truncated, bit-flipped files: a warning and a recomputation each."""
+    done = subprocess.run(
+        [sys.executable, "-c", DAMAGE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("ok")
