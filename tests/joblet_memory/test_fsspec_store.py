@@ -33,6 +33,11 @@ def record(x, debug=False):
     return {"x": x}
 
 
+def blob(n):
+    CALLS.append(n)
+    return b"%d" % len(CALLS) * n  # n bytes or more, different per run
+
+
 def big(n):
     import numpy as np
 
@@ -124,7 +129,7 @@ def test_validation_callback_and_expiry(remote):
 def test_clear_function_and_everything(remote):
     memory = remote_memory(remote)
     cached = memory.cache(record)
-    other = memory.cache(big)
+    other = memory.cache(blob)
     cached(1), other(3)
     cached.clear(warn=False)
     assert {item.func_id for item in memory.store_backend.get_items()} == {
@@ -162,13 +167,13 @@ def test_reduce_size_evicts_least_recently_used_without_rewriting(remote):
 def test_bytes_limit_is_enforced_after_writes(remote):
     url, options = remote
     memory = Memory(url, verbose=0, backend_options=options, bytes_limit=1500)
-    cached = memory.cache(big)
-    for n in (50, 60, 70):
+    cached = memory.cache(blob)
+    for n in (400, 500, 600):
         cached(n)
         stamp_step(remote)
     items = memory.store_backend.get_items()
     assert sum(item.size for item in items) <= 1500
-    assert cached.check_call_in_cache(70)
+    assert cached.check_call_in_cache(600)
 
 
 @pytest.mark.timeout(120)

@@ -232,6 +232,7 @@ UPLOADER = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_writer_killed_mid_upload_leaves_nothing_served(s3_cache, s3_bucket):
+    pytest.importorskip("numpy")
     url, options = s3_cache
     uploader = subprocess.Popen([sys.executable, "-c", UPLOADER, url, repr(options)])
     memory = Memory(url, verbose=0, backend_options=options)
