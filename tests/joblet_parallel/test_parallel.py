@@ -566,3 +566,22 @@ def test_batch_size_starts_small_again_on_the_next_call(backend):
     parallel = Parallel(n_jobs=2, backend=backend)
     parallel(delayed(abs)(-i) for i in range(20_000))
     assert parallel._backend._effective_batch_size == 1
+
+
+def test_misspelt_parallel_config_option_suggests_the_right_name():
+    with pytest.raises(TypeError, match=r"'n_job' is not a parallel_config option"):
+        parallel_config(n_job=2)
+    with pytest.raises(TypeError, match=r"did you mean 'n_jobs'\?"):
+        parallel_config(n_job=2)
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading", "processes"])
+def test_verbose_output_names_the_backend_as_written(backend, capsys):
+    Parallel(n_jobs=2, backend=backend, verbose=1)(delayed(square)(i) for i in range(3))
+    err = capsys.readouterr().err
+    assert f"Using backend {backend!r} with 2 concurrent workers." in err
+    with parallel_config(backend=backend, n_jobs=2):
+        Parallel(verbose=1)(delayed(square)(i) for i in range(3))
+    # Set by parallel_config, the class's registered name is shown.
+    shown = "loky" if backend == "processes" else backend
+    assert f"Using backend {shown!r}" in capsys.readouterr().err
