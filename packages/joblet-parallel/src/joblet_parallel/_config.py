@@ -81,6 +81,22 @@ def _make_backend(
     return instance
 
 
+def _unknown_options_error(options: dict[str, Any]) -> TypeError:
+    """``parallel_config(n_job=2)``: most likely a misspelt setting."""
+    import difflib
+
+    lines = []
+    for name in sorted(options):
+        close = difflib.get_close_matches(name, [*DEFAULTS, "backend"], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        lines.append(f"{name!r} is not a parallel_config option{hint}")
+    return TypeError(
+        "; ".join(lines)
+        + ". Backend parameters are accepted only together with a backend name, "
+        "as in parallel_config('loky', idle_worker_timeout=60)"
+    )
+
+
 def _check_failure_settings(values: dict[str, Any]) -> None:
     """Check the failure options given (others keep their defaults)."""
     from ._failures import check_failure_options
@@ -98,22 +114,6 @@ def _check_failure_settings(values: dict[str, Any]) -> None:
     for name, was_given, value in zip(names, given, checked, strict=True):
         if was_given:
             values[name] = value
-
-
-def _unknown_options_error(options: dict[str, Any]) -> TypeError:
-    """``parallel_config(n_job=2)``: most likely a misspelt setting."""
-    import difflib
-
-    lines = []
-    for name in sorted(options):
-        close = difflib.get_close_matches(name, [*DEFAULTS, "backend"], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        lines.append(f"{name!r} is not a parallel_config option{hint}")
-    return TypeError(
-        "; ".join(lines)
-        + ". Backend parameters are accepted only together with a backend name, "
-        "as in parallel_config('loky', idle_worker_timeout=60)"
-    )
 
 
 class parallel_config:

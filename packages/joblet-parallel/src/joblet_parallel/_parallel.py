@@ -159,7 +159,10 @@ class Parallel:
         at a time so that each has its own clock. ``timeout`` keeps joblib's
         meaning (the whole call fails).
     **backend_kwargs
-        Passed to the backend's ``configure``.
+        Passed to the backend's ``configure``: for example ``initializer=`` and
+        ``initargs=`` (``initializer(*initargs)`` runs once in each new worker
+        of the ``'loky'`` and ``'multiprocessing'`` backends), or options of the
+        process backend such as ``idle_worker_timeout``.
 
     Examples
     --------
@@ -414,7 +417,6 @@ class Parallel:
         if self._claimed:
             self._claimed = False
             release_backend(self._backend)
-
 
     def _sequential(self, iterable: Iterable[Any]) -> Iterator[Any]:
         try:
