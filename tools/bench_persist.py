@@ -169,12 +169,435 @@ def _child_ratio(code: str) -> float:
     return float(out.stdout.strip())
 
 
-def run(quick: bool) -> list[Row]:
+SECTIONS = ("array", "checks", "mixed", "codecs", "zstd", "objects", "memory")
+
+
+def _array_section(sizes, path, repeat) -> list[Row]:
     import joblib
     import numpy as np
 
     import joblet_persist
 
+    rows: list[Row] = []
+    # ---- large array ------------------------------------------------------
+    nbytes = sizes["array"]
+    array = np.random.default_rng(1).random(nbytes // 8)
+    label = (
+        f"{nbytes / 2**30:.2g} GB float64"
+        if nbytes >= 2**30
+        else f"{nbytes >> 20} MB float64"
+    )
+
+    files = {
+        "joblet": path("joblet.a"),
+        "numpy": path("numpy.a.npy"),
+        "joblib": path("joblib.a"),
+        "pickle5": path("pickle5.a"),
+    }
+
+    def pickle_dump() -> None:
+        with open(files["pickle5"], "wb") as handle:
+            handle.write(pickle.dumps(array, protocol=5))
+
+    dump_funcs = {
+        "joblet": lambda: joblet_persist.dump(array, files["joblet"]),
+        "numpy": lambda: np.save(files["numpy"], array),
+        "joblib": lambda: joblib.dump(array, files["joblib"]),
+        "pickle5": pickle_dump,
+    }
+    dumps = alternate(dump_funcs, repeat, before_dump(files, nbytes))
+
+    def sync_touch(name: str) -> None:
+        os.sync()
+        touch(nbytes)
+
+    # The same, but replacing the file the previous round wrote (an ext4
+    # rename or truncate over an existing file starts its writeback at once).
+    overwrites = alternate(
+        {name: dump_funcs[name] for name in ("joblet", "numpy")},
+        repeat,
+        sync_touch,
+    )
+    results: dict[str, object] = {}
+
+    def keep(name, func):
+        def call():
+            results[name] = func()
+
+        return call
+
+    loads = alternate(
+        {
+            "joblet": keep("joblet", lambda: joblet_persist.load(files["joblet"])),
+            "numpy": keep("numpy", lambda: np.load(files["numpy"])),
+            "joblib": keep("joblib", lambda: joblib.load(files["joblib"])),
+        },
+        repeat,
+        lambda name: (results.clear(), touch(nbytes)),
+    )
+    assert np.array_equal(joblet_persist.load(files["joblet"]), array)
+    maps = alternate(
+        {
+            "joblet": lambda: joblet_persist.load(files["joblet"], mmap_mode="r"),
+            "numpy": lambda: np.load(files["numpy"], mmap_mode="r"),
+        },
+        repeat * 3,
+    )
+    assert isinstance(joblet_persist.load(files["joblet"], mmap_mode="r"), np.memmap)
+    rows += [
+        Row(f"dump {label}", dumps["joblet"], "numpy.save", dumps["numpy"], "s"),
+        Row(f"dump {label}", dumps["joblet"], "joblib 1.6", dumps["joblib"], "s"),
+        Row(f"dump {label}", dumps["joblet"], "pickle 5", dumps["pickle5"], "s"),
+        Row(
+            f"dump {label} over an existing file",
+            overwrites["joblet"],
+            "numpy.save",
+            overwrites["numpy"],
+            "s",
+        ),
+        Row(f"load {label}", loads["joblet"], "numpy.load", loads["numpy"], "s"),
+        Row(f"load {label}", loads["joblet"], "joblib 1.6", loads["joblib"], "s"),
+        Row(
+            f"load(mmap_mode='r') {label}",
+            maps["joblet"] * 1e3,
+            "numpy.load mmap",
+            maps["numpy"] * 1e3,
+            "ms",
+        ),
+    ]
+    array = results = None  # free the array before the child processes run
+    gc.collect()
+    rows.append(
+        Row(
+            f"peak RSS growth, dump {label} (x array)",
+            _child_ratio(CHILD_DUMP.format(n=nbytes, path=path("rss.joblet"))),
+            "target",
+            0.05,
+            "x",
+        )
+    )
+    rows.append(
+        Row(
+            f"peak RSS growth, load {label} (x array)",
+            _child_ratio(CHILD_LOAD.format(path=path("rss.joblet"))),
+            "target",
+            1.1,
+            "x",
+        )
+    )
+    for name in [*files.values(), path("rss.joblet")]:
+        os.unlink(name)
+
+    return rows
+
+
+def _checks_section(sizes, path, repeat) -> list[Row]:
+    """The cost of the per-buffer xxh3 checksums: the same dump and load without.
+
+    "without" runs the same code with the hashing replaced by nothing (for the
+    dump) and ``verify=False`` (for the load): what joblet cost before checksums.
+    """
+    import numpy as np
+
+    import joblet_persist
+    from joblet_persist import _dump
+
+    nbytes = sizes["array"]
+    array = np.random.default_rng(1).random(nbytes // 8)
+    files = {"checked": path("checked.a"), "unchecked": path("unchecked.a")}
+    hashed = _dump.hashed_slices
+
+    def unhashed(data, digests):
+        digests.append(0)
+        yield data
+
+    def dump_without():
+        _dump.hashed_slices = unhashed
+        try:
+            joblet_persist.dump(array, files["unchecked"])
+        finally:
+            _dump.hashed_slices = hashed
+
+    dumps = alternate(
+        {
+            "checked": lambda: joblet_persist.dump(array, files["checked"]),
+            "unchecked": dump_without,
+        },
+        repeat,
+        before_dump(files, nbytes),
+    )
+    loads = alternate(
+        {
+            "checked": lambda: joblet_persist.load(files["checked"]),
+            "unchecked": lambda: joblet_persist.load(files["checked"], verify=False),
+        },
+        repeat,
+        lambda name: touch(nbytes),
+    )
+    assert np.array_equal(joblet_persist.load(files["checked"]), array)
+    label = (
+        f"{nbytes / 2**30:.2g} GB float64" if nbytes >= 2**30 else f"{nbytes >> 20} MB"
+    )
+    return [
+        Row(
+            f"dump {label}, checksums",
+            dumps["checked"],
+            "no checksums",
+            dumps["unchecked"],
+            "s",
+        ),
+        Row(
+            f"load {label}, checksums verified",
+            loads["checked"],
+            "not verified",
+            loads["unchecked"],
+            "s",
+        ),
+        Row(
+            f"dump + load {label}, checksums",
+            dumps["checked"] + loads["checked"],
+            "no checksums",
+            dumps["unchecked"] + loads["unchecked"],
+            "s",
+        ),
+    ]
+
+
+def _compare_codecs(mixed, mix_label, mix_bytes, path, repeat, codecs) -> list[Row]:
+    """joblet and joblib 1.6 dumping and loading ``mixed`` with the same ``compress``."""
+    import joblib
+    import numpy as np
+
+    import joblet_persist
+
+    rows: list[Row] = []
+    mix_files = {"joblet": path("joblet.m"), "joblib": path("joblib.m")}
+    for name, codec in codecs:
+        dumps = alternate(
+            {
+                "joblet": lambda c=codec: joblet_persist.dump(
+                    mixed, mix_files["joblet"], compress=c
+                ),
+                "joblib": lambda c=codec: joblib.dump(
+                    mixed, mix_files["joblib"], compress=c
+                ),
+            },
+            repeat,
+            before_dump(mix_files, mix_bytes),
+        )
+        loads = alternate(
+            {
+                "joblet": lambda: joblet_persist.load(mix_files["joblet"]),
+                "joblib": lambda: joblib.load(mix_files["joblib"]),
+            },
+            repeat,
+            lambda name: touch(mix_bytes),
+        )
+        check = joblet_persist.load(mix_files["joblet"])
+        assert np.array_equal(check["labels"], mixed["labels"])
+        assert check["records"][-1] == mixed["records"][-1]
+        sizes = {who: os.path.getsize(file) / 1e6 for who, file in mix_files.items()}
+        rows += [
+            Row(
+                f"{name} dump {mix_label}",
+                dumps["joblet"],
+                "joblib 1.6",
+                dumps["joblib"],
+                "s",
+            ),
+            Row(
+                f"{name} load {mix_label}",
+                loads["joblet"],
+                "joblib 1.6",
+                loads["joblib"],
+                "s",
+            ),
+            Row(
+                f"{name} file size {mix_label}",
+                sizes["joblet"],
+                "joblib 1.6",
+                sizes["joblib"],
+                "MB",
+            ),
+        ]
+    return rows
+
+
+def _mixed_data(sizes):
+    mixed = _mixed(sizes)
+    mix_bytes = (
+        mixed["floats"].nbytes
+        + mixed["labels"].nbytes
+        + len(pickle.dumps(mixed["records"]))
+    )
+    return mixed, mix_bytes, f"{mix_bytes / 1e6:.0f} MB mix"
+
+
+def _mixed_section(sizes, path, repeat) -> list[Row]:
+    mixed, mix_bytes, label = _mixed_data(sizes)
+    codecs = [("lz4", "lz4"), ("zlib-3", ("zlib", 3))]
+    return _compare_codecs(mixed, label, mix_bytes, path, repeat, codecs)
+
+
+def _codecs_section(sizes, path, repeat) -> list[Row]:
+    """gzip, xz and bz2 at their default levels: slow, so timed once each."""
+    mixed, mix_bytes, label = _mixed_data(sizes)
+    codecs = [("gzip", "gzip"), ("xz", "xz"), ("bz2", "bz2")]
+    return _compare_codecs(mixed, label, mix_bytes, path, 1, codecs)
+
+
+def _zstd_section(sizes, path, repeat) -> list[Row]:
+    """zstd levels 1, 3, 9 against joblet's own zlib-3 and lz4 (joblib has no zstd)."""
+    import numpy as np
+
+    import joblet_persist
+
+    mixed, mix_bytes, label = _mixed_data(sizes)
+    contenders = {
+        "zstd-1": ("zstd", 1),
+        "zstd-3": ("zstd", 3),
+        "zstd-9": ("zstd", 9),
+        "zlib-3": ("zlib", 3),
+        "lz4": "lz4",
+    }
+    files = {name: path(f"{name}.m") for name in contenders}
+    dumps = alternate(
+        {
+            name: lambda n=name, c=codec: joblet_persist.dump(
+                mixed, files[n], compress=c
+            )
+            for name, codec in contenders.items()
+        },
+        repeat,
+        before_dump(files, mix_bytes),
+    )
+    loads = alternate(
+        {name: lambda n=name: joblet_persist.load(files[n]) for name in contenders},
+        repeat,
+        lambda name: touch(mix_bytes),
+    )
+    rows: list[Row] = []
+    for name in contenders:
+        check = joblet_persist.load(files[name])
+        assert np.array_equal(check["labels"], mixed["labels"])
+        ratio = mix_bytes / os.path.getsize(files[name])
+        for reference in ("zlib-3", "lz4") if name.startswith("zstd") else ():
+            rows.append(
+                Row(
+                    f"{name} dump {label}",
+                    dumps[name],
+                    f"joblet {reference}",
+                    dumps[reference],
+                    "s",
+                )
+            )
+            rows.append(
+                Row(
+                    f"{name} load {label}",
+                    loads[name],
+                    f"joblet {reference}",
+                    loads[reference],
+                    "s",
+                )
+            )
+        print(
+            f"{name}: dump {dumps[name]:.2f} s, load {loads[name]:.2f} s, "
+            f"ratio {ratio:.2f} (raw / stored)"
+        )
+    return rows
+
+
+CHILD_COMPRESSED_DUMP = (
+    """
+import numpy as np, joblet_persist
+a = np.random.default_rng(0).integers(0, 12, {n} // 8)
+"""
+    + _PEAK
+    + """
+before = peak()
+joblet_persist.dump(a, {path!r}, compress={compress!r})
+print((peak() - before) / a.nbytes)
+"""
+)
+
+
+def _memory_section(sizes, path, repeat) -> list[Row]:
+    rows = []
+    for compress in ("lz4", ("zlib", 3)):
+        ratio = _child_ratio(
+            CHILD_COMPRESSED_DUMP.format(
+                n=sizes["array"], path=path("c.joblet"), compress=compress
+            )
+        )
+        os.unlink(path("c.joblet"))
+        rows.append(
+            Row(
+                f"peak RSS growth, {compress} dump of the int64 array (x array)",
+                ratio,
+                "target",
+                0.3,
+                "x",
+            )
+        )
+    return rows
+
+
+def _objects_section(sizes, path, repeat) -> list[Row]:
+    import joblet_persist
+
+    rows: list[Row] = []
+    # ---- many small objects -----------------------------------------------
+    objects = _small_objects(sizes["dicts"])
+
+    def pickle_dump() -> None:
+        with open(path("o.pkl"), "wb") as handle:
+            pickle.dump(objects, handle, protocol=5)
+
+    def pickle_load() -> object:
+        with open(path("o.pkl"), "rb") as handle:
+            return pickle.load(handle)
+
+    dumps = alternate(
+        {
+            "joblet": lambda: joblet_persist.dump(objects, path("o.joblet")),
+            "pickle": pickle_dump,
+        },
+        repeat * 2,
+    )
+    loads = alternate(
+        {
+            "joblet": lambda: joblet_persist.load(path("o.joblet")),
+            "pickle": pickle_load,
+        },
+        repeat * 2,
+    )
+    assert joblet_persist.load(path("o.joblet")) == objects
+    label = f"{sizes['dicts'] // 1000}k small dicts"
+    rows += [
+        Row(
+            f"dump {label}",
+            dumps["joblet"] * 1e3,
+            "pickle 5",
+            dumps["pickle"] * 1e3,
+            "ms",
+        ),
+        Row(
+            f"load {label}",
+            loads["joblet"] * 1e3,
+            "pickle 5",
+            loads["pickle"] * 1e3,
+            "ms",
+        ),
+    ]
+    return rows
+
+
+def run(quick: bool) -> list[Row]:
+    """Every section, or those named in BENCH_PERSIST_SECTIONS (comma-separated)."""
+    chosen = os.environ.get("BENCH_PERSIST_SECTIONS", ",".join(SECTIONS)).split(",")
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     sizes = _sizes(quick)
     repeat = sizes["repeat"]
@@ -182,225 +605,10 @@ def run(quick: bool) -> list[Row]:
     folder = tempfile.mkdtemp(prefix="bench-persist-", dir=os.environ.get("BENCH_TMP"))
     path = lambda name: os.path.join(folder, name)  # noqa: E731
     try:
-        # ---- large array ------------------------------------------------------
-        nbytes = sizes["array"]
-        array = np.random.default_rng(1).random(nbytes // 8)
-        label = (
-            f"{nbytes / 2**30:.2g} GB float64"
-            if nbytes >= 2**30
-            else f"{nbytes >> 20} MB float64"
-        )
-
-        files = {
-            "joblet": path("joblet.a"),
-            "numpy": path("numpy.a.npy"),
-            "joblib": path("joblib.a"),
-            "pickle5": path("pickle5.a"),
-        }
-
-        def pickle_dump() -> None:
-            with open(files["pickle5"], "wb") as handle:
-                handle.write(pickle.dumps(array, protocol=5))
-
-        dump_funcs = {
-            "joblet": lambda: joblet_persist.dump(array, files["joblet"]),
-            "numpy": lambda: np.save(files["numpy"], array),
-            "joblib": lambda: joblib.dump(array, files["joblib"]),
-            "pickle5": pickle_dump,
-        }
-        dumps = alternate(dump_funcs, repeat, before_dump(files, nbytes))
-
-        def sync_touch(name: str) -> None:
-            os.sync()
-            touch(nbytes)
-
-        # The same, but replacing the file the previous round wrote (an ext4
-        # rename or truncate over an existing file starts its writeback at once).
-        overwrites = alternate(
-            {name: dump_funcs[name] for name in ("joblet", "numpy")},
-            repeat,
-            sync_touch,
-        )
-        results: dict[str, object] = {}
-
-        def keep(name, func):
-            def call():
-                results[name] = func()
-
-            return call
-
-        loads = alternate(
-            {
-                "joblet": keep("joblet", lambda: joblet_persist.load(files["joblet"])),
-                "numpy": keep("numpy", lambda: np.load(files["numpy"])),
-                "joblib": keep("joblib", lambda: joblib.load(files["joblib"])),
-            },
-            repeat,
-            lambda name: (results.clear(), touch(nbytes)),
-        )
-        assert np.array_equal(joblet_persist.load(files["joblet"]), array)
-        maps = alternate(
-            {
-                "joblet": lambda: joblet_persist.load(files["joblet"], mmap_mode="r"),
-                "numpy": lambda: np.load(files["numpy"], mmap_mode="r"),
-            },
-            repeat * 3,
-        )
-        assert isinstance(
-            joblet_persist.load(files["joblet"], mmap_mode="r"), np.memmap
-        )
-        rows += [
-            Row(f"dump {label}", dumps["joblet"], "numpy.save", dumps["numpy"], "s"),
-            Row(f"dump {label}", dumps["joblet"], "joblib 1.6", dumps["joblib"], "s"),
-            Row(f"dump {label}", dumps["joblet"], "pickle 5", dumps["pickle5"], "s"),
-            Row(
-                f"dump {label} over an existing file",
-                overwrites["joblet"],
-                "numpy.save",
-                overwrites["numpy"],
-                "s",
-            ),
-            Row(f"load {label}", loads["joblet"], "numpy.load", loads["numpy"], "s"),
-            Row(f"load {label}", loads["joblet"], "joblib 1.6", loads["joblib"], "s"),
-            Row(
-                f"load(mmap_mode='r') {label}",
-                maps["joblet"] * 1e3,
-                "numpy.load mmap",
-                maps["numpy"] * 1e3,
-                "ms",
-            ),
-        ]
-        array = results = None  # free the array before the child processes run
-        gc.collect()
-        rows.append(
-            Row(
-                f"peak RSS growth, dump {label} (x array)",
-                _child_ratio(CHILD_DUMP.format(n=nbytes, path=path("rss.joblet"))),
-                "target",
-                0.05,
-                "x",
-            )
-        )
-        rows.append(
-            Row(
-                f"peak RSS growth, load {label} (x array)",
-                _child_ratio(CHILD_LOAD.format(path=path("rss.joblet"))),
-                "target",
-                1.1,
-                "x",
-            )
-        )
-        for name in [*files.values(), path("rss.joblet")]:
-            os.unlink(name)
-
-        # ---- mixed data, compressed -------------------------------------------
-        mixed = _mixed(sizes)
-        mix_bytes = (
-            mixed["floats"].nbytes
-            + mixed["labels"].nbytes
-            + len(pickle.dumps(mixed["records"]))
-        )
-        mix_label = f"{mix_bytes / 1e6:.0f} MB mix"
-        mix_files = {"joblet": path("joblet.m"), "joblib": path("joblib.m")}
-        for codec in ("lz4", ("zlib", 3)):
-            name = "lz4" if codec == "lz4" else "zlib-3"
-            joblib_codec = codec
-
-            dumps = alternate(
-                {
-                    "joblet": lambda c=codec: joblet_persist.dump(
-                        mixed, mix_files["joblet"], compress=c
-                    ),
-                    "joblib": lambda c=joblib_codec: joblib.dump(
-                        mixed, mix_files["joblib"], compress=c
-                    ),
-                },
-                repeat,
-                before_dump(mix_files, mix_bytes),
-            )
-            loads = alternate(
-                {
-                    "joblet": lambda: joblet_persist.load(mix_files["joblet"]),
-                    "joblib": lambda: joblib.load(mix_files["joblib"]),
-                },
-                repeat,
-                lambda name: touch(mix_bytes),
-            )
-            check = joblet_persist.load(mix_files["joblet"])
-            assert np.array_equal(check["labels"], mixed["labels"])
-            assert check["records"][-1] == mixed["records"][-1]
-            size_ratio = os.path.getsize(mix_files["joblet"]) / os.path.getsize(
-                mix_files["joblib"]
-            )
-            rows += [
-                Row(
-                    f"{name} dump {mix_label}",
-                    dumps["joblet"],
-                    "joblib 1.6",
-                    dumps["joblib"],
-                    "s",
-                ),
-                Row(
-                    f"{name} load {mix_label}",
-                    loads["joblet"],
-                    "joblib 1.6",
-                    loads["joblib"],
-                    "s",
-                ),
-                Row(
-                    f"{name} file size {mix_label}",
-                    os.path.getsize(mix_files["joblet"]) / 1e6,
-                    "joblib 1.6",
-                    os.path.getsize(mix_files["joblet"]) / 1e6 / size_ratio,
-                    "MB",
-                ),
-            ]
-        mixed = None
-        gc.collect()
-
-        # ---- many small objects -----------------------------------------------
-        objects = _small_objects(sizes["dicts"])
-
-        def pickle_dump() -> None:
-            with open(path("o.pkl"), "wb") as handle:
-                pickle.dump(objects, handle, protocol=5)
-
-        def pickle_load() -> object:
-            with open(path("o.pkl"), "rb") as handle:
-                return pickle.load(handle)
-
-        dumps = alternate(
-            {
-                "joblet": lambda: joblet_persist.dump(objects, path("o.joblet")),
-                "pickle": pickle_dump,
-            },
-            repeat * 2,
-        )
-        loads = alternate(
-            {
-                "joblet": lambda: joblet_persist.load(path("o.joblet")),
-                "pickle": pickle_load,
-            },
-            repeat * 2,
-        )
-        assert joblet_persist.load(path("o.joblet")) == objects
-        label = f"{sizes['dicts'] // 1000}k small dicts"
-        rows += [
-            Row(
-                f"dump {label}",
-                dumps["joblet"] * 1e3,
-                "pickle 5",
-                dumps["pickle"] * 1e3,
-                "ms",
-            ),
-            Row(
-                f"load {label}",
-                loads["joblet"] * 1e3,
-                "pickle 5",
-                loads["pickle"] * 1e3,
-                "ms",
-            ),
-        ]
+        for section in SECTIONS:
+            if section in chosen:
+                rows += globals()[f"_{section}_section"](sizes, path, repeat)
+                gc.collect()
     finally:
         for name in os.listdir(folder):
             os.unlink(os.path.join(folder, name))

@@ -13,7 +13,8 @@ numpy arrays are written raw and aligned, so ``load(path, mmap_mode='r')`` maps
 them from the file; importing this package never imports numpy.
 """
 
-from ._compressors import CompressorWrapper, register_compressor
+from ._atomic import sweep_temporaries
+from ._compressors import register_compressor
 from ._dump import dump
 from ._errors import (
     FormatError,
@@ -28,6 +29,7 @@ from ._load import load
 from ._restricted import DEFAULT_ALLOWED_GLOBALS
 from ._sizes import parse_size
 from ._types import MMAP_MODES
+from ._wrapper import CompressorWrapper
 
 __version__ = "0.1.0"
 
@@ -52,5 +54,6 @@ __all__ = [
     # shared with joblet-memory and joblet-parallel
     "MMAP_MODES",
     "parse_size",
+    "sweep_temporaries",
     "__version__",
 ]
