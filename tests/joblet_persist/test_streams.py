@@ -372,3 +372,21 @@ def test_truncated_compressed_file_is_truncated_error(tmp_path):
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(TruncatedFileError):
         load(path)
+
+
+def test_zstd_by_extension_and_level(tmp_path):
+    zstd = _zstd()
+    for path, compress in [(tmp_path / "x.zst", 0), (tmp_path / "y", ("zstd", 9))]:
+        dump({"a": np.arange(1000)}, path, compress=compress)
+        assert zstd.decompress(path.read_bytes())[:8] == b"\x89JOBLET\n"
+        np.testing.assert_array_equal(load(path)["a"], np.arange(1000))
+
+
+def test_missing_zstd_names_the_extra(monkeypatch, tmp_path):
+    from joblet_persist import _codecs
+
+    monkeypatch.setattr(_codecs, "zstd_available", lambda: False)
+    with pytest.raises(ValueError, match=r"pip install 'joblet-persist\[zstd\]'"):
+        dump(1, tmp_path / "x", compress="zstd")
+    with pytest.raises(ValueError, match=r"joblet-persist\[zstd\]"):
+        dump(1, tmp_path / "x.zst")

@@ -1,0 +1,176 @@
+"""The legacy multiprocessing backend and its worker-side helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ._auto_batching import AutoBatchingMixin
+from ._large_arrays import _SharesLargeArrays
+from ._one_pool import _OnePoolBackend
+
+
+def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
+    import pickle
+
+    from .._memmapping import explain_worker_error, reset_worker_state
+
+    reset_worker_state()
+    try:
+        return pickle.loads(main, buffers=buffers)()
+    except KeyboardInterrupt as interrupt:
+        # Pool workers report only Exception: a bare KeyboardInterrupt would kill
+        # this worker and leave the task unanswered (the caller would wait forever).
+        from .._errors import WorkerInterrupt
+
+        raise WorkerInterrupt(*interrupt.args) from interrupt
+    except Exception as error:
+        explained = explain_worker_error(error)
+        if explained is error:
+            raise
+        raise explained from None
+
+
+def _in_daemonic_process() -> bool:
+    # Only a process started by multiprocessing can be daemonic: if the module
+    # was never imported, this is not one (and importing it costs ~30 ms).
+    import sys
+
+    process = sys.modules.get("multiprocessing.process")
+    return process is not None and bool(process.current_process().daemon)
+
+
+def _init_mp_worker(env: dict[str, str], user_initializer: bytes | None) -> None:
+    import signal
+
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if user_initializer is not None:
+        import pickle
+
+        initializer, initargs = pickle.loads(user_initializer)
+        initializer(*initargs)
+
+
+class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBackend):
+    """The legacy backend: a ``multiprocessing.Pool`` per call (or ``with`` block).
+
+    Started with ``forkserver`` where available, else ``spawn`` (set
+    ``JOBLET_START_METHOD`` to choose). Tasks are pickled with cloudpickle so
+    functions of ``__main__`` work. Less robust than the default backend: a worker
+    that dies loses its task.
+    """
+
+    supports_retrieve_callback = True
+    supports_timeout = True
+    supports_return_generator = True
+
+    def __init__(
+        self,
+        context: Any = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.context = context
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
+        self._pool_settings: Any = None
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        n_jobs = super().effective_n_jobs(n_jobs)
+        if n_jobs != 1 and _in_daemonic_process():
+            import warnings
+
+            # As joblib: daemonic processes (Pool workers) cannot have children.
+            warnings.warn(
+                "Multiprocessing-backed parallel loops cannot be nested, setting "
+                "n_jobs=1",
+                stacklevel=3,
+            )
+            return 1
+        return n_jobs
+
+    def _new_pool(self, n_jobs: int) -> Any:
+        context = self.context
+        if context is None:
+            import multiprocessing
+
+            method = os.environ.get("JOBLET_START_METHOD")
+            if method is None:
+                methods = multiprocessing.get_all_start_methods()
+                method = "forkserver" if "forkserver" in methods else "spawn"
+            context = multiprocessing.get_context(method)
+        user_initializer = None
+        if self.initializer is not None:
+            import cloudpickle  # functions of __main__ reach spawned workers
+
+            user_initializer = cloudpickle.dumps((self.initializer, self.initargs))
+        self._pool_settings = (self.context, self.initializer, self.initargs)
+        return context.Pool(
+            n_jobs,
+            initializer=_init_mp_worker,
+            initargs=(self._prepare_worker_env(n_jobs), user_initializer),
+        )
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        context: Any = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        if context is not None:
+            self.context = context
+        if initializer is not None:  # Parallel(initializer=...), as in joblib
+            self.initializer = initializer
+        if initargs is not None:
+            self.initargs = tuple(initargs)
+        settings = (self.context, self.initializer, self.initargs)
+        if self._pool is not None and settings != self._pool_settings:
+            self.terminate()  # workers started with other settings
+        n_jobs = super().configure(n_jobs, parallel, prefer, require, **backend_kwargs)
+        if n_jobs > 1:
+            self._prepare_memmapping(parallel)
+        return n_jobs
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        from concurrent.futures import Future
+
+        from .._pickling import dumps_task
+
+        future: Future[Any] = Future()
+        if callback is not None:
+            future.add_done_callback(callback)
+        main, buffers = dumps_task(func, self._task_reducers(None))
+        self._pool.apply_async(
+            _run_cloudpickled,
+            (main, [bytes(buffer) for buffer in buffers]),
+            callback=future.set_result,
+            error_callback=future.set_exception,
+        )
+        return future
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+        super().abort_everything(ensure_ready)
+
+    def terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+        self._cleanup_memmapping()
+        # As joblib: the next call's batches start small again (tasks may differ).
+        self.reset_batch_stats()

@@ -1,0 +1,52 @@
+"""A backend owning one pool of workers, rebuilt when its size changes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .._validation import refuse_unknown_options
+from ._base import ParallelBackendBase, _effective_n_jobs
+from ._large_arrays import _SharesLargeArrays
+
+
+class _OnePoolBackend(ParallelBackendBase):
+    """A backend owning one pool of ``n_jobs`` workers, rebuilt when that changes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
+        self._pool: Any = None
+        self._pool_size = 0
+
+    def _new_pool(self, n_jobs: int) -> Any:
+        raise NotImplementedError
+
+    def _instance_for_parallel(self) -> _OnePoolBackend:
+        """A copy without workers, for one ``Parallel`` object (see
+        :func:`instance_for_parallel`)."""
+        clone = copy.copy(self)
+        clone._pool, clone._pool_size, clone.parallel = None, 0, None
+        if isinstance(clone, _SharesLargeArrays):
+            clone._memmapper = None
+        return clone
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        return _effective_n_jobs(n_jobs)
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        refuse_unknown_options(self, backend_kwargs, "keyword arguments")
+        self.parallel = parallel
+        n_jobs = self.effective_n_jobs(n_jobs)
+        if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
+            self.terminate()
+            self._pool = self._new_pool(n_jobs)
+            self._pool_size = n_jobs
+        return n_jobs
