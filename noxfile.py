@@ -264,7 +264,7 @@ def _wheels_of(session: nox.Session, names: list[str]) -> list[str]:
     return files
 
 
-@nox.session(requires=["wheels"])
+@nox.session(python=PYTHONS, requires=["wheels"])
 @nox.parametrize("dist", list(DISTRIBUTIONS))
 def isolated(session: nox.Session, dist: str) -> None:
     """One distribution installed alone from its wheel, then its own tests.
