@@ -3,10 +3,11 @@
     nox -s demo          the main job: a tour of joblet, each step next to joblib 1.6
     nox -s tests-3.11    every distribution installed (editable), the whole suite on
                          one Python (3.10 to 3.13; ``nox -s tests`` runs all four)
-    nox -s isolated      each distribution alone, from its wheel, with its own tests
+    nox -s isolated      each distribution alone, from its wheel, with its own tests,
+                         on every supported Python (isolated-3.12: one of them)
     nox -s wheels        a wheel of every distribution into ./wheelhouse
-    nox -s install       pip-installs joblet and joblet-persist from the wheelhouse
-                         into fresh virtual environments and imports them
+    nox -s install       pip-installs joblet and joblet-persist from the wheelhouse,
+                         and ./packages/*, into fresh venvs, and imports them
     nox -s lint          ruff check + ruff format --check
     nox -s typecheck     mypy on the packages
     nox -s layers        each package imports only what it declares
