@@ -185,28 +185,42 @@ def _check_entries(entries: list[BufferEntry], header: Header, where: str) -> No
         )
 
 
+class _BufferIds:
+    """``persistent_load`` for the persistent ids of protocol < 5 files."""
+
+    _buffers: Iterator[Any]
+    _where: str
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid != BUFFER_PERSISTENT_ID:
+            raise FormatError(f"{self._where} is corrupted: unknown persistent id")
+        try:
+            return next(self._buffers)
+        except StopIteration:
+            raise FormatError(
+                f"{self._where} is corrupted: it uses more buffers than its table lists"
+            ) from None
+
+
+class _Unpickler(_BufferIds, pickle.Unpickler):
+    pass
+
+
+class _RestrictedUnpickler(_BufferIds, RestrictedUnpickler):
+    pass
+
+
 def _unpickle(
     pickled: bytes | bytearray, buffers: Iterator[Any], options: LoadOptions
 ) -> Any:
     stream = io.BytesIO(pickled)
-    unpickler: Any
+    unpickler: _Unpickler | _RestrictedUnpickler
     if options.allow is None:
-        unpickler = pickle.Unpickler(stream, buffers=buffers)
+        unpickler = _Unpickler(stream, buffers=buffers)
     else:
-        unpickler = RestrictedUnpickler(stream, options.allow, buffers=buffers)
-
-    def persistent_load(pid: Any) -> Any:
-        # protocol < 5 streams name their arrays' buffers this way
-        if pid != BUFFER_PERSISTENT_ID:
-            raise FormatError(f"{options.where} is corrupted: unknown persistent id")
-        try:
-            return next(buffers)
-        except StopIteration:
-            raise FormatError(
-                f"{options.where} is corrupted: it uses more buffers than its table lists"
-            ) from None
-
-    unpickler.persistent_load = persistent_load
+        unpickler = _RestrictedUnpickler(stream, options.allow, buffers=buffers)
+    unpickler._buffers = buffers
+    unpickler._where = options.where
     return unpickler.load()
 
 

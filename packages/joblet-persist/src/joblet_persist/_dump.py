@@ -59,7 +59,6 @@ class _Pickler(pickle.Pickler):
             super().__init__(file, protocol, buffer_callback=self._take_buffer)
         else:
             super().__init__(file, protocol)
-            self.persistent_id = self._persistent_id  # type: ignore[method-assign]
         self.protocol = protocol
         self.entries: list[BufferEntry] = []
         self.datas: list[memoryview] = []
@@ -76,12 +75,6 @@ class _Pickler(pickle.Pickler):
         )
         self._arrays[id(placeholder)] = (placeholder, data, order)
         return reduce_array(obj, placeholder, order)
-
-    def _persistent_id(self, obj: Any) -> str | None:
-        if type(obj) is not _ArrayRef:
-            return None
-        self._add_array(self._arrays.pop(id(obj)))
-        return BUFFER_PERSISTENT_ID
 
     def _add_array(self, found: tuple[Any, Any, str]) -> None:
         import numpy
@@ -113,6 +106,20 @@ class _Pickler(pickle.Pickler):
         return False
 
 
+class _OldProtocolPickler(_Pickler):
+    """Below protocol 5: arrays' bytes travel as persistent ids.
+
+    A separate class because the C pickler calls ``persistent_id`` for every
+    object once a class defines it, a cost protocol 5 does not pay.
+    """
+
+    def persistent_id(self, obj: Any) -> str | None:
+        if type(obj) is not _ArrayRef:
+            return None
+        self._add_array(self._arrays.pop(id(obj)))
+        return BUFFER_PERSISTENT_ID
+
+
 def _check_protocol(protocol: Any) -> int:
     if protocol is None:
         return pickle.HIGHEST_PROTOCOL
@@ -133,7 +140,7 @@ def serialize(
 ) -> tuple[bytes, list[BufferEntry], list[memoryview]]:
     """The pickle stream of ``value`` and its out-of-band buffers (not copied)."""
     sink = io.BytesIO()
-    pickler = _Pickler(sink, protocol)
+    pickler = (_Pickler if protocol >= 5 else _OldProtocolPickler)(sink, protocol)
     pickler.dump(value)
     return sink.getvalue(), pickler.entries, pickler.datas
 
