@@ -125,3 +125,22 @@ def test_array_sizes_beyond_the_file_are_truncation(tmp_path):
     )
     result = inspect_in_child(path)
     assert "TruncatedFileError" in result["types"], result
+
+
+def test_inspect_stops_the_decoder_threads(tmp_path):
+    # inspect once left each compressed file's decoder threads running: after a
+    # few hundred damaged files every call waited for them
+    import threading
+
+    path = tmp_path / "big.gz"
+    dump({"array": np.arange(1 << 20)}, path, compress="gzip")
+    data = path.read_bytes()
+    inspect_file(path)
+    before = threading.active_count()
+    for cut in range(len(data) // 2, len(data), len(data) // 40):
+        path.write_bytes(data[:cut])
+        with pytest.raises(FormatError):
+            inspect_file(path)
+        path.write_bytes(data)
+        inspect_file(path)
+    assert threading.active_count() <= before
