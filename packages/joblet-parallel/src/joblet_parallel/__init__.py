@@ -20,9 +20,9 @@ from ._errors import (
     TerminatedWorkerError,
     UnknownBackendError,
 )
+from ._joblib_adapter import register_joblib_backend
 from ._parallel import Parallel, effective_n_jobs, get_active_backend
 from ._pickling import wrap_non_picklable_objects
-from ._joblib_adapter import register_joblib_backend
 from ._registry import register_parallel_backend
 from ._shared import shared_array, shared_empty
 from ._tempfolders import TempFolderFullError
