@@ -22,16 +22,16 @@ from joblet_memory import (
 )
 from joblet_parallel import (
     AutoBatchingMixin,
+    Logger,
     Parallel,
     ParallelBackendBase,
+    PrintTime,
     RemoteTraceback,
     TaskPicklingError,
     TerminatedWorkerError,
     UnknownBackendError,
     cpu_count,
     delayed,
-    Logger,
-    PrintTime,
     effective_n_jobs,
     get_active_backend,
     parallel_backend,
