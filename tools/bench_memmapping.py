@@ -157,7 +157,11 @@ def same_array_rows(megabytes: int, repeat: int) -> list[Row]:
 
 def alternate_prepared(prepare, repeat):
     """Like ``benchlib.alternate``, with an untimed preparation step per call:
-    ``prepare[name]()`` returns the callable that is then timed."""
+    ``prepare[name]()`` returns the callable that is then timed. Garbage from
+    the preparation (200 MB arrays, their files) is collected before the clock
+    starts, and the collector is off while it runs (as ``timeit`` does), so no
+    contender pays for another's freed memory."""
+    import gc
     import statistics
     import time
 
@@ -165,9 +169,14 @@ def alternate_prepared(prepare, repeat):
     for _ in range(repeat):
         for name, make in prepare.items():
             call = make()
-            start = time.perf_counter()
-            call()
-            samples[name].append(time.perf_counter() - start)
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                call()
+                samples[name].append(time.perf_counter() - start)
+            finally:
+                gc.enable()
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
