@@ -200,8 +200,10 @@ def worker_address(_):
 
 
 def test_workers_option_reaches_the_scheduler(process_client):
+    # A loaded machine can be slow to bring (or bring back) the second worker.
+    process_client.wait_for_workers(2, timeout=120)
     _, second = sorted(process_client.nthreads())
-    with parallel_config("dask", workers=[second]):
+    with parallel_config("dask", client=process_client, workers=[second]):
         where = Parallel()(delayed(worker_address)(i) for i in range(8))
     assert set(where) == {second}
 
@@ -210,11 +212,11 @@ def test_resources_option_reaches_the_scheduler(thread_client):
     # No worker has a 'GPU' resource: restricted batches cannot run, so the call
     # times out; without the option they would run at once.
     with (
-        parallel_config("dask", resources={"GPU": 1}),
+        parallel_config("dask", client=thread_client, resources={"GPU": 1}),
         pytest.raises(TimeoutError),
     ):
         Parallel(timeout=2)(delayed(square)(i) for i in range(2))
-    with parallel_config("dask"):
+    with parallel_config("dask", client=thread_client):
         assert Parallel()(delayed(square)(i) for i in range(2)) == [0, 1]
 
 
