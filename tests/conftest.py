@@ -19,6 +19,9 @@ OPTIONAL_MODULES = (
     "tqdm",
     "distributed",
     "sklearn",
+    "pandas",
+    "pyarrow",
+    "s3fs",
 )
 
 
