@@ -27,6 +27,7 @@ import tempfile
 import time
 import warnings
 
+import dask
 import s3fs
 from dask.distributed import Client, LocalCluster
 
@@ -54,8 +55,13 @@ def start_seaweedfs(folder):
     weed = weed if os.path.exists(weed) else shutil.which("weed")
     names = ("master", "volume", "filer", "s3")
     ports = free_ports(2 * len(names))
-    command = [weed, "server", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
-    command += [f"-dir={folder}", "-volume.max=100", "-master.volumeSizeLimitMB=128"]
+    # Logs and local sockets inside the example's folder: by default weed writes
+    # them to the temporary directory and /tmp, and would leave them behind.
+    command = [weed, f"-logdir={folder}", "server", "-s3", "-ip=127.0.0.1"]
+    command += ["-ip.bind=127.0.0.1", f"-dir={folder}", "-volume.max=100"]
+    command += ["-master.volumeSizeLimitMB=128"]
+    command += [f"-filer.localSocket={folder}/filer.sock"]
+    command += [f"-s3.localSocket={folder}/s3.sock"]
     command += ["-s3.port.iceberg=0", "-s3.port.lance=0"]
     for index, name in enumerate(names):
         command += [f"-{name}.port={ports[index]}"]
@@ -114,9 +120,11 @@ def main():
         # bucket. The cached function pickles with its store, so every worker
         # reads and writes the same cache.
 
-        cluster = LocalCluster(
-            n_workers=2, threads_per_worker=2, dashboard_address=None
-        )
+        # dask's scratch space in the example's folder, so nothing is left behind.
+        with dask.config.set({"temporary-directory": folder}):
+            cluster = LocalCluster(
+                n_workers=2, threads_per_worker=2, dashboard_address=None
+            )
         client = Client(cluster)
         memory = Memory("s3://example-bucket/cache", backend_options=options, verbose=0)
         cached = memory.cache(slow_square, ignore=["markers"])
