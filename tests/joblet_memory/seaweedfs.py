@@ -8,6 +8,8 @@ no process outlives the test session.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -63,6 +65,7 @@ class SeaweedFS:
         self.folder = folder or tempfile.mkdtemp(prefix="joblet-seaweedfs-")
         self.process: subprocess.Popen[bytes] | None = None
         self.endpoint = ""
+        self._ports: list[int] = []
 
     def start(self) -> SeaweedFS:
         names = ("master", "volume", "filer", "s3")
@@ -89,6 +92,9 @@ class SeaweedFS:
                 f"-{name}.port={ports[name]}",
                 f"-{name}.port.grpc={grpc[name]}",
             ]
+        for name in ("filer", "s3"):
+            command.append(f"-{name}.localSocket={self.folder}/{name}.sock")
+        self._ports = free
         self.endpoint = f"http://127.0.0.1:{ports['s3']}"
         with open(os.path.join(self.folder, "weed.log"), "wb") as log:
             self.process = subprocess.Popen(
@@ -97,6 +103,9 @@ class SeaweedFS:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group, killed as one
+                # Its unix sockets go to the temp dir: inside the data folder,
+                # so a killed server leaves nothing in the system's /tmp.
+                env={**os.environ, "TMPDIR": self.folder},
             )
         try:
             self._wait_until_ready()
@@ -177,6 +186,16 @@ class SeaweedFS:
             except ProcessLookupError:
                 pass
             process.wait(timeout=30)
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        # The gRPC unix sockets always go to /tmp, named by port; a killed
+        # server cannot remove them.
+        folder = tempfile.gettempdir()
+        for port in self._ports:
+            for name in glob.glob(os.path.join(folder, f"seaweedfs-*-{port}.sock")):
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
 
     def stop(self) -> None:
         """Kill the process group (data is disposable) and remove the folder."""

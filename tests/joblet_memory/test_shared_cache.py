@@ -115,7 +115,8 @@ def test_killed_lease_holder_is_taken_over_after_expiry(
     started = tmp_path / "started"
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, url, repr(options), str(tmp_path)],
-        env={**os.environ, "HOLD_MARKER": str(started)},
+        # Its temporary files go to tmp_path: SIGKILL leaves them behind.
+        env={**os.environ, "HOLD_MARKER": str(started), "TMPDIR": str(tmp_path)},
     )
     try:
         deadline = time.monotonic() + 60
@@ -231,10 +232,13 @@ UPLOADER = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_writer_killed_mid_upload_leaves_nothing_served(s3_cache, s3_bucket):
+def test_writer_killed_mid_upload_leaves_nothing_served(s3_cache, s3_bucket, tmp_path):
     pytest.importorskip("numpy")
     url, options = s3_cache
-    uploader = subprocess.Popen([sys.executable, "-c", UPLOADER, url, repr(options)])
+    uploader = subprocess.Popen(
+        [sys.executable, "-c", UPLOADER, url, repr(options)],
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # its staged upload lands here
+    )
     memory = Memory(url, verbose=0, backend_options=options)
     store = memory.store_backend
     prefix = url.split("/", 3)[3]
