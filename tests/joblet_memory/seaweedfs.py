@@ -74,6 +74,8 @@ class SeaweedFS:
         grpc = dict(zip(names, free[len(names) :], strict=True))
         command = [
             self.binary,
+            # Logs in the server's folder (weed's default is the temp dir).
+            f"-logdir={self.folder}",
             "server",
             "-s3",
             "-ip=127.0.0.1",
@@ -86,6 +88,9 @@ class SeaweedFS:
             # Fixed default ports of optional services: off, so servers coexist.
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # Local sockets too (weed's default is /tmp/seaweedfs-*.sock).
+            f"-filer.localSocket={self.folder}/filer.sock",
+            f"-s3.localSocket={self.folder}/s3.sock",
         ]
         for name in names:
             command += [
