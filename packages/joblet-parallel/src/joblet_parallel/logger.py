@@ -111,6 +111,7 @@ class PrintTime:
 
     Examples
     --------
+    >>> from joblet_parallel.logger import PrintTime
     >>> print_time = PrintTime()
     >>> print_time("loaded")  # doctest: +SKIP
     loaded: 0.0s, 0.0min

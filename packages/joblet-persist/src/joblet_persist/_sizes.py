@@ -49,6 +49,7 @@ def parse_size(value: int | float | str | None, name: str = "size") -> int | Non
 
     Examples
     --------
+    >>> from joblet_persist import parse_size
     >>> parse_size("1G"), parse_size("500M"), parse_size("1GiB"), parse_size("10k")
     (1073741824, 524288000, 1073741824, 10240)
     >>> parse_size(1000), parse_size("1.5K")
