@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import traceback
 from collections.abc import Callable, Iterator
@@ -186,7 +187,8 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             self.client.submit(_probe, pure=False, **self.submit_kwargs).result(
                 timeout=self.wait_for_workers_timeout
             )
-        except TimeoutError:
+        # distributed raises asyncio's TimeoutError, a distinct class before 3.11.
+        except (TimeoutError, asyncio.TimeoutError):
             raise TimeoutError(
                 f"the dask cluster has no worker after {self.wait_for_workers_timeout} s. "
                 "Check that workers are started and can reach the scheduler, or wait "
