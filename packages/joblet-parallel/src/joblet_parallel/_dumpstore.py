@@ -20,6 +20,7 @@ open the file.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
@@ -233,6 +234,11 @@ def store_for_pool(pool: Any, temp_folder: str | os.PathLike[str] | None) -> Dum
         if stores is None:
             stores = _pool_stores[pool] = {}
             weakref.finalize(pool, _close_stores, stores)
+            # Our executor's pools say when they shut down: remove the files then,
+            # without waiting for the pool object to be collected.
+            on_shutdown = getattr(pool, "on_shutdown", None)
+            if isinstance(on_shutdown, list):
+                on_shutdown.append(functools.partial(_close_stores, stores))
         store = stores.get(base)
         if store is None:
             store = stores[base] = DumpStore(base)

@@ -188,6 +188,8 @@ class WorkerPool:
         self.n_target = n_workers
         self.env = env
         self.closed = False
+        # Run once the workers have stopped (the memmap files of this pool go then).
+        self.on_shutdown: list[Callable[[], None]] = []
         self.max_tasks_per_child = max_tasks_per_child
         self._config = {
             "parent_pid": self.pid,
@@ -579,6 +581,9 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 worker.proc.kill()
                 worker.proc.wait()
+        callbacks, self.on_shutdown = self.on_shutdown, []
+        for callback in callbacks:
+            callback()
 
 
 def _report_callback_error(what: str = "the callback of a joblet batch") -> None:
