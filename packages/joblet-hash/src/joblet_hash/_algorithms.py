@@ -23,14 +23,15 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import xxhash
 
+from .threads import helper_thread_count, ordered_map
+
 if TYPE_CHECKING:  # the thread pool is imported when a large buffer needs it
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
 
 class Hasher(Protocol):
@@ -95,7 +96,7 @@ def digest_chunks(hash_name: str, chunks: Iterable[Any], total_bytes: int) -> by
         return leaf_hasher.digest()
 
     root = factory()
-    for leaf_digest in _bounded_parallel_map(leaf, chunks):
+    for leaf_digest in _leaf_digests(leaf, chunks):
         root.update(leaf_digest)
     return root.digest()
 
@@ -103,23 +104,19 @@ def digest_chunks(hash_name: str, chunks: Iterable[Any], total_bytes: int) -> by
 # --- a small shared thread pool for leaf digests ----------------------------------
 
 _pool: ThreadPoolExecutor | None = None  # created when a large buffer needs it
+_pool_threads = 1
 _pool_lock = threading.Lock()
 
 
-def _get_pool() -> ThreadPoolExecutor:
-    global _pool
+def _get_pool() -> tuple[ThreadPoolExecutor, int]:
+    global _pool, _pool_threads
     with _pool_lock:
         if _pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            if hasattr(os, "sched_getaffinity"):
-                cpus = len(os.sched_getaffinity(0))
-            else:
-                cpus = os.cpu_count() or 1
-            _pool = ThreadPoolExecutor(
-                min(8, max(1, cpus)), thread_name_prefix="joblet-hash"
-            )
-        return _pool
+            _pool_threads = helper_thread_count()
+            _pool = ThreadPoolExecutor(_pool_threads, thread_name_prefix="joblet-hash")
+        return _pool, _pool_threads
 
 
 def _forget_pool_after_fork() -> None:
@@ -133,19 +130,13 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _bounded_parallel_map(
-    func: Callable[[Any], bytes], items: Iterable[Any]
+def _leaf_digests(
+    leaf: Callable[[Any], bytes], chunks: Iterable[Any]
 ) -> Iterator[bytes]:
-    """``map(func, items)`` on the pool, in order, with a bounded number in flight.
+    """``map(leaf, chunks)`` on the shared pool, in order.
 
-    Bounded so that chunk copies of a non-contiguous array never pile up in memory.
+    At most two chunks per thread are in flight, so that chunk copies of a
+    non-contiguous array never pile up in memory.
     """
-    pool = _get_pool()
-    window = 2 * pool._max_workers
-    in_flight: deque[Future[bytes]] = deque()
-    for item in items:
-        in_flight.append(pool.submit(func, item))
-        if len(in_flight) >= window:
-            yield in_flight.popleft().result()
-    while in_flight:
-        yield in_flight.popleft().result()
+    pool, threads = _get_pool()
+    return ordered_map(leaf, chunks, threads, pool, ahead=2 * threads)
