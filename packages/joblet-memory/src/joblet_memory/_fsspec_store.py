@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import tempfile
 import time
@@ -45,6 +44,8 @@ from ._store import (
     CallId,
     StoreBackendBase,
     entry_name,
+    metadata_text,
+    parse_metadata,
 )
 
 ACCESS_NAME = "access"
@@ -116,8 +117,7 @@ class FsspecStoreBackend(StoreBackendBase):
     """
 
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "lock": True,
-        "lock_timeout": 600.0,
+        **StoreBackendBase.OPTIONS,
         "lease_duration": 60.0,
         "touch_interval": 60.0,
         "local_cache": None,
@@ -135,18 +135,10 @@ class FsspecStoreBackend(StoreBackendBase):
         verbose: int = 0,
         backend_options: dict[str, Any] | None = None,
     ) -> None:
-        options = dict(self.OPTIONS)
-        storage = {}
-        for name, value in (backend_options or {}).items():
-            if name in options:
-                options[name] = value
-            else:
-                storage[name] = value
-        self.lock = bool(options["lock"])
-        self.lock_timeout = float(options["lock_timeout"])
+        # Options other than the backend's own are the filesystem's.
+        options, storage = self._take_options(backend_options, verbose)
         self.lease_duration = float(options["lease_duration"])
         self.touch_interval = float(options["touch_interval"])
-        self.verbose = verbose
         self._storage_options = storage
         self._base_url = os.fspath(location).rstrip("/")
         self.fs, path = _filesystem(self._base_url, storage)
@@ -205,7 +197,7 @@ class FsspecStoreBackend(StoreBackendBase):
             write_signed(value, written, compress, self.signer, entry_name(call_id))
             size = os.path.getsize(written)
             self.fs.put_file(written, output)
-            text = json.dumps({**metadata, "size": size}, indent=1, default=str)
+            text = metadata_text(metadata, size)
             self.fs.pipe_file(self._path(call_id, METADATA_NAME), text.encode("utf-8"))
             if size >= _ADOPT_MIN and not compress:
                 with contextlib.suppress(OSError):
@@ -247,14 +239,10 @@ class FsspecStoreBackend(StoreBackendBase):
 
     def get_metadata(self, call_id: CallId) -> dict[str, Any]:
         try:
-            data = json.loads(self.fs.cat_file(self._path(call_id, METADATA_NAME)))
+            text = self.fs.cat_file(self._path(call_id, METADATA_NAME))
         except FileNotFoundError:
             raise KeyError(f"no metadata for {self.item_location(call_id)}") from None
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"the metadata of {self.item_location(call_id)} is not a JSON object"
-            )
-        return data
+        return parse_metadata(text, self.item_location(call_id))
 
     def touch_item(self, call_id: CallId) -> None:
         now = time.time()
@@ -349,6 +337,3 @@ class FsspecStoreBackend(StoreBackendBase):
             self.lock_timeout,
             ready,
         )
-
-    def __repr__(self) -> str:  # the URL only: options may hold secrets
-        return f"{type(self).__name__}(location={self.location!r})"

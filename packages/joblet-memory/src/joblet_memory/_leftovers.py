@@ -57,8 +57,8 @@ def _tree_size(path: str) -> int:
 
 def find_leftovers(store: Any, func_id: str = "") -> list[Leftover]:
     """The leftovers under the store (or one function's folder); [] if not local."""
-    # Imported here: _store imports _limits, which imports this module.
-    from ._store import FileSystemStoreBackend
+    # Imported here: _local_store imports _limits, which imports this module.
+    from ._local_store import FileSystemStoreBackend
 
     if not isinstance(store, FileSystemStoreBackend):
         return []

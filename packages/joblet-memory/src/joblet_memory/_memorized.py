@@ -47,7 +47,8 @@ from ._limits import LimitsPolicy
 from ._location import normalize_location
 from ._registry import checked, code_records
 from ._results import MemorizedResult, NotMemorizedResult
-from ._store import StoreBackendBase, make_store, store_to_pickle
+from ._store import StoreBackendBase
+from ._store_registry import make_store, store_to_pickle
 from ._warnings import CacheWarning
 
 logger = logging.getLogger("joblet_memory")

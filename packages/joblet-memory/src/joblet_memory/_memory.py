@@ -21,7 +21,8 @@ from ._location import normalize_location
 from ._memorized import MemorizedFunc
 from ._registry import checked
 from ._signing import Signer
-from ._store import StoreBackendBase, make_store
+from ._store import StoreBackendBase
+from ._store_registry import make_store
 
 logger = logging.getLogger("joblet_memory")
 
