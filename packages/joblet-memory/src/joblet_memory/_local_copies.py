@@ -14,22 +14,16 @@ import contextlib
 import hashlib
 import os
 import shutil
-import sys
 from typing import Any
 
 from ._serialize import read_output, temporary_name
 from ._signing import Signer
+from ._user_folders import user_folder
 
 
 def default_folder() -> str:
     """``$XDG_CACHE_HOME/joblet/object-store`` (``~/.cache/...`` by default)."""
-    if sys.platform == "win32":  # pragma: no cover - not tested on Linux CI
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-            os.path.expanduser("~"), ".cache"
-        )
-    return os.path.join(base, "joblet", "object-store")
+    return os.path.join(user_folder("cache"), "object-store")
 
 
 def object_tag(info: dict[str, Any]) -> str:

@@ -29,12 +29,13 @@ import hashlib
 import hmac
 import os
 import secrets
-import sys
 import threading
 import time
 from typing import IO, Any
 
 from joblet_persist._format import HEADER, MAGIC
+
+from ._user_folders import user_folder
 
 TRAILER_MAGIC = b"JBLTSIG1"
 MAC_SIZE = 32
@@ -63,20 +64,9 @@ class SignatureError(Exception):
         self.reason = reason
 
 
-def config_dir() -> str:
-    """The user's configuration folder for joblet (XDG aware)."""
-    if sys.platform == "win32":  # pragma: no cover - not tested on Linux CI
-        base = os.environ.get("APPDATA") or os.path.expanduser("~")
-    else:
-        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(
-            os.path.expanduser("~"), ".config"
-        )
-    return os.path.join(base, "joblet")
-
-
 def key_file_path() -> str:
     """Where the default signing key lives."""
-    return os.path.join(config_dir(), KEY_FILE_NAME)
+    return os.path.join(user_folder("config"), KEY_FILE_NAME)
 
 
 def _read_or_create_key_file(path: str) -> bytes:
