@@ -375,29 +375,33 @@ def _handler_for(cls: type) -> Callable[[Canonicalizer, Any], Any]:
     return handler
 
 
+# The first base class that ``cls`` derives from picks its handler.
+_HANDLERS_BY_BASE: tuple[tuple[type, Callable[[Canonicalizer, Any], Any]], ...] = (
+    (type, Canonicalizer._global),
+    (types.FunctionType, Canonicalizer._function),
+    (types.BuiltinFunctionType, Canonicalizer._builtin_function),
+    (types.MethodType, Canonicalizer._method),
+    (types.ModuleType, Canonicalizer._module),
+    (pickle.PickleBuffer, Canonicalizer._pickle_buffer),
+    (memoryview, Canonicalizer._memoryview),
+)
+# The same for numpy's types, by name: numpy is looked up only once imported.
+_NUMPY_HANDLERS_BY_BASE: tuple[tuple[str, Callable[[Canonicalizer, Any], Any]], ...] = (
+    ("ndarray", Canonicalizer._ndarray),
+    ("generic", Canonicalizer._numpy_scalar),
+    ("dtype", Canonicalizer._numpy_dtype),
+)
+
+
 def _choose_handler(cls: type) -> Callable[[Canonicalizer, Any], Any]:
     if _fingerprint.fingerprint_function(cls) is not None and not issubclass(cls, type):
         return Canonicalizer._fingerprinted
-    if issubclass(cls, type):
-        return Canonicalizer._global
-    if issubclass(cls, types.FunctionType):
-        return Canonicalizer._function
-    if issubclass(cls, types.BuiltinFunctionType):
-        return Canonicalizer._builtin_function
-    if issubclass(cls, types.MethodType):
-        return Canonicalizer._method
-    if issubclass(cls, types.ModuleType):
-        return Canonicalizer._module
-    if issubclass(cls, pickle.PickleBuffer):
-        return Canonicalizer._pickle_buffer
-    if issubclass(cls, memoryview):
-        return Canonicalizer._memoryview
+    for base, handler in _HANDLERS_BY_BASE:
+        if issubclass(cls, base):
+            return handler
     numpy = sys.modules.get("numpy")
     if numpy is not None:
-        if issubclass(cls, numpy.ndarray):
-            return Canonicalizer._ndarray
-        if issubclass(cls, numpy.generic):
-            return Canonicalizer._numpy_scalar
-        if issubclass(cls, numpy.dtype):
-            return Canonicalizer._numpy_dtype
+        for name, numpy_handler in _NUMPY_HANDLERS_BY_BASE:
+            if issubclass(cls, getattr(numpy, name)):
+                return numpy_handler
     return Canonicalizer._reduce
