@@ -5,8 +5,25 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+
+def _load_shared_helpers() -> None:
+    """Make ``tests/_helpers.py`` importable as ``joblet_test_helpers``."""
+    spec = importlib.util.spec_from_file_location(
+        "joblet_test_helpers", Path(__file__).with_name("_helpers.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["joblet_test_helpers"] = module
+    spec.loader.exec_module(module)
+
+
+_load_shared_helpers()
 
 # Modules that some tests skip without. The full ``nox -s tests`` session sets
 # JOBLET_TEST_REQUIRE_OPTIONAL=1 so that a missing one fails the run instead of

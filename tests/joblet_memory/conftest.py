@@ -5,28 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from joblet_test_helpers import load_helper
 
-
-def _load_helper(name: str) -> Any:
-    # Tests are imported in importlib mode: load the helper module by its path.
-    spec = importlib.util.spec_from_file_location(
-        name, pathlib.Path(__file__).with_name(f"{name}.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-seaweedfs_helper = _load_helper("seaweedfs")
+seaweedfs_helper = load_helper(pathlib.Path(__file__).with_name("seaweedfs.py"))
 SeaweedFS = seaweedfs_helper.SeaweedFS
 weed_binary = seaweedfs_helper.weed_binary
 

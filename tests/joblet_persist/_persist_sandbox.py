@@ -7,23 +7,19 @@ caused it, with the child's output, instead of taking the suite down.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-#: Address-space limit of the child: numpy and the interpreter fit well inside,
-#: a load that tries to build gigabytes does not.
-MEMORY_LIMIT = 1 << 30
-TIMEOUT = 60
+from joblet_test_helpers import MEMORY_LIMIT, TIMEOUT, run_limited
+
+# test_fuzz.py starts its fuzzer child with the same environment
+from joblet_test_helpers import child_environment as child_environment
 
 _CHILD = r"""
-import json, resource, sys
-limit = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import json, sys
 import joblet_persist
-for request in json.loads(sys.argv[2]):
+for request in json.loads(sys.argv[1]):
     try:
         if request["call"] == "load":
             value = joblet_persist.load(request["path"], **request["kwargs"])
@@ -39,13 +35,6 @@ for request in json.loads(sys.argv[2]):
 """
 
 
-def child_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    # one BLAS thread: each thread reserves address space the limit would count
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
-
-
 def run_in_child(
     requests: list[dict[str, Any]],
     memory: int = MEMORY_LIMIT,
@@ -55,16 +44,7 @@ def run_in_child(
 
     Each result is ``{"value": repr}`` or ``{"error": name, "types": mro, ...}``.
     """
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(memory), json.dumps(requests)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=child_environment(),
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"{requests} did not finish in {timeout} s") from exc
+    done = run_limited(_CHILD, [json.dumps(requests)], memory, timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or len(lines) != len(requests):
         raise AssertionError(
@@ -93,15 +73,8 @@ def run_module_in_child(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m joblet_persist ARGS`` in a child with the memory limit."""
     code = (
-        "import resource, runpy, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))\n"
+        "import runpy, sys\n"
         "sys.argv = ['joblet_persist', *sys.argv[1:]]\n"
         "runpy.run_module('joblet_persist', run_name='__main__', alter_sys=True)\n"
     )
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=child_environment(),
-    )
+    return run_limited(code, args, memory, timeout)
