@@ -4,8 +4,9 @@ Figures (medians of alternating runs in this process, or of fresh interpreters):
 
 * 200k tiny tasks (``delayed(abs)(i)``), n_jobs=2, process backend, warm pool
   (worker output forwarding on, the default), timed in alternation with joblib
-  1.6, a chunked ``ProcessPoolExecutor.map`` (200 chunks) and mpire when
-  installed;
+  1.6, a chunked ``ProcessPoolExecutor.map`` (200 chunks) of ``abs`` over the
+  integers, the same executor given the very ``delayed(abs)(i)`` generator that
+  Parallel gets (same work), and mpire when installed;
 * the same with n_jobs=1;
 * the first Parallel call in a fresh interpreter (worker start), import excluded;
 * 40 x ``sleep(0.05)`` on 2 workers (ideal: 1.0 s);
@@ -16,6 +17,7 @@ Usage: ``python tools/bench_parallel.py [--quick] [--json out.json]``
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,24 @@ def _executor_map(executor, n_tasks):
     return run
 
 
+def _run_task(task):
+    func, args, kwargs = task
+    return func(*args, **kwargs)
+
+
+def _executor_same_work(executor, n_tasks):
+    """The executor given what Parallel is given: the caller's generator of
+    ``delayed(abs)(i)`` tasks, run by a module-level function."""
+
+    def run():
+        tasks = (joblet_parallel.delayed(abs)(i) for i in range(n_tasks))
+        out = list(executor.map(_run_task, tasks, chunksize=max(1, n_tasks // 200)))
+        if len(out) != n_tasks:
+            raise AssertionError("wrong number of results")
+
+    return run
+
+
 def _mpire_map(pool, n_tasks):
     def run():
         if len(pool.map(abs, range(n_tasks))) != n_tasks:
@@ -66,6 +86,7 @@ def _tiny_rows(n_tasks: int, repeat: int) -> list[Row]:
         "joblet": _tiny(joblet_parallel, n_tasks, 2),
         "joblib": _tiny(joblib, n_tasks, 2),
         "executor": _executor_map(executor, n_tasks),
+        "executor, same tasks": _executor_same_work(executor, n_tasks),
     }
     mpire_pool = None
     try:
@@ -102,6 +123,16 @@ def _tiny_rows(n_tasks: int, repeat: int) -> list[Row]:
             higher_is_better=True,
         ),
     ]
+    rows.append(
+        Row(
+            figure,
+            n_tasks / times["joblet"],
+            "ProcessPoolExecutor.map of the same delayed tasks, 200 chunks",
+            n_tasks / times["executor, same tasks"],
+            "tasks/s",
+            higher_is_better=True,
+        )
+    )
     if "mpire" in times:
         rows.append(
             Row(
@@ -161,7 +192,20 @@ def _fresh_alternating(template: str, repeat: int) -> tuple[float, float]:
     return statistics.median(ours), statistics.median(theirs)
 
 
+def _print_load(when: str) -> None:
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average {when}: {load}", file=sys.stderr)
+
+
 def run(quick: bool) -> list[Row]:
+    _print_load("at the start")
+    try:
+        return _run(quick)
+    finally:
+        _print_load("at the end")
+
+
+def _run(quick: bool) -> list[Row]:
     n_tasks = 50_000 if quick else 200_000
     repeat = 3 if quick else 5
     rows: list[Row] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -19,17 +21,22 @@ class BatchedCalls:
     made by the tasks see the nested backend of the outer backend (the rule that
     prevents over-subscription).
 
-    On the wire a batch whose tasks share one function is sent as that function
-    once and a list of argument tuples (and keyword dicts only if a task has
-    keywords), and the worker runs it in that form: per task, pickling and
-    unpickling then cost a tuple instead of a ``(func, args, {})`` triple with its
-    own dict (about 8x less for tiny tasks). ``time_limit`` (seconds per task, or
-    None) is read by the executor and is not sent.
+    A batch whose tasks share one function is held (and sent) as that function
+    once and a column of arguments: the only positional argument of each task
+    when every task has exactly one and no keywords (the common
+    ``delayed(f)(x) for x in ...``), else a list of argument tuples and, only if
+    a task has keywords, a list of keyword dicts. Per task, pickling, unpickling
+    and the garbage collector then see a plain value instead of a ``(func, args,
+    {})`` triple (several times less work for tiny tasks). ``time_limit``
+    (seconds per task, or None) is read by the executor and is not sent.
     """
 
     __slots__ = (
-        "_columns",
+        "_args",
+        "_func",
         "_items",
+        "_kwargs",
+        "_single",
         "max_n_jobs",
         "nested_backend",
         "policy",
@@ -44,41 +51,55 @@ class BatchedCalls:
         policy: FailurePolicy | None = None,
     ) -> None:
         self._items: list[Task] | None = items
+        self._func: Any = None
+        self._args: list[Any] = []
+        self._kwargs: list[dict[str, Any]] | None = None
+        self._single = False
+        self.configure(nested_backend, max_n_jobs, policy)
+
+    def configure(
+        self,
+        nested_backend: Any = None,
+        max_n_jobs: int | None = None,
+        policy: FailurePolicy | None = None,
+    ) -> None:
+        """Where nested calls run, and the failure policy of the tasks."""
         self.policy = policy if policy is not None and policy.active else None
-        # (func, [args, ...], [kwargs, ...] or None) once sent in one-function form
-        self._columns: tuple[Any, list[tuple[Any, ...]], Any] | None = None
         self.nested_backend = nested_backend
         self.max_n_jobs = max_n_jobs
         self.time_limit: float | None = None
 
     @classmethod
-    def _from_columns(
+    def _of_one_function(
         cls,
         func: Any,
-        args: list[tuple[Any, ...]],
+        args: list[Any],
         kwargs: list[dict[str, Any]] | None,
-        nested_backend: Any,
-        max_n_jobs: int | None,
+        single: bool,
+        nested_backend: Any = None,
+        max_n_jobs: int | None = None,
         policy: FailurePolicy | None = None,
     ) -> BatchedCalls:
         batch = cls.__new__(cls)
-        batch.policy = policy
         batch._items = None
-        batch._columns = (func, args, kwargs)
-        batch.nested_backend = nested_backend
-        batch.max_n_jobs = max_n_jobs
-        batch.time_limit = None
+        batch._func, batch._args, batch._kwargs = func, args, kwargs
+        batch._single = single
+        batch.configure(nested_backend, max_n_jobs, policy)
         return batch
 
     @property
     def items(self) -> list[Task]:
         """The ``(func, args, kwargs)`` tasks."""
         if self._items is None:
-            func, args, kwargs = self._columns  # type: ignore[misc]
-            if kwargs is None:
-                kwargs = [{} for _ in args]
-            self._items = list(zip([func] * len(args), args, kwargs, strict=True))
+            return [self._task(index) for index in range(len(self._args))]
         return self._items
+
+    def _task(self, index: int) -> Task:
+        if self._items is not None:
+            return self._items[index]
+        args = self._args[index]
+        kwargs = {} if self._kwargs is None else self._kwargs[index]
+        return self._func, (args,) if self._single else args, kwargs
 
     def __call__(self) -> list[Any]:
         if self.nested_backend is None:
@@ -93,59 +114,110 @@ class BatchedCalls:
         policy = self.policy
         if policy is not None:
             return [run_task(policy, *task) for task in self.items]
-        if self._columns is not None:
-            func, args, kwargs = self._columns
-            if kwargs is None:
-                return [func(*task_args) for task_args in args]
-            return [func(*a, **k) for a, k in zip(args, kwargs, strict=True)]
-        return [func(*args, **kwargs) for func, args, kwargs in self.items]
+        if self._items is not None:
+            return [func(*args, **kwargs) for func, args, kwargs in self._items]
+        func = self._func
+        if self._single:
+            return list(map(func, self._args))
+        if self._kwargs is None:
+            return [func(*args) for args in self._args]
+        return [func(*a, **k) for a, k in zip(self._args, self._kwargs, strict=True)]
 
     def __len__(self) -> int:
-        if self._columns is not None:
-            return len(self._columns[1])
-        return len(self.items)
+        return len(self._args) if self._items is None else len(self._items)
+
+    def split(self, piece: int) -> list[BatchedCalls]:
+        """Consecutive batches of ``piece`` tasks (the last one may be shorter)."""
+        if piece >= len(self):
+            return [self]
+        if self._items is not None:
+            items = self._items
+            return [
+                BatchedCalls(items[start : start + piece])
+                for start in range(0, len(items), piece)
+            ]
+        kwargs = self._kwargs
+        return [
+            BatchedCalls._of_one_function(
+                self._func,
+                self._args[start : start + piece],
+                None if kwargs is None else kwargs[start : start + piece],
+                self._single,
+            )
+            for start in range(0, len(self._args), piece)
+        ]
 
     def __reduce__(self) -> Any:
-        if self._columns is not None:
-            return BatchedCalls._from_columns, (
-                *self._columns,
-                self.nested_backend,
-                self.max_n_jobs,
-                self.policy,
+        settings = (self.nested_backend, self.max_n_jobs, self.policy)
+        if self._items is None:
+            return BatchedCalls._of_one_function, (
+                self._func,
+                self._args,
+                self._kwargs,
+                self._single,
+                *settings,
             )
-        items = self.items
+        items = self._items
         funcs = list(map(_first, items))
         if not items or funcs.count(funcs[0]) != len(funcs):
-            return BatchedCalls, (
-                items,
-                self.nested_backend,
-                self.max_n_jobs,
-                self.policy,
-            )
+            return BatchedCalls, (items, *settings)
         # Checked with C-level loops: this runs in the parent for every task.
         with_kwargs = any(map(_third, items))
-        return BatchedCalls._from_columns, (
+        return BatchedCalls._of_one_function, (
             funcs[0],
             list(map(_second, items)),
             list(map(_third, items)) if with_kwargs else None,
-            self.nested_backend,
-            self.max_n_jobs,
-            self.policy,
+            False,
+            *settings,
         )
 
     def describe(self) -> str:
         """``f(args...)`` of the first task, for error messages."""
-        if not self.items:
+        if not len(self):
             return "an empty batch"
-        more = (
-            f" (in a batch of {len(self.items)} tasks)" if len(self.items) > 1 else ""
-        )
+        more = f" (in a batch of {len(self)} tasks)" if len(self) > 1 else ""
         return f"{self.describe_task(0)}{more}"
 
     def describe_task(self, index: int) -> str:
         """``f(args...)`` of task ``index``, shortened."""
-        func, args, kwargs = self.items[index]
+        func, args, kwargs = self._task(index)
         return describe_call(func, args, kwargs)
+
+
+def take_tasks(iterator: Iterator[Any], size: int) -> BatchedCalls | None:
+    """The next ``size`` tasks of ``iterator`` (fewer at its end) as one batch;
+    None when it is exhausted.
+
+    Tasks of one function with one positional argument each are kept as that
+    function and a list of the arguments while the input is read, so that their
+    ``(func, args, kwargs)`` triples die at once (the garbage collector never
+    walks them, which for tiny tasks cost more than everything else); any other
+    task switches the batch to the general form.
+    """
+    tasks = itertools.islice(iterator, size)
+    values: list[Any] = []
+    append = values.append
+    func: Any = _NO_FUNCTION
+    for task in tasks:
+        task_func, args, kwargs = task
+        if (
+            (task_func is func or func is _NO_FUNCTION)
+            and not kwargs
+            and len(args) == 1
+        ):
+            func = task_func
+            append(args[0])
+            continue
+        items: list[Task] = [(func, (value,), {}) for value in values]
+        items.append(task)
+        items.extend(tasks)
+        return BatchedCalls(items)
+    if not values:
+        return None
+    return BatchedCalls._of_one_function(func, values, None, True)
+
+
+_NO_FUNCTION = object()
 
 
 def _short_repr(value: Any, width: int) -> str:

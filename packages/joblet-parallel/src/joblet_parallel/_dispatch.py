@@ -17,14 +17,13 @@ one thread at a time take items from the input iterator.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._batching import BatchedCalls
+from ._batching import BatchedCalls, take_tasks
 from ._errors import (
     ResultPicklingError,
     TaskTimeoutError,
@@ -65,7 +64,7 @@ class _Batch:
     def __init__(
         self,
         size: int,
-        items: list[Any] | None = None,
+        items: BatchedCalls | None = None,
         parent: _Batch | None = None,
         index: int = 0,
     ) -> None:
@@ -104,7 +103,7 @@ class CallDispatch:
         self.callback_retrieval = self.backend.supports_retrieve_callback
         self.jobs: deque[_Batch] = deque()  # dispatched, in input order
         self.completed: deque[_Batch] = deque()  # done, for generator_unordered
-        self.ready: deque[list[Any]] = deque()  # taken from the input, not sent
+        self.ready: deque[BatchedCalls] = deque()  # taken from the input, not sent
         self.error: BaseException | None = None
         self.aborted = False
         self.consumed = 0  # batches handed to the caller
@@ -122,11 +121,12 @@ class CallDispatch:
         )
 
     # -- taking and sending work ---------------------------------------------
-    def next_items(self) -> list[Any] | None:
-        """The items of the next batch; None when the input is exhausted.
+    def next_items(self) -> BatchedCalls | None:
+        """The tasks of the next batch; None when the input is exhausted.
 
-        Takes ``batch_size * n_jobs`` items at once so that the end of the input
-        is seen in time to split the tail into smaller batches for every worker.
+        Reads one batch of the input at a time, so that workers start on it
+        while the rest is read; a short last batch is split into smaller ones
+        (``batch_size='auto'``) so that every worker gets a share of the tail.
         """
         p = self.parallel
         if self.ready:
@@ -138,26 +138,18 @@ class CallDispatch:
             size = 1  # each task has its own clock
         elif self.tasks_per_child is not None:
             size = min(size, self.tasks_per_child)  # a worker runs at most that many
-        if size == 1:
-            items = list(itertools.islice(self.iterator, 1))
-            if not items:
-                p._n_total_tasks = p._n_dispatched_tasks
-                p._exhausted = True
-                return None
-            return items
-        big = size * self.n_jobs
-        items = list(itertools.islice(self.iterator, big))
-        if len(items) < big:
-            p._n_total_tasks = p._n_dispatched_tasks + len(items)
+        calls = take_tasks(self.iterator, size)
+        if calls is None or len(calls) < size:
+            p._n_total_tasks = p._n_dispatched_tasks + (
+                0 if calls is None else len(calls)
+            )
             p._exhausted = True
-            if not items:
+            if calls is None:
                 return None
-            piece = max(1, len(items) // (2 * self.n_jobs)) if self.auto else size
-        else:
-            piece = size
-        for start in range(0, len(items), piece):
-            self.ready.append(items[start : start + piece])
-        return self.ready.popleft()
+            if self.auto:
+                self.ready.extend(calls.split(max(1, len(calls) // (2 * self.n_jobs))))
+                return self.ready.popleft()
+        return calls
 
     def may_dispatch(self) -> bool:
         """Whether pre_dispatch (and, for generators, consumption) allow more."""
@@ -191,22 +183,22 @@ class CallDispatch:
         p = self.parallel
         sent = 0
         while self.may_dispatch() and (limit is None or sent < limit):
-            items = self.next_items()
-            if items is None:
+            calls = self.next_items()
+            if calls is None:
                 with self.lock:
                     self.lock.notify_all()
                 break
-            batch = _Batch(len(items), items if self.recover else None)
+            batch = _Batch(len(calls), calls if self.recover else None)
             with self.lock:
                 self.jobs.append(batch)
                 p._n_dispatched_batches += 1
-                p._n_dispatched_tasks += len(items)
-            self._submit(batch, items)
+                p._n_dispatched_tasks += len(calls)
+            self._submit(batch, calls)
             sent += 1
         return sent
 
-    def _submit(self, batch: _Batch, items: list[Any]) -> None:
-        calls = BatchedCalls(items, self.nested_backend, self.nested_max, self.policy)
+    def _submit(self, batch: _Batch, calls: BatchedCalls) -> None:
+        calls.configure(self.nested_backend, self.nested_max, self.policy)
         calls.time_limit = self.task_timeout
         batch.started = time.monotonic()
         batch.job = self.backend.submit(calls, callback=self._callback_for(batch))
@@ -309,11 +301,11 @@ class CallDispatch:
 
     def _split(self, batch: _Batch) -> None:
         """Send each task of a batch that lost its worker on its own."""
-        items = batch.items or []
-        batch.result = [None] * len(items)
-        batch.parts_left = len(items)
-        for index, item in enumerate(items):
-            self._submit(_Batch(1, [item], batch, index), [item])
+        parts = batch.items.split(1) if batch.items is not None else []
+        batch.result = [None] * len(parts)
+        batch.parts_left = len(parts)
+        for index, part in enumerate(parts):
+            self._submit(_Batch(1, part, batch, index), part)
 
     def _part_done(
         self, part: _Batch, result: Any, error: BaseException | None
@@ -350,8 +342,9 @@ class CallDispatch:
             self.fail(exc)
 
     # -- the caller's side -----------------------------------------------------
-    def run(self) -> Iterator[Any]:
-        """Yield the results (in the order ``return_as`` asks for)."""
+    def run(self) -> Iterator[list[Any]]:
+        """Yield the results, a batch's list at a time (in the order
+        ``return_as`` asks for)."""
         p = self.parallel
         self.backend.start_call()
         try:
@@ -371,7 +364,7 @@ class CallDispatch:
                         if self._advance_without_batch():
                             break
                         continue
-                    yield from self._hand_over(batch)
+                    yield self._hand_over(batch)
             p._report()
             p._print_progress(finished=True)
             self.backend.stop_call()
@@ -437,7 +430,7 @@ class CallDispatch:
             self.dispatch()
         return False
 
-    def _hand_over(self, batch: _Batch) -> Iterator[Any]:
+    def _hand_over(self, batch: _Batch) -> list[Any]:
         if not self.ordered:
             with self.lock:
                 try:
@@ -450,7 +443,7 @@ class CallDispatch:
         batch.result = None
         if self.lazy_output:
             self.dispatch()
-        yield from result
+        return result
 
     def abort(self) -> None:
         """Stop everything: queued batches are dropped, running ones stopped."""

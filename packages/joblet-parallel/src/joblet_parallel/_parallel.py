@@ -366,7 +366,13 @@ class Parallel:
                     return output
                 outputs = self._sequential(iterable)
             else:
-                outputs = self._parallel(iter(iterable), n_jobs)
+                batches = self._parallel(iter(iterable), n_jobs)
+                if self.return_as == "list":
+                    output = []
+                    for results in batches:  # a batch at a time: no per-task yield
+                        output.extend(results)
+                    return output
+                outputs = _each_result(batches)
             if self.return_as == "list":
                 return list(outputs)
             generator = outputs
@@ -439,11 +445,21 @@ class Parallel:
                 self._progress.close()
             self._finish_call()
 
-    def _parallel(self, iterator: Iterator[Any], n_jobs: int) -> Iterator[Any]:
+    def _parallel(self, iterator: Iterator[Any], n_jobs: int) -> Iterator[list[Any]]:
         return CallDispatch(self, iterator, n_jobs).run()
 
 
 _END = object()
+
+
+def _each_result(batches: Iterator[list[Any]]) -> Iterator[Any]:
+    """The results of ``batches`` one by one; closing this closes ``batches``
+    (which aborts the call)."""
+    try:
+        for results in batches:
+            yield from results
+    finally:
+        batches.close()  # type: ignore[attr-defined]
 
 
 def effective_n_jobs(n_jobs: int | None = -1) -> int:

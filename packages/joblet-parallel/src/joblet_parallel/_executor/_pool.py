@@ -102,9 +102,12 @@ class Job:
         self.main = self.buffers = None  # type: ignore[assignment]
         self.done = True
         self._event.set()
-        if self.callback is not None and not self.cancelled:
+        callback, self.callback, self.describe = self.callback, None, None
+        # (Dropped: the callback usually refers back to whoever holds this job,
+        # a cycle that would keep the batch's arguments alive until a collection.)
+        if callback is not None and not self.cancelled:
             try:
-                self.callback(self)
+                callback(self)
             except BaseException:
                 # The callback runs in the thread that reads a worker's results;
                 # letting the error end that thread would leave the worker's next
