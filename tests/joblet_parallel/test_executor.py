@@ -396,3 +396,61 @@ def test_manager_proxies_work_in_workers_of_a_reused_pool():
         shared = manager.dict()
         Parallel(n_jobs=2)(delayed(put_square)(shared, i) for i in range(4))
         assert dict(shared) == {i: i * i for i in range(4)}
+
+
+# Modules a worker has no use for when its tasks bring no memory-mapped data:
+# the parent's pool, dispatch and backends, the logger helpers, memmapping.
+PARENT_ONLY_MODULES = (
+    "joblet_parallel._parallel",
+    "joblet_parallel._dispatch",
+    "joblet_parallel._executor._pool",
+    "joblet_parallel._backends._process",
+    "joblet_parallel._backends._multiprocessing",
+    "joblet_parallel._memmapping",
+    "joblet_parallel._dumpstore",
+    "joblet_parallel.logger",
+    "joblet_persist",
+)
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_imports_only_what_it_runs():
+    # Worker start-up is on the path of every first call: a fresh interpreter
+    # checks what its workers loaded after running plain tasks.
+    code = textwrap.dedent(
+        """
+        import sys
+        from joblet_parallel import Parallel, delayed
+
+        def loaded(_):
+            return sorted(sys.modules)
+
+        first, second = Parallel(n_jobs=2)(delayed(loaded)(i) for i in range(2))
+        print(" ".join(first))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=True,
+    )
+    loaded = set(out.stdout.split())
+    assert "joblet_parallel._executor._worker" in loaded
+    assert not loaded & set(PARENT_ONLY_MODULES)
+
+
+def test_importing_the_package_loads_none_of_its_modules():
+    code = (
+        "import sys, joblet_parallel; "
+        "print(' '.join(m for m in sys.modules if m.startswith('joblet_parallel.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.split() == []

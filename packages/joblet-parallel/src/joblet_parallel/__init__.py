@@ -6,27 +6,79 @@
 [0.0, 1.0, 2.0, 3.0, 4.0]
 """
 
-from . import logger as logger
-from ._backends import AutoBatchingMixin, ParallelBackendBase
-from ._config import parallel_backend, parallel_config
-from ._cpu import cpu_count
-from ._delayed import delayed
-from ._errors import (
-    RemoteError,
-    RemoteTraceback,
-    ResultPicklingError,
-    TaskPicklingError,
-    TaskTimeoutError,
-    TerminatedWorkerError,
-    UnknownBackendError,
-)
-from ._joblib_adapter import register_joblib_backend
-from ._parallel import Parallel, effective_n_jobs, get_active_backend
-from ._pickling import wrap_non_picklable_objects
-from ._registry import register_parallel_backend
-from ._shared import shared_array, shared_empty
-from ._tempfolders import TempFolderFullError
-from .logger import Logger, PrintTime
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import logger as logger
+    from ._backends import AutoBatchingMixin, ParallelBackendBase
+    from ._config import parallel_backend, parallel_config
+    from ._cpu import cpu_count
+    from ._delayed import delayed
+    from ._errors import (
+        RemoteError,
+        RemoteTraceback,
+        ResultPicklingError,
+        TaskPicklingError,
+        TaskTimeoutError,
+        TerminatedWorkerError,
+        UnknownBackendError,
+    )
+    from ._joblib_adapter import register_joblib_backend
+    from ._parallel import Parallel, effective_n_jobs, get_active_backend
+    from ._pickling import wrap_non_picklable_objects
+    from ._registry import register_parallel_backend
+    from ._shared import shared_array, shared_empty
+    from ._tempfolders import TempFolderFullError
+    from .logger import Logger, PrintTime
+
+# Public name -> module that defines it. Loaded on first use (PEP 562), so that a
+# worker process, which imports a few of the package's modules, does not pay for
+# all of them (and ``import joblet_parallel`` stays cheap).
+_HOMES = {
+    "AutoBatchingMixin": "._backends",
+    "ParallelBackendBase": "._backends",
+    "parallel_backend": "._config",
+    "parallel_config": "._config",
+    "cpu_count": "._cpu",
+    "delayed": "._delayed",
+    "RemoteError": "._errors",
+    "RemoteTraceback": "._errors",
+    "ResultPicklingError": "._errors",
+    "TaskPicklingError": "._errors",
+    "TaskTimeoutError": "._errors",
+    "TerminatedWorkerError": "._errors",
+    "UnknownBackendError": "._errors",
+    "register_joblib_backend": "._joblib_adapter",
+    "Parallel": "._parallel",
+    "effective_n_jobs": "._parallel",
+    "get_active_backend": "._parallel",
+    "wrap_non_picklable_objects": "._pickling",
+    "register_parallel_backend": "._registry",
+    "shared_array": "._shared",
+    "shared_empty": "._shared",
+    "TempFolderFullError": "._tempfolders",
+    "Logger": ".logger",
+    "PrintTime": ".logger",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "logger":
+        return importlib.import_module(".logger", __name__)
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 

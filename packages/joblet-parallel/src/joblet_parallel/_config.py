@@ -11,9 +11,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ._backends import MultiprocessingBackend, is_multiprocessing_context
-from ._memmapping import parse_max_nbytes
-from ._registry import get_backend_factory
 from ._validation import (
     check_backend,
     check_n_jobs,
@@ -59,6 +56,11 @@ def get_config() -> dict[str, Any]:
 def _make_backend(
     backend: Any, inner_max_num_threads: Any, params: dict[str, Any]
 ) -> Any:
+    # Imported here: worker processes load this module (for the nested backend
+    # rule) and never build backends from settings.
+    from ._backends import MultiprocessingBackend, is_multiprocessing_context
+    from ._registry import get_backend_factory
+
     if isinstance(backend, str):
         factory = get_backend_factory(backend)
         instance = factory(**params)
@@ -215,6 +217,8 @@ class parallel_config:
                 values[name] = check(values[name])
         _check_failure_settings(values)
         if values["max_nbytes"] is not _UNSET:
+            from ._memmapping import parse_max_nbytes
+
             parse_max_nbytes(values["max_nbytes"])  # fail here, with advice
         if backend is not _UNSET:
             check_backend(backend)

@@ -8,13 +8,43 @@ the batching heuristic (``_auto_batching``), the memmapping of large arguments
 multiprocessing backends; ``_claims`` decides which instance a call runs on.
 """
 
-from ._auto_batching import AutoBatchingMixin
-from ._base import ParallelBackendBase
-from ._claims import claim_backend, is_multiprocessing_context, release_backend
-from ._multiprocessing import MultiprocessingBackend
-from ._process import ProcessBackend
-from ._sequential import SequentialBackend
-from ._threading import ThreadingBackend
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._auto_batching import AutoBatchingMixin
+    from ._base import ParallelBackendBase
+    from ._claims import claim_backend, is_multiprocessing_context, release_backend
+    from ._multiprocessing import MultiprocessingBackend
+    from ._process import ProcessBackend
+    from ._sequential import SequentialBackend
+    from ._threading import ThreadingBackend
+
+# Loaded on first use: a worker unpickling its nested backend (sequential or
+# threads) loads that backend's module only.
+_HOMES = {
+    "AutoBatchingMixin": "._auto_batching",
+    "ParallelBackendBase": "._base",
+    "claim_backend": "._claims",
+    "is_multiprocessing_context": "._claims",
+    "release_backend": "._claims",
+    "MultiprocessingBackend": "._multiprocessing",
+    "ProcessBackend": "._process",
+    "SequentialBackend": "._sequential",
+    "ThreadingBackend": "._threading",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AutoBatchingMixin",

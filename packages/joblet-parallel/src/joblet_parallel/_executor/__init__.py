@@ -13,10 +13,12 @@ import atexit
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._output import OutputSink
-from ._pool import CancelledBatchError, Job, WorkerPool
+
+if TYPE_CHECKING:
+    from ._pool import CancelledBatchError, Job, WorkerPool
 
 __all__ = [
     "CancelledBatchError",
@@ -27,6 +29,17 @@ __all__ = [
     "release_pool",
     "shutdown_pool",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The pool's module is the parent's: a worker process (whose code is in this
+    # package too) never loads it.
+    if name in ("CancelledBatchError", "Job", "WorkerPool"):
+        from . import _pool
+
+        return getattr(_pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _lock = threading.Lock()
 _pools: dict[Any, WorkerPool] = {}
@@ -62,6 +75,8 @@ def get_pool(
         memory_check_interval,
         max_tasks_per_child,
     )
+    from ._pool import WorkerPool
+
     with _lock:
         pool = _pools.get(key)
         if pool is not None and (pool.pid != os.getpid() or pool.closed):

@@ -24,7 +24,6 @@ import traceback
 from typing import Any
 
 from .._errors import ResultPicklingError
-from .._memmapping import explain_worker_error, reset_worker_state
 from ._output import WorkerOutput
 from ._wire import read_frame, write_frame
 
@@ -199,13 +198,20 @@ class _WorkerLoop:
         self, task_bytes: bytearray, in_buffers: list[bytearray]
     ) -> tuple[bytes, list[Any]]:
         start = time.perf_counter()
-        reset_worker_state()
+        # Loaded by the first batch that brings memory-mapped data; until then
+        # there is no state to reset and no advice to give (and no import cost).
+        memmapping = sys.modules.get("joblet_parallel._memmapping")
+        if memmapping is not None:
+            memmapping.reset_worker_state()
         try:
             batch = pickle.loads(task_bytes, buffers=in_buffers)
             result = batch()
             return _dump_results(batch, result, time.perf_counter() - start)
         except BaseException as error:
-            return _dump_error(explain_worker_error(error))
+            memmapping = sys.modules.get("joblet_parallel._memmapping")
+            if memmapping is not None:
+                error = memmapping.explain_worker_error(error)
+            return _dump_error(error)
 
     def retire(self, reason: str) -> None:
         self.retiring = True
