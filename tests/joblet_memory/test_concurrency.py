@@ -36,9 +36,13 @@ def _worker(location, seed, n_calls, queue):
         queue.put(("error", repr(error)))
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+@pytest.mark.timeout(240)
 def test_eight_processes_two_hundred_calls(tmp_path):
-    context = multiprocessing.get_context("fork")
+    # Not fork: the test process has threads (pytest-timeout's, the pools'),
+    # and forking a threaded process can deadlock the child.
+    context = multiprocessing.get_context(
+        "forkserver" if sys.platform == "linux" else "spawn"
+    )
     queue = context.Queue()
     processes = [
         context.Process(target=_worker, args=(str(tmp_path), seed, 200, queue))

@@ -326,8 +326,9 @@ def test_checkpoint_with_parallel_workers(tmp_path):
 
     memory = Memory(tmp_path, verbose=0)
     cached = memory.cache(_double)
+    # Not fork: the test process has threads, and forking it can deadlock.
     context = multiprocessing.get_context(
-        "fork" if sys.platform == "linux" else "spawn"
+        "forkserver" if sys.platform == "linux" else "spawn"
     )
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
         assert list(pool.map(cached, range(4))) == [0, 2, 4, 6]
