@@ -21,12 +21,13 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import joblib
 import numpy as np
-from benchlib import Row, alternate, main
+from benchlib import Row, alternate, main, per_call
 
 import joblet_persist
 from joblet_memory import Memory
@@ -86,23 +87,23 @@ def _memories(root: Path, **options) -> tuple[Memory, joblib.Memory]:
     )
 
 
+def _hit_row(figure: str, ours: Any, theirs: Any, quick: bool) -> Row:
+    """Microseconds per small hit of two memoized functions, already stored."""
+    times = per_call(
+        {"joblet": lambda: ours(1), "joblib": lambda: theirs(1)},
+        calls=200 if quick else 2000,
+        repeat=5 if quick else 9,
+    )
+    return Row(
+        figure, times["joblet"] * 1e6, "joblib.Memory 1.6", times["joblib"] * 1e6, "us"
+    )
+
+
 def hit_small(root: Path, quick: bool) -> Row:
     ours, theirs = _memories(root)
     a, b = ours.cache(small), theirs.cache(small)
     assert a(1) == b(1) == [1, 2]  # stored, checked untimed
-    calls = 200 if quick else 2000
-
-    def loop(func):
-        return lambda: [func(1) for _ in range(calls)]
-
-    times = alternate({"joblet": loop(a), "joblib": loop(b)}, 5 if quick else 9)
-    return Row(
-        "Memory hit, small args",
-        times["joblet"] / calls * 1e6,
-        "joblib.Memory 1.6",
-        times["joblib"] / calls * 1e6,
-        "us",
-    )
+    return _hit_row("Memory hit, small args", a, b, quick)
 
 
 def hit_small_with_dependencies(root: Path, quick: bool) -> Row:
@@ -112,18 +113,8 @@ def hit_small_with_dependencies(root: Path, quick: bool) -> Row:
     assert any(
         name.endswith(".Scaler._times") for name in a._ensure_checked().dependencies
     )
-    calls = 200 if quick else 2000
-
-    def loop(func):
-        return lambda: [func(1) for _ in range(calls)]
-
-    times = alternate({"joblet": loop(a), "joblib": loop(b)}, 5 if quick else 9)
-    return Row(
-        "Memory hit, small args, helpers followed, track_versions",
-        times["joblet"] / calls * 1e6,
-        "joblib.Memory 1.6",
-        times["joblib"] / calls * 1e6,
-        "us",
+    return _hit_row(
+        "Memory hit, small args, helpers followed, track_versions", a, b, quick
     )
 
 
@@ -156,19 +147,12 @@ def hit_mmap_result(root: Path, quick: bool) -> Row:
     assert first_a.shape == first_b.shape == (n,)
     assert a(n)[-1] == 1.0
     del first_a, first_b
-    calls = 20
-    times = alternate(
-        {
-            "joblet": lambda: [a(n) for _ in range(calls)],
-            "joblib": lambda: [b(n) for _ in range(calls)],
-        },
-        5,
-    )
+    times = per_call({"joblet": lambda: a(n), "joblib": lambda: b(n)}, 20, 5)
     return Row(
         f"Memory hit returning {megabytes} MB array, mmap_mode='r'",
-        times["joblet"] / calls * 1e3,
+        times["joblet"] * 1e3,
         "joblib.Memory 1.6",
-        times["joblib"] / calls * 1e3,
+        times["joblib"] * 1e3,
         "ms",
     )
 

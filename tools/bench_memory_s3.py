@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from benchlib import Row, alternate, main, touch_memory
+from benchlib import Row, alternate, main, per_call, touch_memory
 
 from joblet_memory import Memory
 from joblet_memory._signing import Signer
@@ -88,23 +88,16 @@ def s3_hit_small(server: Any, url: str, quick: bool) -> Row:
     fs, output = memory.store_backend.fs, _output_of(memory)  # type: ignore[union-attr]
     plain = server.filesystem()
     assert plain.cat_file(output) == fs.cat_file(output)
-    calls = 20 if quick else 100
-
-    def loop(func: Any) -> Any:
-        return lambda: [func() for _ in range(calls)]
-
-    times = alternate(
-        {
-            "joblet": loop(lambda: cached(1)),
-            "s3fs": loop(lambda: plain.cat_file(output)),
-        },
-        5 if quick else 9,
+    times = per_call(
+        {"joblet": lambda: cached(1), "s3fs": lambda: plain.cat_file(output)},
+        calls=20 if quick else 100,
+        repeat=5 if quick else 9,
     )
     return Row(
         "S3 hit, small args",
-        times["joblet"] / calls * 1e3,
+        times["joblet"] * 1e3,
         "one plain s3fs read of the entry",
-        times["s3fs"] / calls * 1e3,
+        times["s3fs"] * 1e3,
         "ms",
     )
 
@@ -153,28 +146,16 @@ def s3_hit_mmap_local_copy(server: Any, url: str, local: Path, quick: bool) -> R
     _RESULT.clear()
     output = _output_of(memory)
     plain = server.filesystem()
-    calls = 10
-    times = alternate(
-        {
-            "joblet": lambda: [cached(0) for _ in range(calls)],
-            "head": lambda: [plain.info(output) for _ in range(calls)],
-        },
-        5,
+    times = per_call(
+        {"joblet": lambda: cached(0), "head": lambda: plain.info(output)}, 10, 5
     )
     return Row(
         f"S3 repeated mmap_mode='r' hit, {megabytes} MB, local copy",
-        times["joblet"] / calls * 1e3,
+        times["joblet"] * 1e3,
         "one s3fs HEAD (info) of the entry",
-        times["head"] / calls * 1e3,
+        times["head"] * 1e3,
         "ms",
     )
-
-
-def _both_orders(contenders: dict[str, Any], repeat: int) -> dict[str, float]:
-    """``alternate`` in both orders, averaged: whoever runs first pays no more."""
-    forward = alternate(contenders, repeat)
-    backward = alternate(dict(reversed(list(contenders.items()))), repeat)
-    return {name: (forward[name] + backward[name]) / 2 for name in contenders}
 
 
 def _signed_and_unsigned(root: Path, **options: Any) -> tuple[Memory, Memory]:
@@ -188,18 +169,18 @@ def signing_small_hit(root: Path, quick: bool) -> Row:
     signed, unsigned = _signed_and_unsigned(root)
     a, b = signed.cache(small), unsigned.cache(small)
     assert a(1) == b(1) == [1, 2]
-    calls = 200 if quick else 2000
-
-    def loop(func: Any) -> Any:
-        return lambda: [func(1) for _ in range(calls)]
-
     time.sleep(2.5)  # settled files: repeated hits as they happen in practice
-    times = _both_orders({"signed": loop(a), "unsigned": loop(b)}, 5 if quick else 9)
+    times = per_call(
+        {"signed": lambda: a(1), "unsigned": lambda: b(1)},
+        calls=200 if quick else 2000,
+        repeat=5 if quick else 9,
+        both_orders=True,
+    )
     return Row(
         "local hit, small args, signed",
-        times["signed"] / calls * 1e6,
+        times["signed"] * 1e6,
         "same, signature not checked",
-        times["unsigned"] / calls * 1e6,
+        times["unsigned"] * 1e6,
         "us",
     )
 
@@ -215,20 +196,18 @@ def signing_mmap_hit(root: Path, quick: bool) -> Row:
     assert isinstance(a(0), np.memmap)
     assert a(0)[-1] == b(0)[-1] == 1.0
     _RESULT.clear()
-    calls = 20
     time.sleep(2.5)
-    times = _both_orders(
-        {
-            "signed": lambda: [a(0) for _ in range(calls)],
-            "unsigned": lambda: [b(0) for _ in range(calls)],
-        },
-        5 if quick else 9,
+    times = per_call(
+        {"signed": lambda: a(0), "unsigned": lambda: b(0)},
+        calls=20,
+        repeat=5 if quick else 9,
+        both_orders=True,
     )
     return Row(
         f"local mmap_mode='r' hit, {megabytes} MB, signed",
-        times["signed"] / calls * 1e3,
+        times["signed"] * 1e3,
         "same, signature not checked",
-        times["unsigned"] / calls * 1e3,
+        times["unsigned"] * 1e3,
         "ms",
     )
 
