@@ -65,7 +65,8 @@ def test_n_jobs_minus_one_is_every_worker_thread(process_client):
     assert backend.effective_n_jobs(-1) == 2
     assert backend.effective_n_jobs(-2) == 1
     assert backend.effective_n_jobs(5) == 5
-    with pytest.raises(ValueError, match="n_jobs == 0"):
+    # joblet's one message for it, with the advice
+    with pytest.raises(ValueError, match="n_jobs == 0 has no meaning; use 1"):
         backend.effective_n_jobs(0)
 
 

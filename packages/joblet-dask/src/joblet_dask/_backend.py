@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from joblet_parallel import AutoBatchingMixin, ParallelBackendBase, RemoteTraceback
+from joblet_parallel._validation import check_effective_n_jobs
 
 from ._scatter import DEFAULT_SCATTER_THRESHOLD, ScatterCache
 
@@ -198,8 +199,7 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
         return sum(self.client.nthreads().values())
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
-        if n_jobs == 0:
-            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        check_effective_n_jobs(n_jobs)  # joblet's one n_jobs == 0 error
         if n_jobs is None or n_jobs < 0:
             threads = self._cluster_threads()
             return threads if n_jobs is None else max(threads + 1 + n_jobs, 1)

@@ -14,7 +14,6 @@ seen by the parent only; :mod:`_dispatch` retries those.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 
@@ -96,23 +95,9 @@ class TaskFailure:
         self.error = error
 
     def __reduce__(self) -> Any:
-        error = self.error
-        text = "".join(
-            traceback.format_exception(type(error), error, error.__traceback__)
-        )
-        name = f"{type(error).__module__}.{type(error).__qualname__}"
-        try:
-            import cloudpickle
+        from ._executor._remote_errors import summarize_error
 
-            error.__traceback__ = None
-            error_bytes: bytes | None = cloudpickle.dumps(error, protocol=5)
-        except Exception:
-            error_bytes = None
-        try:
-            message = str(error)
-        except Exception:
-            message = "(the message could not be formatted)"
-        return _rebuilt_failure, (error_bytes, text, name, message)
+        return _rebuilt_failure, summarize_error(self.error)
 
 
 def _rebuilt_failure(

@@ -15,10 +15,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._job import CancelledBatchError, Job
 from ._output import OutputSink
 
 if TYPE_CHECKING:
-    from ._pool import CancelledBatchError, Job, WorkerPool
+    from ._pool import WorkerPool
 
 __all__ = [
     "CancelledBatchError",
@@ -34,10 +35,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The pool's module is the parent's: a worker process (whose code is in this
     # package too) never loads it.
-    if name in ("CancelledBatchError", "Job", "WorkerPool"):
-        from . import _pool
+    if name == "WorkerPool":
+        from ._pool import WorkerPool
 
-        return getattr(_pool, name)
+        return WorkerPool
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -25,6 +25,7 @@ from queue import SimpleQueue
 from typing import Any
 
 from .._errors import TaskTimeoutError, TerminatedWorkerError
+from ._job import CancelledBatchError, Job, report_callback_error
 from ._output import OutputSink
 from ._remote_errors import describe_exit, rebuild_error, unreadable_result
 from ._watchdog import Watchdog
@@ -38,98 +39,6 @@ _BOOT = (
 )
 
 ALIVE, RETIRING, CLOSED, DEAD = "alive", "retiring", "closed", "dead"
-
-
-class CancelledBatchError(Exception):
-    """The batch was cancelled before it ran (its call was aborted)."""
-
-
-class Job:
-    """A batch submitted to the pool; a minimal future (``result``/``get``)."""
-
-    __slots__ = (
-        "_event",
-        "buffers",
-        "callback",
-        "cancelled",
-        "describe",
-        "done",
-        "duration",
-        "error",
-        "id",
-        "main",
-        "n_tasks",
-        "output",
-        "started",
-        "time_limit",
-        "value",
-        "worker",
-    )
-
-    def __init__(
-        self,
-        job_id: int,
-        payload: tuple[bytes, list[Any]],
-        callback: Callable[[Any], Any] | None,
-        describe: Callable[[], str] | None,
-        output: OutputSink,
-        n_tasks: int = 1,
-        time_limit: float | None = None,
-    ) -> None:
-        self.id = job_id
-        self.main, self.buffers = payload
-        self.callback = callback
-        self.describe = describe
-        self.output = output
-        self.n_tasks = n_tasks
-        self.time_limit = time_limit
-        self.started = 0.0
-        self.worker: _Worker | None = None
-        self.done = False
-        self.cancelled = False
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.duration = 0.0
-        self._event = threading.Event()
-
-    def _finish(
-        self,
-        value: Any = None,
-        error: BaseException | None = None,
-        duration: float = 0.0,
-    ) -> None:
-        self.value, self.error, self.duration = value, error, duration
-        self.main = self.buffers = None  # type: ignore[assignment]
-        self.done = True
-        self._event.set()
-        callback, self.callback, self.describe = self.callback, None, None
-        # (Dropped: the callback usually refers back to whoever holds this job,
-        # a cycle that would keep the batch's arguments alive until a collection.)
-        if callback is not None and not self.cancelled:
-            try:
-                callback(self)
-            except BaseException:
-                # The callback runs in the thread that reads a worker's results;
-                # letting the error end that thread would leave the worker's next
-                # results unread (and their calls hanging). Report and go on.
-                _report_callback_error()
-
-    def result(self, timeout: float | None = None) -> Any:
-        if not self.done and not self._event.wait(timeout):
-            raise TimeoutError("the batch did not finish in time")
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-    get = result
-
-    def what(self) -> str:
-        if self.describe is not None:
-            try:
-                return self.describe()
-            except Exception:
-                pass
-        return "a batch"
 
 
 class _Worker:
@@ -398,7 +307,7 @@ class WorkerPool:
         except Exception:
             # A broken sys.stdout or a failing log handler in the parent: this
             # thread must go on reading results.
-            _report_callback_error("forwarding the output of a joblet worker")
+            report_callback_error("forwarding the output of a joblet worker")
 
     def _recycle_if_due(self, worker: _Worker) -> None:
         """max_tasks_per_child: the worker finishes what it holds, then goes."""
@@ -414,12 +323,7 @@ class WorkerPool:
         if worker is None or job not in worker.outstanding:
             return
         worker.outstanding.remove(job)
-        worker.killed = True
-        worker.state = CLOSED  # no new batch for it; its reader cleans up
-        try:
-            worker.proc.kill()
-        except OSError:
-            pass
+        self._stop(worker)
         elapsed = now - job.started
         error = TaskTimeoutError(
             f"{job.what()} did not finish within task_timeout={job.time_limit:g} s "
@@ -428,6 +332,17 @@ class WorkerPool:
         )
         threading.Thread(target=job._finish, args=(None, error), daemon=True).start()
         self._replenish()
+
+    @staticmethod
+    def _stop(worker: _Worker) -> None:
+        """Kill a worker that runs a batch (called with the lock held): it gets
+        no new batch, and its reader thread cleans up once it is gone."""
+        worker.killed = True
+        worker.state = CLOSED
+        try:
+            worker.proc.kill()
+        except OSError:
+            pass
 
     def timed_jobs(self) -> list[Job]:
         """Jobs running with a time limit (called with the lock held)."""
@@ -540,23 +455,10 @@ class WorkerPool:
                 if worker is None:
                     continue
                 if kill_running and worker.outstanding and worker.outstanding[0] is job:
-                    worker.killed = True
-                    worker.state = CLOSED  # no new batch for it; the reader cleans up
-                    try:
-                        worker.proc.kill()
-                    except OSError:
-                        pass
+                    self._stop(worker)
         for job in jobs:
             if job.worker is None:
                 job._finish(None, CancelledBatchError("cancelled"))
-
-    def n_workers(self) -> int:
-        with self._lock:
-            return len(self._alive())
-
-    def worker_pids(self) -> list[int]:
-        with self._lock:
-            return [worker.proc.pid for worker in self._workers if worker.state != DEAD]
 
     def shutdown(self, kill: bool = False, wait: float | None = 2.0) -> None:
         """Stop every worker: idle ones exit, busy ones are killed if ``kill``.
@@ -587,16 +489,6 @@ class WorkerPool:
         callbacks, self.on_shutdown = self.on_shutdown, []
         for callback in callbacks:
             callback()
-
-
-def _report_callback_error(what: str = "the callback of a joblet batch") -> None:
-    try:
-        import traceback
-
-        sys.stderr.write(f"Exception in {what} (ignored):\n")
-        traceback.print_exc()
-    except Exception:
-        pass  # no usable stderr: nothing more can be done
 
 
 def _authkey() -> bytes | None:

@@ -28,8 +28,32 @@ def describe_exit(returncode: int | None) -> str:
     return f"it exited with code {returncode} (os._exit() or sys.exit() in the task?)"
 
 
+def summarize_error(error: BaseException) -> tuple[bytes | None, str, str, str]:
+    """``(pickled error or None, traceback text, type name, message)``: how an
+    exception travels from a worker (:func:`rebuild_error` is the other end).
+
+    The error is pickled on its own so that the parent still gets its type name,
+    message and traceback when its class cannot be rebuilt there.
+    """
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    error.__traceback__ = None
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
+    try:
+        import cloudpickle
+
+        error_bytes: bytes | None = cloudpickle.dumps(error, protocol=5)
+    except Exception:
+        error_bytes = None
+    try:
+        message = str(error)
+    except Exception:
+        message = "(the message could not be formatted)"
+    return error_bytes, text, name, message
+
+
 def unreadable_result(error: BaseException) -> tuple[Any, ...]:
-    """The ``_dump_error`` summary of a result that could not be unpickled here."""
+    """The :func:`summarize_error` form of a result that could not be unpickled
+    here."""
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     name = f"{type(error).__module__}.{type(error).__qualname__}"
     message = f"the result sent by the worker could not be unpickled here: {error}"

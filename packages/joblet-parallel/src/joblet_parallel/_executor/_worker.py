@@ -20,11 +20,11 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from typing import Any
 
 from .._errors import ResultPicklingError
 from ._output import WorkerOutput
+from ._remote_errors import summarize_error
 from ._wire import read_frame, write_frame
 
 OK, ERROR, RETIRE, OUTPUT, READY = 0, 1, 2, 3, 4
@@ -104,26 +104,8 @@ def _unpicklable_result(batch: Any, results: Any, error: Exception) -> str:
 
 
 def _dump_error(error: BaseException) -> tuple[bytes, list[Any]]:
-    """``(ERROR, (pickled error or None, traceback text, type name, message))``.
-
-    The error is pickled on its own so that the parent still gets its type name,
-    message and traceback when the class cannot be rebuilt there.
-    """
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    error.__traceback__ = None
-    name = f"{type(error).__module__}.{type(error).__qualname__}"
-    try:
-        import cloudpickle
-
-        error_bytes: bytes | None = cloudpickle.dumps(error, protocol=5)
-    except Exception:
-        error_bytes = None
-    try:
-        message = str(error)
-    except Exception:
-        message = "(the message could not be formatted)"
-    summary = (error_bytes, text, name, message)
-    return pickle.dumps((ERROR, summary, 0.0), protocol=5), []
+    """``(ERROR, summary)``, the summary of :func:`summarize_error`."""
+    return pickle.dumps((ERROR, summarize_error(error), 0.0), protocol=5), []
 
 
 def _watch_parent(parent_pid: int) -> None:
