@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._memorized import _DAMAGED, _MISSING, MemorizedFunc
+from ._hits import DAMAGED, MISSING
+from ._memorized import MemorizedFunc
 from ._results import MemorizedResult, NotMemorizedResult
 
 
@@ -24,8 +25,8 @@ class AsyncMemorizedFunc(MemorizedFunc):
             return await self.func(*args, **kwargs)
         bound = self._binder.bind(args, kwargs)
         call_id = self._bound_call_id(bound)
-        value = self._load(store, call_id)
-        if value is _MISSING or value is _DAMAGED:
+        value = self._hits.load(store, call_id)
+        if value is MISSING or value is DAMAGED:
             self._announce(args, kwargs)
             start = time.time()
             result = await self.func(*args, **kwargs)

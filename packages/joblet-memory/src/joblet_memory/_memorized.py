@@ -1,8 +1,8 @@
 """``MemorizedFunc``: a cached function, what ``Memory.cache`` returns.
 
 A call binds its arguments, hashes them (``args_digest``), combines that with
-the function's code digest into the entry's id, and reads the entry or
-computes and stores it. The code digest comes from the function's code record
+the function's code digest into the entry's id, and reads the entry (see
+:mod:`joblet_memory._hits`) or computes and stores it. The code digest comes from the function's code record
 (its code and its dependencies), compared with the stored record once per
 process by :class:`~joblet_memory._code_check.CodeCheck`.
 """
@@ -33,6 +33,7 @@ from ._explain import (
     explain_existing_entry,
 )
 from ._function_log import add_counts, record_evictions
+from ._hits import DAMAGED, MISSING, HitReader
 from ._keys import (
     ArgumentBinder,
     UnhashableArgumentError,
@@ -52,17 +53,6 @@ from ._store_registry import make_store, store_to_pickle
 from ._warnings import CacheWarning
 
 logger = logging.getLogger("joblet_memory")
-
-_MISSING = object()
-# An entry that exists but cannot be read (already warned about): recompute
-# without reading it a second time.
-_DAMAGED = object()
-# Durations of entries already hit in this process (for time_saved), so that a
-# hit reads an entry's metadata once, not on every call.
-_MAX_DURATIONS = 10_000
-# A hit records its access time (for least-recently-used eviction) at most this
-# often per entry and process: one utime per second, not per call.
-TOUCH_SECONDS = 1.0
 
 __all__ = ["MemorizedFunc", "MemorizedResult", "NotMemorizedResult"]
 
@@ -166,8 +156,7 @@ class MemorizedFunc:
         self._record: CodeRecord | None = None
         self._hash_state = True
         self._check_lock = threading.Lock()
-        self._durations: dict[str, float] = {}
-        self._touched: dict[str, float] = {}
+        self._hits = HitReader(self)
         self._counters = Counters(
             memory_counters, self._flush_counts if store_backend is not None else None
         )
@@ -285,84 +274,6 @@ class MemorizedFunc:
     ) -> tuple[str, str]:
         return self._bound_call_id(self._binder.bind(args, kwargs))
 
-    # -- reading ---------------------------------------------------------------------
-
-    def _load(self, store: StoreBackendBase, call_id: tuple[str, str]) -> Any:
-        """The valid cached value, ``_MISSING``, or ``_DAMAGED`` (warned about).
-
-        Never raises for a bad entry.
-        """
-        start = time.time()
-        metadata = None
-        if self.cache_validation_callback is not None:
-            try:
-                metadata = store.get_metadata(call_id)
-            except (KeyError, ValueError, OSError):
-                return _MISSING
-            if not self.cache_validation_callback(metadata):
-                if self.verbose >= _verbose.PATH_VERBOSITY:
-                    print(
-                        f"[Memory] {self._name}: cached result rejected by the validation callback"
-                    )
-                return _MISSING
-        try:
-            value = store.load_item(call_id, self.mmap_mode)
-        except KeyError:
-            return _MISSING
-        except Exception as error:
-            warnings.warn(
-                CacheWarning(
-                    f"the cached result of {self._name} at {store.item_location(call_id)} "
-                    f"cannot be read ({type(error).__name__}: {error}); it is recomputed "
-                    "and stored again"
-                ),
-                stacklevel=4,
-            )
-            return _DAMAGED
-        self._touch(store, call_id)
-        self._counters.add(hits=1, time_saved=self._duration(store, call_id, metadata))
-        if self.verbose >= _verbose.LOAD_VERBOSITY:
-            if self.verbose >= _verbose.PATH_VERBOSITY:
-                print(
-                    f"[Memory] Loading {self._name} from {store.item_location(call_id)}"
-                )
-            print(
-                _verbose.format_done(self._name, time.time() - start, " cache loaded")
-            )
-        return value
-
-    def _touch(self, store: StoreBackendBase, call_id: tuple[str, str]) -> None:
-        now = time.monotonic()
-        if now - self._touched.get(call_id[1], -TOUCH_SECONDS) < TOUCH_SECONDS:
-            return
-        if len(self._touched) >= _MAX_DURATIONS:
-            self._touched.clear()
-        self._touched[call_id[1]] = now
-        store.touch_item(call_id)
-
-    def _duration(
-        self,
-        store: StoreBackendBase,
-        call_id: tuple[str, str],
-        metadata: dict[str, Any] | None,
-    ) -> float:
-        """How long the entry took to compute (read once per entry and process)."""
-        known = self._durations.get(call_id[1])
-        if known is not None:
-            return known
-        if metadata is None:
-            try:
-                metadata = store.get_metadata(call_id)
-            except (KeyError, ValueError, OSError):
-                metadata = {}
-        duration = metadata.get("duration")
-        duration = float(duration) if isinstance(duration, (int, float)) else 0.0
-        if len(self._durations) >= _MAX_DURATIONS:
-            self._durations.clear()
-            self._touched.clear()
-        self._durations[call_id[1]] = duration
-        return duration
-
     # -- computing -----------------------------------------------------------------
 
     def _compute(
@@ -381,8 +292,8 @@ class MemorizedFunc:
 
         with store.lock_item(call_id, ready if not force else (lambda: False)) as state:
             if state == "ready" and not force:
-                value = self._load(store, call_id)
-                if value is not _MISSING and value is not _DAMAGED:
+                value = self._hits.load(store, call_id)
+                if value is not MISSING and value is not DAMAGED:
                     return value, None
             elif state == "timeout":
                 warnings.warn(
@@ -480,10 +391,10 @@ class MemorizedFunc:
             return self.func(*args, **kwargs)
         bound = self._binder.bind(args, kwargs)
         call_id = self._bound_call_id(bound)
-        value = self._load(store, call_id)
-        if value is _MISSING or value is _DAMAGED:
+        value = self._hits.load(store, call_id)
+        if value is MISSING or value is DAMAGED:
             # A damaged entry was warned about once: recompute, do not reread it.
-            force = value is _DAMAGED
+            force = value is DAMAGED
             value = self._compute(store, call_id, bound, args, kwargs, force)[0]
         return value
 
@@ -613,8 +524,7 @@ class MemorizedFunc:
         with self._check_lock:
             checked.forget(store.location, self.func_id)
             self._record = None
-            self._durations.clear()
-            self._touched.clear()
+            self._hits.forget()
 
 
 def _rebuild_memorized_func(
