@@ -3,12 +3,22 @@
 >>> from joblet_hash import hash
 >>> hash([1, 2, 3]) == hash([1, 2, 3])
 True
+
+The names below are imported on first use (PEP 562), so that a sibling
+distribution importing only :mod:`joblet_hash.threads` does not pay for the
+hashing machinery.
 """
 
-from ._algorithms import FAST_HASH_NAME, HASH_NAMES
-from ._errors import UnhashableObjectError
-from ._fingerprint import register_fingerprint
-from ._hash import hash
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._algorithms import FAST_HASH_NAME, HASH_NAMES
+    from ._errors import UnhashableObjectError
+    from ._fingerprint import register_fingerprint
+    from ._hash import hash
 
 __version__ = "0.1.0"
 
@@ -23,3 +33,25 @@ __all__ = [
     "UnhashableObjectError",
     "__version__",
 ]
+
+# public name -> the module that defines it
+_HOMES = {
+    "hash": "._hash",
+    "HASH_NAMES": "._algorithms",
+    "FAST_HASH_NAME": "._algorithms",
+    "register_fingerprint": "._fingerprint",
+    "UnhashableObjectError": "._errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
