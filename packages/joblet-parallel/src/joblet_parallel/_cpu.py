@@ -1,42 +1,11 @@
-"""How many CPUs this process may use: affinity, cgroup quotas, physical cores."""
+"""How many CPUs this process may use: joblet-hash's usable count (affinity,
+cgroup quotas), the environment's caps, physical cores."""
 
 from __future__ import annotations
 
-import math
 import os
 
 __all__ = ["cpu_count"]
-
-
-def _cgroup_cpu_limit() -> float | None:
-    """CPUs allowed by a cgroup quota (v2 ``cpu.max`` or v1 cfs), None if unlimited."""
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as handle:
-            quota, period = handle.read().split()[:2]
-        if quota != "max":
-            return int(quota) / int(period)
-        return None
-    except (OSError, ValueError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as handle:
-            quota_us = int(handle.read())
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as handle:
-            period_us = int(handle.read())
-        if quota_us > 0 and period_us > 0:
-            return quota_us / period_us
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        try:
-            return len(os.sched_getaffinity(0))
-        except OSError:
-            pass
-    return os.cpu_count() or 1
 
 
 def cpu_count(only_physical_cores: bool = False) -> int:
@@ -58,10 +27,10 @@ def cpu_count(only_physical_cores: bool = False) -> int:
     int
         At least 1.
     """
-    count = _usable_cpus()
-    quota = _cgroup_cpu_limit()
-    if quota is not None:
-        count = min(count, max(1, math.ceil(quota)))
+    # Imported here: worker processes load this module without asking.
+    from joblet_hash.threads import usable_cpu_count
+
+    count = usable_cpu_count()
     for name in ("JOBLET_MAX_CPU_COUNT", "LOKY_MAX_CPU_COUNT"):
         value = os.environ.get(name)
         if value:
