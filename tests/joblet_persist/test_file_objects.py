@@ -108,7 +108,7 @@ def _registry():
     """Compressors registered by a test are gone after it (ours and joblib's)."""
     from joblet_persist import _compressors
 
-    registries = [_compressors._COMPRESSORS]
+    registries = [_compressors._registry()]  # the built-ins loaded
     try:
         from joblib import compressor
     except ImportError:

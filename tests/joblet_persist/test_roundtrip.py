@@ -236,12 +236,57 @@ def test_file_mode_follows_umask(tmp_path):
     assert (tmp_path / "mode").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_import_does_not_import_numpy_or_lz4():
-    code = "import sys, joblet_persist; print('numpy' in sys.modules, 'lz4' in sys.modules)"
+# Imported on first use only: importing joblet_persist (which every Parallel and
+# Memory program does) must stay cheap.
+LAZY_MODULES = (
+    "numpy",
+    "lz4",
+    "xxhash",
+    "bz2",
+    "gzip",
+    "socket",
+    "concurrent.futures",
+    "joblet_persist._codecs",
+    "joblet_persist._streams",
+    "joblet_persist._inspect",
+    "joblet_persist._legacy",
+    "joblet_persist._restricted",
+    "joblet_persist._joblib_reader",
+    "joblet_persist._joblib_writer",
+)
+
+
+def test_import_leaves_optional_and_codec_modules_unimported():
+    code = (
+        "import sys, joblet_persist\n"
+        f"print([m for m in {LAZY_MODULES!r} if m in sys.modules])\n"
+        "joblet_persist.inspect_file  # imported on first use\n"
+        "print('joblet_persist._inspect' in sys.modules)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.splitlines() == ["[]", "True"]
+
+
+def test_compressors_registered_before_first_use_keep_the_built_ins(tmp_path):
+    # the built-ins load on first use of the registry, so one registered first
+    # must neither hide nor be replaced by them
+    code = (
+        "import bz2, joblet_persist\n"
+        "joblet_persist.register_compressor('mine', joblet_persist.CompressorWrapper("
+        "obj=bz2.BZ2File, prefix=b'BZh', extension='.mine'))\n"
+        f"joblet_persist.dump([1], {str(tmp_path / 'a.mine')!r})\n"
+        f"joblet_persist.dump([2], {str(tmp_path / 'b.xz')!r})\n"
+        f"print(joblet_persist.load({str(tmp_path / 'a.mine')!r}),"
+        f" joblet_persist.load({str(tmp_path / 'b.xz')!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["[1]", "[2]"]
+    assert (tmp_path / "a.mine").read_bytes()[:3] == b"BZh"
+    assert (tmp_path / "b.xz").read_bytes()[:6] == b"\xfd7zXZ\x00"
 
 
 def test_public_api():

@@ -13,6 +13,9 @@ numpy arrays are written raw and aligned, so ``load(path, mmap_mode='r')`` maps
 them from the file; importing this package never imports numpy.
 """
 
+from typing import TYPE_CHECKING, Any
+
+from ._allow_list import DEFAULT_ALLOWED_GLOBALS
 from ._atomic import sweep_temporaries
 from ._compressors import register_compressor
 from ._dump import dump
@@ -24,14 +27,25 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._format import FORMAT_VERSION
-from ._inspect import inspect_file
 from ._load import load
-from ._restricted import DEFAULT_ALLOWED_GLOBALS
 from ._sizes import parse_size
 from ._types import MMAP_MODES
 from ._wrapper import CompressorWrapper
 
+if TYPE_CHECKING:
+    from ._inspect import inspect_file
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # inspect (and what it needs) is imported on first use, not with the package
+    if name == "inspect_file":
+        from ._inspect import inspect_file
+
+        return inspect_file
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     # persistence

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import socket
 import zlib
 from collections.abc import Callable
 from typing import IO
@@ -21,12 +19,14 @@ _TEMPORARY = re.compile(
 
 
 def _host_tag() -> str:
+    import socket  # not at import time: it costs more than the rest of the module
+
     return f"{zlib.crc32(socket.gethostname().encode()):08x}"
 
 
 def temporary_name(name: str) -> str:
     """The name of a new temporary file for the target file ``name``."""
-    return f".{name}.joblet-{_host_tag()}-{os.getpid()}-{secrets.token_hex(6)}.tmp"
+    return f".{name}.joblet-{_host_tag()}-{os.getpid()}-{os.urandom(6).hex()}.tmp"
 
 
 def _writer_alive(pid: int) -> bool:

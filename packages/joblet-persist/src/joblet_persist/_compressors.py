@@ -6,12 +6,29 @@ compressed file is a standard stream recognised by its magic number.
 
 from __future__ import annotations
 
-from . import _codecs
-from ._codecs import BUILTIN_COMPRESSORS
-from ._streams import BlockFormat
+from typing import TYPE_CHECKING
+
 from ._wrapper import CompressorWrapper
 
+if TYPE_CHECKING:
+    from ._streams import BlockFormat
+
+# The built-in compressors are registered on first use of the registry, so
+# that importing joblet_persist does not import every codec module.
+_CODECS_MODULE = f"{__package__}._codecs"
 _COMPRESSORS: dict[str, CompressorWrapper] = {}
+_builtins_registered = False
+
+
+def _registry() -> dict[str, CompressorWrapper]:
+    """The registry, with the built-in compressors first (registered once)."""
+    global _builtins_registered
+    if not _builtins_registered:
+        from ._codecs import BUILTIN_COMPRESSORS
+
+        _COMPRESSORS.update(BUILTIN_COMPRESSORS)
+        _builtins_registered = True
+    return _COMPRESSORS
 
 
 def register_compressor(
@@ -46,30 +63,27 @@ def register_compressor(
             f"{compressor!r}; subclass it or wrap a file-object factory: "
             "CompressorWrapper(obj=gzip.GzipFile, prefix=b'...', extension='.ext')"
         )
-    if compressor_name in _COMPRESSORS and not force:
+    registry = _registry()
+    if compressor_name in registry and not force:
         raise ValueError(
             f"a compressor named {compressor_name!r} is already registered; "
             "pass force=True to replace it"
         )
-    _COMPRESSORS[compressor_name] = compressor
-
-
-for _name, _wrapper in BUILTIN_COMPRESSORS.items():
-    register_compressor(_name, _wrapper)
+    registry[compressor_name] = compressor
 
 
 def registered() -> list[str]:
-    return sorted(_COMPRESSORS)
+    return sorted(_registry())
 
 
 def lookup(name: str) -> CompressorWrapper | None:
-    return _COMPRESSORS.get(name)
+    return _registry().get(name)
 
 
 def get_compressor(name: str, where: str = "") -> CompressorWrapper:
     """The registered compressor ``name``, or a ValueError saying what exists."""
     try:
-        compressor = _COMPRESSORS[name]
+        compressor = _registry()[name]
     except KeyError:
         context = f"{where} needs " if where else ""
         raise ValueError(
@@ -86,7 +100,7 @@ def compressor_for_prefix(head: bytes) -> tuple[str, CompressorWrapper] | None:
     """The compressor whose magic starts ``head`` (longest prefix first)."""
     matches = [
         (len(wrapper.prefix), name, wrapper)
-        for name, wrapper in _COMPRESSORS.items()
+        for name, wrapper in _registry().items()
         if wrapper.prefix and head.startswith(wrapper.prefix)
     ]
     if not matches:
@@ -99,7 +113,7 @@ def compressor_for_extension(filename: str) -> str | None:
     """The name of the (last registered) compressor whose extension ends ``filename``."""
     found = [
         name
-        for name, wrapper in _COMPRESSORS.items()
+        for name, wrapper in _registry().items()
         if wrapper.extension and filename.endswith(wrapper.extension)
     ]
     return found[-1] if found else None
@@ -114,6 +128,6 @@ def parallel_format(
     as in joblib, even when it derives from a built-in compressor.
     """
     method = type(compressor).compressor_file
-    if method.__module__ not in (CompressorWrapper.__module__, _codecs.__name__):
+    if method.__module__ not in (CompressorWrapper.__module__, _CODECS_MODULE):
         return None
     return compressor.block_format(level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import mmap
 import pickle
@@ -9,8 +10,9 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from ._allow_list import AllowList
 from ._checksums import (
     DIGEST,
     clear_trailer,
@@ -30,9 +32,10 @@ from ._format import (
     file_size,
 )
 from ._io import Source
-from ._legacy import ChunkReader
 from ._numpy_io import MappedSlot
-from ._restricted import AllowList, RestrictedUnpickler
+
+if TYPE_CHECKING:
+    from ._legacy import ChunkReader
 
 
 @dataclass(frozen=True)
@@ -206,19 +209,26 @@ class _Unpickler(_BufferIds, pickle.Unpickler):
     pass
 
 
-class _RestrictedUnpickler(_BufferIds, RestrictedUnpickler):
-    pass
+@functools.cache
+def _restricted_unpickler() -> type[Any]:
+    """The restricted variant, built on first use (its guards import a lot)."""
+    from ._restricted import RestrictedUnpickler
+
+    class _RestrictedUnpickler(_BufferIds, RestrictedUnpickler):
+        pass
+
+    return _RestrictedUnpickler
 
 
 def _unpickle(
     pickled: bytes | bytearray, buffers: Iterator[Any], options: LoadOptions
 ) -> Any:
     stream = io.BytesIO(pickled)
-    unpickler: _Unpickler | _RestrictedUnpickler
+    unpickler: Any
     if options.allow is None:
         unpickler = _Unpickler(stream, buffers=buffers)
     else:
-        unpickler = _RestrictedUnpickler(stream, options.allow, buffers=buffers)
+        unpickler = _restricted_unpickler()(stream, options.allow, buffers=buffers)
     unpickler._buffers = buffers
     unpickler._where = options.where
     return unpickler.load()
@@ -237,6 +247,8 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
     chunks = None
     mmap_mode = options.mmap_mode
     if header.compressed:  # format version 1: joblet's own chunked container
+        from ._legacy import ChunkReader
+
         chunks = ChunkReader(source, header.codec, header.chunk_size)
         if mmap_mode is not None:
             warnings.warn(

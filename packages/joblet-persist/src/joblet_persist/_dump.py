@@ -23,9 +23,7 @@ from ._format import (
     align,
     encode_table,
 )
-from ._joblib_writer import check_format, check_joblib_codec, write_joblib
 from ._numpy_io import array_layout, is_plain_array, reduce_array
-from ._streams import write_stream
 from ._types import Compress, PathOrFile
 from ._wrapper import CompressorWrapper
 
@@ -264,6 +262,8 @@ def _write_compressed(
         level = compressor.default_level
     blocks = parallel_format(compressor, level)
     if blocks is not None:
+        from ._streams import write_stream
+
         write_stream(file, pieces, total, blocks, _write_all)
         return
     with compressor.compressor_file(file, compresslevel=level) as stream:
@@ -339,7 +339,10 @@ def dump(
             "note the order is dump(value, filename)"
         )
     codec = resolve_compress(compress, path)
-    if check_format(format) == "joblib":
+    if format != "joblet":
+        from ._joblib_writer import check_format, check_joblib_codec, write_joblib
+
+        check_format(format)
         check_joblib_codec(codec)
         if path is None:
             write_joblib(value, filename, codec, protocol)  # type: ignore[arg-type]

@@ -87,3 +87,31 @@ def damage_is_format_error(where: str) -> Iterator[None]:
         if not is_damage(exc):
             raise
         raise as_format_error(exc, where) from exc
+
+
+# Errors the codecs raise on damaged data; codec_error() turns them into ours.
+CODEC_ERRORS: tuple[type[BaseException], ...] = (
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+)
+
+
+def codec_error(exc: BaseException, where: str, codec: str) -> FormatError:
+    """The one place where a codec's own exception becomes a FormatError."""
+    if isinstance(exc, FormatError):
+        if where in str(exc):
+            return exc
+        return type(exc)(f"{where} is corrupted: {exc}. Dump the data again.")
+    if isinstance(exc, EOFError) or "end of stream" in str(exc).lower():
+        return TruncatedFileError(
+            f"{where} is truncated: its {codec} stream ends early ({exc}). "
+            "Dump the data again."
+        )
+    return FormatError(
+        f"{where} is a damaged {codec} stream: it does not decompress "
+        f"({type(exc).__name__}: {exc}). Dump the data again."
+    )

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from ._compressors import get_compressor, lookup, registered
+from ._error_mapping import CODEC_ERRORS
 from ._errors import FormatError
 from ._io import Source
-from ._streams import CODEC_ERRORS
 from ._threads import ordered_map, thread_count
 
 CHUNK_PREFIX_SIZE = 4

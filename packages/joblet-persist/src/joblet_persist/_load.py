@@ -14,14 +14,12 @@ import warnings
 from collections.abc import Iterable
 from typing import IO, Any
 
+from ._allow_list import make_allow_list
 from ._container import LoadOptions, read_container
 from ._detect import HEAD_BYTES, detect_format
-from ._error_mapping import damage_is_format_error
+from ._error_mapping import CODEC_ERRORS, codec_error, damage_is_format_error
 from ._errors import FormatError, TruncatedFileError
 from ._io import Prepended, read_upto
-from ._joblib_reader import load_pickle_stream
-from ._restricted import make_allow_list
-from ._streams import CODEC_ERRORS, DecodedStream, codec_error
 from ._types import MMAP_MODES
 from ._wrapper import CompressorWrapper
 
@@ -39,6 +37,8 @@ def open_decompressed(
         raise ImportError(f"{where} is compressed with {name}: {missing}")
     blocks = compressor.block_format(None)
     if blocks is not None:
+        from ._streams import DecodedStream
+
         return DecodedStream(file, blocks, where)  # type: ignore[return-value]
     try:
         return compressor.decompressor_file(file)
@@ -92,6 +92,8 @@ def _dispatch(file: IO[bytes], head: bytes, options: LoadOptions) -> Any:
         assert found.compressor is not None
         return _read_compressed(file, found.compressor_name, found.compressor, options)
     if found.kind == "pickle":
+        from ._joblib_reader import load_pickle_stream
+
         return load_pickle_stream(
             file, where, options.path, options.mmap_mode, options.allow
         )

@@ -17,43 +17,14 @@ decoder from that point on.
 from __future__ import annotations
 
 import io
-import lzma
-import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ._errors import FormatError, TruncatedFileError
+from ._error_mapping import CODEC_ERRORS, codec_error
 from ._io import Prepended, Source
 from ._threads import ordered_map, thread_count
-
-# Errors the codecs raise on damaged data; codec_error() turns them into ours.
-CODEC_ERRORS: tuple[type[BaseException], ...] = (
-    zlib.error,
-    lzma.LZMAError,
-    OSError,
-    EOFError,
-    ValueError,
-    RuntimeError,
-)
-
-
-def codec_error(exc: BaseException, where: str, codec: str) -> FormatError:
-    """The one place where a codec's own exception becomes a FormatError."""
-    if isinstance(exc, FormatError):
-        if where in str(exc):
-            return exc
-        return type(exc)(f"{where} is corrupted: {exc}. Dump the data again.")
-    if isinstance(exc, EOFError) or "end of stream" in str(exc).lower():
-        return TruncatedFileError(
-            f"{where} is truncated: its {codec} stream ends early ({exc}). "
-            "Dump the data again."
-        )
-    return FormatError(
-        f"{where} is a damaged {codec} stream: it does not decompress "
-        f"({type(exc).__name__}: {exc}). Dump the data again."
-    )
 
 
 @dataclass
