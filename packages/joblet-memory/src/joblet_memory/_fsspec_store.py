@@ -26,6 +26,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, ClassVar
 
+from joblet_persist import Compress
+
 from ._leases import hold_lease
 from ._limits import CacheItemInfo
 from ._local_copies import LocalCopies, object_tag
@@ -188,7 +190,7 @@ class FsspecStoreBackend(StoreBackendBase):
         call_id: CallId,
         value: Any,
         metadata: dict[str, Any],
-        compress: bool | int | str | tuple[str, int] = False,
+        compress: Compress = False,
     ) -> int:
         output = self._path(call_id, OUTPUT_NAME)
         folder = tempfile.mkdtemp(prefix="joblet-upload-")

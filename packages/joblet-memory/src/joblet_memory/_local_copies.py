@@ -16,7 +16,7 @@ import os
 import shutil
 from typing import Any
 
-from ._serialize import read_output, temporary_name
+from ._serialize import read_output, temporary_path, write_text
 from ._signing import Signer
 from ._user_folders import user_folder
 
@@ -67,10 +67,7 @@ class LocalCopies:
             return None
 
     def _write_tag(self, entry: str, tag: str) -> None:
-        temporary = temporary_name(self._tag_path(entry))
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
-            handle.write(tag)
-        os.replace(temporary, self._tag_path(entry))
+        write_text(self._tag_path(entry), tag)
 
     def _prepare(self, entry: str) -> str:
         local = self.path(entry)
@@ -91,7 +88,7 @@ class LocalCopies:
         local = self.path(entry)
         if self._read_tag(entry) != tag or not os.path.exists(local):
             local = self._prepare(entry)
-            temporary = temporary_name(local)
+            temporary = temporary_path(local)
             try:
                 fs.get_file(remote_path, temporary)
                 os.chmod(temporary, 0o600)

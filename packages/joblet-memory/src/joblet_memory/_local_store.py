@@ -15,15 +15,16 @@ import contextlib
 import os
 import shutil
 import stat
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, ClassVar
 
+from joblet_persist import Compress
+
 from ._limits import CacheItemInfo
 from ._locking import entry_lock
-from ._serialize import OUTPUT_NAME, read_output, write_output
+from ._serialize import OUTPUT_NAME, read_output, write_output, write_text
 from ._signing import SignatureError
 from ._store import (
     CACHE_FOLDER,
@@ -41,21 +42,6 @@ GITIGNORE_TEXT = (
 )
 # backend_options={'permissions': ...} of the local store: (folder, file) modes.
 PERMISSIONS = {"private": (0o700, 0o600), "group": (0o770, 0o660)}
-
-
-def _write_atomically(path: str, text: str, file_mode: int = 0o600) -> None:
-    folder = os.path.dirname(path)
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            if file_mode != 0o600:
-                os.fchmod(handle.fileno(), file_mode)
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 class FileSystemStoreBackend(StoreBackendBase):
@@ -217,7 +203,7 @@ class FileSystemStoreBackend(StoreBackendBase):
         call_id: CallId,
         value: Any,
         metadata: dict[str, Any],
-        compress: bool | int | str | tuple[str, int] = False,
+        compress: Compress = False,
     ) -> int:
         entry = self._make_folders(entry_name(call_id))
         output = os.path.join(entry, OUTPUT_NAME)
@@ -226,7 +212,7 @@ class FileSystemStoreBackend(StoreBackendBase):
         )
         size = os.stat(output).st_size
         text = metadata_text(metadata, size)
-        _write_atomically(os.path.join(entry, METADATA_NAME), text, self.file_mode)
+        write_text(os.path.join(entry, METADATA_NAME), text, self.file_mode)
         return size + len(text)
 
     def get_metadata(self, call_id: CallId) -> dict[str, Any]:
@@ -292,7 +278,7 @@ class FileSystemStoreBackend(StoreBackendBase):
 
     def store_cached_func_code(self, func_id: str, record: str) -> None:
         folder = self._make_folders(func_id)
-        _write_atomically(os.path.join(folder, FUNC_CODE_NAME), record, self.file_mode)
+        write_text(os.path.join(folder, FUNC_CODE_NAME), record, self.file_mode)
 
     # -- listing and locking -------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from joblet_hash import FAST_HASH_NAME, UnhashableObjectError
 from joblet_hash import hash as hash_value
+from joblet_persist import Compress
 
 from . import _verbose
 from ._code import CodeRecord, code_record, unchecked_record
@@ -112,7 +113,7 @@ class MemorizedFunc:
         backend: str = "local",
         ignore: Iterable[str] | None = None,
         mmap_mode: str | None = None,
-        compress: bool | int | str | tuple[str, int] = False,
+        compress: Compress = False,
         verbose: int = 1,
         cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
         backend_options: dict[str, Any] | None = None,

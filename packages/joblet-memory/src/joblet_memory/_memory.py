@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
-from joblet_persist import MMAP_MODES
+from joblet_persist import MMAP_MODES, Compress
 
 from ._async import AsyncMemorizedFunc
 from ._counters import CacheInfo, Counters
@@ -106,7 +106,7 @@ class Memory:
         location: Any = None,
         backend: str = "local",
         mmap_mode: str | None = None,
-        compress: bool | int | str | tuple[str, int] = False,
+        compress: Compress = False,
         verbose: int = 1,
         bytes_limit: int | str | None = None,
         backend_options: dict[str, Any] | None = None,

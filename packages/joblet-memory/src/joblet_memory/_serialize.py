@@ -1,9 +1,12 @@
-"""How a result is written to and read from its file: joblet-persist, signed.
+"""How the files of a cache entry are written and read.
 
-The only module that knows the file format of outputs, so a store backend or a
-test never depends on it. Every file written here carries a signature trailer
-(see :mod:`joblet_memory._signing`) and is checked before anything in it is
-unpickled.
+Results: the only module that knows the file format of outputs, so a store
+backend or a test never depends on it. Every result file written here carries
+a signature trailer (see :mod:`joblet_memory._signing`) and is checked before
+anything in it is unpickled. Small text files (metadata, code records, tags)
+go through joblet-persist's atomic write. Temporary files are named as
+joblet-persist names them, so a dead writer's temporary is recognised and
+swept (see :mod:`joblet_memory._leftovers`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
-from typing import Any
+from typing import IO, Any
 
-from joblet_persist import dump, load
+from joblet_persist import Compress, atomic_write, dump, load, temporary_name
 
 from ._signing import Signer
 
@@ -24,16 +26,29 @@ _READ_WHOLE = 1 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def temporary_name(path: str) -> str:
-    """A unique temporary name beside ``path`` (joblet-persist's naming)."""
+def temporary_path(path: str) -> str:
+    """A unique temporary file beside ``path`` (joblet-persist's naming)."""
     folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+    return os.path.join(folder, temporary_name(name))
+
+
+def write_text(path: str, text: str, file_mode: int = 0o600) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, with mode ``file_mode``."""
+    data = memoryview(text.encode("utf-8"))
+
+    def write(file: IO[bytes]) -> None:
+        os.fchmod(file.fileno(), file_mode)  # before any byte is in it
+        written = 0
+        while written < len(data):
+            written += file.write(data[written:]) or 0
+
+    atomic_write(path, write)
 
 
 def write_signed(
     value: Any,
     path: str,
-    compress: bool | int | str | tuple[str, int],
+    compress: Compress,
     signer: Signer,
     entry: str,
     file_mode: int = 0o600,
@@ -56,13 +71,13 @@ def write_signed(
 def write_output(
     value: Any,
     path: str,
-    compress: bool | int | str | tuple[str, int],
+    compress: Compress,
     signer: Signer,
     entry: str,
     file_mode: int = 0o600,
 ) -> None:
     """Write ``value`` to ``path`` atomically (a signed temporary file, renamed)."""
-    temporary = temporary_name(path)
+    temporary = temporary_path(path)
     write_signed(value, temporary, compress, signer, entry, file_mode)
     try:
         os.replace(temporary, path)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, ClassVar
 
+from joblet_persist import Compress
+
 from ._limits import CacheItemInfo, select_evictions
 from ._signing import Signer
 
@@ -109,7 +111,7 @@ class StoreBackendBase(ABC):
         call_id: CallId,
         value: Any,
         metadata: dict[str, Any],
-        compress: bool | int | str | tuple[str, int] = False,
+        compress: Compress = False,
     ) -> int:
         """Store ``value`` and its ``metadata`` atomically; return the bytes used."""
 

@@ -16,7 +16,7 @@ them from the file; importing this package never imports numpy.
 from typing import TYPE_CHECKING, Any
 
 from ._allow_list import DEFAULT_ALLOWED_GLOBALS
-from ._atomic import sweep_temporaries
+from ._atomic import atomic_write, sweep_temporaries, temporary_name
 from ._compressors import register_compressor
 from ._dump import dump
 from ._errors import (
@@ -29,7 +29,7 @@ from ._errors import (
 from ._format import FORMAT_VERSION
 from ._load import load
 from ._sizes import parse_size
-from ._types import MMAP_MODES
+from ._types import MMAP_MODES, Compress
 from ._wrapper import CompressorWrapper
 
 if TYPE_CHECKING:
@@ -67,7 +67,10 @@ __all__ = [
     "FORMAT_VERSION",
     # shared with joblet-memory and joblet-parallel
     "MMAP_MODES",
+    "Compress",
     "parse_size",
+    "atomic_write",
+    "temporary_name",
     "sweep_temporaries",
     "__version__",
 ]

@@ -25,7 +25,23 @@ def _host_tag() -> str:
 
 
 def temporary_name(name: str) -> str:
-    """The name of a new temporary file for the target file ``name``."""
+    """The name of a new temporary file for the target file ``name``.
+
+    ``.<name>.joblet-<host>-<pid>-<random>.tmp``: a file of this name whose
+    writer is gone is removed by :func:`sweep_temporaries`. For writers that
+    finish a file in steps before renaming it into place themselves (joblet-memory
+    signs a result before it becomes visible); others use :func:`atomic_write`.
+
+    Parameters
+    ----------
+    name : str
+        The target's file name (no folder).
+
+    Returns
+    -------
+    str
+        A file name in the same folder, unique to this call.
+    """
     return f".{name}.joblet-{_host_tag()}-{os.getpid()}-{os.urandom(6).hex()}.tmp"
 
 
@@ -90,7 +106,21 @@ def sweep_temporaries(
 
 
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Write the file ``path`` through ``write``: all of it, or nothing."""
+    """Write the file ``path`` through ``write``: all of it, or nothing.
+
+    ``write`` gets a binary file open for writing on a temporary file beside
+    ``path`` (see :func:`temporary_name`), which is renamed over ``path`` once
+    ``write`` returns; if it raises, the temporary is removed and ``path`` is
+    untouched. Stale temporaries of ``path`` left by dead writers are swept
+    first. The new file gets the umask's mode (``write`` may ``os.fchmod`` it).
+
+    Parameters
+    ----------
+    path : str
+        The file to create or replace; its folder must exist.
+    write : callable
+        ``write(file)``, writing the whole content.
+    """
     if os.path.isdir(path):
         raise IsADirectoryError(
             f"cannot dump to {path!r}: it is a directory; give a file name inside it"
