@@ -9,9 +9,10 @@ A module-level function (reachable as ``module.qualname``) is reduced to its
 qualified name plus its code: the globals it reads are part of the program,
 like the module it comes from.
 
-The code's file name and line numbers are left out, so that moving a function
-in its file keeps its hash; bytecode differs between Python versions, so the
-hash of a function does too (hashes are stable within one installation).
+The code's file name, line numbers and layout are left out (see
+:mod:`joblet_hash.code`), so that moving a function in its file or splitting a
+statement over lines keeps its hash; bytecode differs between Python versions,
+so the hash of a function does too (hashes are stable within one installation).
 """
 
 from __future__ import annotations
@@ -22,42 +23,22 @@ from collections.abc import Callable
 from typing import Any
 
 from ._errors import UnhashableObjectError
+from .code import code_form as compiled_form
+from .code import names_read
 
 FUNCTION_TAG = b"\x00function"
 CODE_TAG = b"\x00code"
 EMPTY_CELL_TAG = b"\x00empty-cell"
 OPAQUE_GLOBAL_TAG = b"\x00opaque-global"
 
-# The parts of a code object that define what it computes.
-_CODE_FIELDS = (
-    "co_argcount",
-    "co_posonlyargcount",
-    "co_kwonlyargcount",
-    "co_flags",
-    "co_code",
-    "co_names",
-    "co_varnames",
-    "co_freevars",
-    "co_cellvars",
-)
-
 
 def code_form(code: types.CodeType, canon: Callable[[Any], Any]) -> tuple[Any, ...]:
-    """The canonical form of a code object; ``canon`` reduces its constants."""
-    consts = tuple(
-        code_form(const, canon) if isinstance(const, types.CodeType) else canon(const)
-        for const in code.co_consts
-    )
-    return (CODE_TAG, *(getattr(code, field) for field in _CODE_FIELDS), consts)
+    """The canonical form of a code object; ``canon`` reduces its constants.
 
-
-def names_read(code: types.CodeType) -> set[str]:
-    """Names the code (and the code nested in it) may look up as globals."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= names_read(const)
-    return names
+    What the code computes (:func:`joblet_hash.code.code_form`, the form
+    joblet-memory's code records compare too), tagged as code.
+    """
+    return (CODE_TAG, *compiled_form(code, canon))
 
 
 def is_module_level(func: types.FunctionType) -> bool:

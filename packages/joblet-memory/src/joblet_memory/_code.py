@@ -47,6 +47,7 @@ from typing import Any
 
 from joblet_hash import FAST_HASH_NAME
 from joblet_hash import hash as hash_value
+from joblet_hash.code import code_form
 
 from ._deps import (
     BY_NAME,
@@ -55,7 +56,6 @@ from ._deps import (
     Dependency,
     DependencyWalker,
     _owner_class,
-    code_tuple,
 )
 from ._keys import function_name
 
@@ -154,7 +154,7 @@ def _explicit_dependencies(walker: DependencyWalker, depends_on: Sequence[Any]) 
                 walker.visit(item, name)
                 continue
             own = hash_value(
-                (sys.implementation.cache_tag, code_tuple(plain.__code__)),
+                (sys.implementation.cache_tag, code_form(plain.__code__)),
                 FAST_HASH_NAME,
             )
             walker.add(Dependency(name, FUNCTION, own))
@@ -181,7 +181,7 @@ def code_record(
     else:
         code = plain.__code__
         own = hash_value(
-            (sys.implementation.cache_tag, code_tuple(code)), FAST_HASH_NAME
+            (sys.implementation.cache_tag, code_form(code)), FAST_HASH_NAME
         )
         try:
             walker.walk_root(plain, _owner(func, plain))

@@ -43,6 +43,7 @@ from typing import Any
 
 from joblet_hash import FAST_HASH_NAME, UnhashableObjectError
 from joblet_hash import hash as hash_value
+from joblet_hash.code import code_form
 
 # Dependency kinds, as stored in code records and shown by ``explain``.
 FUNCTION = "function"
@@ -92,80 +93,6 @@ class Dependency:
         return cls(
             name, str(kind), None if digest is None else str(digest), str(detail)
         )
-
-
-# Superinstructions the compiler forms only within one source line (3.13):
-# expanded, so that splitting a statement over lines keeps the code the same.
-_SUPERINSTRUCTIONS = {
-    "LOAD_FAST_LOAD_FAST": ("LOAD_FAST", "LOAD_FAST"),
-    "STORE_FAST_LOAD_FAST": ("STORE_FAST", "LOAD_FAST"),
-    "STORE_FAST_STORE_FAST": ("STORE_FAST", "STORE_FAST"),
-}
-_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
-_LAYOUT_ONLY = frozenset({"NOP", "EXTENDED_ARG", "CACHE"})
-
-
-def _instructions(code: types.CodeType) -> tuple[Any, ...]:
-    """The instructions as ``(opname, arg)``, free of layout details.
-
-    Jump targets and exception-table ranges become instruction indices, line
-    markers (``NOP``) and superinstructions formed within a line are dropped or
-    expanded: what is compared is what runs, not how it was laid out.
-    """
-    normalized: list[tuple[str, Any]] = []
-    index_at: dict[int, int] = {}
-    jumps: list[tuple[int, int]] = []
-    for instruction in dis.get_instructions(code):
-        index_at[instruction.offset] = len(normalized)
-        name, arg = instruction.opname, instruction.arg
-        if name in _LAYOUT_ONLY:
-            continue
-        if name in _SUPERINSTRUCTIONS and isinstance(arg, int):
-            first, second = _SUPERINSTRUCTIONS[name]
-            normalized += [(first, arg >> 4), (second, arg & 15)]
-            continue
-        if instruction.opcode in _JUMPS and isinstance(instruction.argval, int):
-            jumps.append((len(normalized), instruction.argval))
-        normalized.append((name, arg))
-    end = len(normalized)
-    for position, target in jumps:
-        normalized[position] = (
-            normalized[position][0],
-            ("->", index_at.get(target, end)),
-        )
-    entries = getattr(dis.Bytecode(code), "exception_entries", ())
-    table = tuple(
-        (
-            index_at.get(entry.start, end),
-            index_at.get(entry.end, end),
-            index_at.get(entry.target, end),
-            entry.depth,
-            entry.lasti,
-        )
-        for entry in entries
-    )
-    return (tuple(normalized), table)
-
-
-def code_tuple(code: types.CodeType) -> tuple[Any, ...]:
-    """What compiled code is compared by: not line numbers, not file names."""
-    consts = tuple(
-        code_tuple(const) if isinstance(const, types.CodeType) else const
-        for const in code.co_consts
-    )
-    return (
-        code.co_name,
-        _instructions(code),
-        consts,
-        code.co_names,
-        code.co_varnames,
-        code.co_freevars,
-        code.co_cellvars,
-        code.co_argcount,
-        code.co_posonlyargcount,
-        code.co_kwonlyargcount,
-        code.co_flags,
-    )
 
 
 # -- where code lives ------------------------------------------------------------
@@ -443,7 +370,7 @@ class DependencyWalker:
             return
         defaults = (func.__defaults__, func.__kwdefaults__)
         digest = hash_value(
-            (code_tuple(func.__code__), constant_digest(defaults)), FAST_HASH_NAME
+            (code_form(func.__code__), constant_digest(defaults)), FAST_HASH_NAME
         )
         self.add(Dependency(name, FUNCTION, digest))
         self._follow_function_body(func, _owner_class(func))
@@ -457,7 +384,7 @@ class DependencyWalker:
         for attr, value in sorted(vars(cls).items()):
             function = _function_in(value)
             if function is not None:
-                parts.append((attr, code_tuple(function.__code__)))
+                parts.append((attr, code_form(function.__code__)))
             elif not attr.startswith("__") and constant_digest(value) is not None:
                 parts.append((attr, constant_digest(value)))
         bases = [f"{b.__module__}.{b.__qualname__}" for b in cls.__bases__]
