@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 
 import pytest
 
 from joblet_hash import hash
-from joblet_hash.code import code_form, instructions, names_read
+from joblet_hash.code import code_form, display_name, instructions, names_read
 
 ONE_LINE = """
 def make():
@@ -109,3 +110,29 @@ def test_names_read_include_nested_code(nested):
             return OUTSIDE_NAME  # noqa: F821
 
     assert "OUTSIDE_NAME" in names_read(reads.__code__)
+
+
+class _Model:
+    def fit(self):
+        return self
+
+
+class _NoName:
+    def __call__(self):
+        return None
+
+
+@pytest.mark.parametrize(
+    ("func", "expected"),
+    [
+        (len, "len"),
+        (_Model.fit, "_Model.fit"),
+        (_Model().fit, "_Model.fit"),
+        (lambda: None, "<lambda>"),
+        (functools.partial(functools.partial(_Model.fit), None), "_Model.fit"),
+        (_NoName(), "_NoName"),
+    ],
+    ids=["builtin", "function", "bound-method", "lambda", "nested-partial", "object"],
+)
+def test_display_name(func, expected):
+    assert display_name(func) == expected

@@ -1,5 +1,8 @@
 """What a function's compiled code is, free of how its source was laid out.
 
+Also the short name of a callable that messages show (:func:`display_name`),
+the same in every distribution.
+
 The one home of "what a code object computes" for every joblet distribution:
 ``joblet_hash.hash`` reduces local functions and lambdas to it, and
 joblet-memory's code records (which decide whether a cached result is still
@@ -19,11 +22,12 @@ Python versions, so callers that persist a form record the interpreter with it.
 from __future__ import annotations
 
 import dis
+import functools
 import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["code_form", "instructions", "names_read"]
+__all__ = ["code_form", "display_name", "instructions", "names_read"]
 
 # Superinstructions the compiler forms only within one source line (3.13):
 # expanded, so that splitting a statement over lines keeps the code the same.
@@ -144,3 +148,17 @@ def names_read(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= names_read(const)
     return names
+
+
+def display_name(func: Any) -> str:
+    """The short name of a callable for messages: ``square``, ``Model.fit``, ``<lambda>``.
+
+    A ``functools.partial`` is named by the function it wraps; an object
+    without a name by its type.
+    """
+    while isinstance(func, functools.partial):
+        func = func.func
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if not isinstance(name, str):
+        name = type(func).__qualname__
+    return name

@@ -47,7 +47,7 @@ from typing import Any
 
 from joblet_hash import FAST_HASH_NAME
 from joblet_hash import hash as hash_value
-from joblet_hash.code import code_form
+from joblet_hash.code import code_form, display_name
 
 from ._deps import (
     BY_NAME,
@@ -57,7 +57,6 @@ from ._deps import (
     DependencyWalker,
     _owner_class,
 )
-from ._keys import function_name
 
 
 def plain_function(func: Any) -> types.FunctionType | None:
@@ -132,7 +131,7 @@ UNCHECKED_DIGEST = "code not checked"
 
 def unchecked_record(func: Any) -> CodeRecord:
     """The record of ``check_code=False``: the same whatever the code."""
-    return CodeRecord(UNCHECKED_DIGEST, function_name(func), None, -1, None)
+    return CodeRecord(UNCHECKED_DIGEST, display_name(func), None, -1, None)
 
 
 def _owner(func: Any, plain: types.FunctionType) -> type | None:
@@ -149,7 +148,7 @@ def _explicit_dependencies(walker: DependencyWalker, depends_on: Sequence[Any]) 
     for item in depends_on:
         if callable(item):
             plain = plain_function(item)
-            name = f"depends_on {function_name(item)}"
+            name = f"depends_on {display_name(item)}"
             if plain is None:
                 walker.visit(item, name)
                 continue
@@ -168,7 +167,7 @@ def code_record(
     func: Any, track_versions: bool = False, depends_on: Sequence[Any] = ()
 ) -> CodeRecord:
     """The code record of ``func`` (see the module docstring for what counts)."""
-    name = function_name(func)
+    name = display_name(func)
     plain = plain_function(func)
     walker = DependencyWalker(track_versions)
     _explicit_dependencies(walker, depends_on)

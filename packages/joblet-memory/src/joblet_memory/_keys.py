@@ -26,18 +26,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from joblet_hash import UnhashableObjectError
+from joblet_hash.code import display_name
 
 _WINDOWS_UNSAFE = re.compile(r'[<>:"|?*]')
-
-
-def function_name(func: Any) -> str:
-    """The short name used in messages: ``square``, ``Model.fit``, ``<lambda>``."""
-    if isinstance(func, functools.partial):
-        return function_name(func.func)
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-    if not isinstance(name, str):
-        name = type(func).__qualname__
-    return name
 
 
 def _main_script_part() -> str:
@@ -57,7 +48,7 @@ def function_id(func: Any) -> str:
     if not isinstance(module, str):
         module = type(func).__module__
     parts = ([_main_script_part()] if module == "__main__" else module.split(".")) + [
-        function_name(func)
+        display_name(func)
     ]
     if os.name == "nt":  # pragma: no cover - exercised on Windows only
         parts = [_WINDOWS_UNSAFE.sub("-", part) for part in parts]
@@ -94,7 +85,7 @@ class ArgumentBinder:
             if self.ignore:
                 raise ValueError(
                     f"ignore={sorted(self.ignore)!r} cannot be applied to "
-                    f"{function_name(func)!r}: its signature cannot be inspected"
+                    f"{display_name(func)!r}: its signature cannot be inspected"
                 )
             return
         params = self.signature.parameters
@@ -107,7 +98,7 @@ class ArgumentBinder:
             raise ValueError(
                 f"ignore lists {sorted(unknown)!r}, which "
                 f"{'is not a parameter' if len(unknown) == 1 else 'are not parameters'} "
-                f"of {function_name(func)}{self.signature}; valid names are "
+                f"of {display_name(func)}{self.signature}; valid names are "
                 f"{list(params)!r}"
             )
         if kinds <= {inspect.Parameter.POSITIONAL_OR_KEYWORD}:
@@ -187,7 +178,7 @@ def closure_state(func: Any) -> tuple[Any, ...] | None:
 
 def warn_unhashable_state(func: Any, error: Exception) -> None:
     warnings.warn(
-        f"the state of {function_name(func)!r} (a partial's arguments or the "
+        f"the state of {display_name(func)!r} (a partial's arguments or the "
         f"callable object) cannot be hashed ({error}); it is left out of the cache "
         "keys, so results computed with another state may be returned.",
         stacklevel=5,

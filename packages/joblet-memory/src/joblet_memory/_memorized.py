@@ -19,6 +19,7 @@ from typing import Any
 
 from joblet_hash import FAST_HASH_NAME, UnhashableObjectError
 from joblet_hash import hash as hash_value
+from joblet_hash.code import display_name
 from joblet_persist import Compress
 
 from . import _verbose
@@ -41,7 +42,6 @@ from ._keys import (
     closure_state,
     entry_id,
     function_id,
-    function_name,
     warn_unhashable_state,
 )
 from ._leftovers import sweep_function_once
@@ -153,7 +153,7 @@ class MemorizedFunc:
         self.store_backend: StoreBackendBase | None = store_backend
         self.func_id = function_id(func)
         self._binder = ArgumentBinder(func, self.ignore)
-        self._name = function_name(func)
+        self._name = display_name(func)
         self._record: CodeRecord | None = None
         self._hash_state = True
         self._check_lock = threading.Lock()
