@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from joblet_test_helpers import load_helper
 
 from joblet_memory import Memory
 from joblet_memory.__main__ import main
@@ -129,17 +130,12 @@ def test_sizes_are_in_mib_and_durations_in_human_units(tmp_path, capsys):
 
 
 def _module(tmp_path, name, source):
-    import importlib.util
     import linecache
 
     path = tmp_path / f"{name}.py"
     path.write_text(source)
     linecache.checkcache(str(path))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_helper(path, name)
 
 
 def test_why_reports_code_changes_and_evictions(tmp_path, capsys):

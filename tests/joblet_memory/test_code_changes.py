@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import linecache
 import sys
 import textwrap
 import uuid
 
 import pytest
+from joblet_test_helpers import load_helper
 
 from joblet_memory import Memory
 
@@ -50,13 +50,7 @@ def _load(tmp_path, name, source):
     path = tmp_path / f"{name}.py"
     path.write_text(source)
     linecache.checkcache(str(path))
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_helper(path, name)
 
 
 @pytest.fixture
