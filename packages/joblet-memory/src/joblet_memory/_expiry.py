@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable
 from typing import Any
+
+from ._types import ValidationCallback
 
 
 def expires_after(
@@ -16,7 +17,7 @@ def expires_after(
     minutes: float = 0,
     hours: float = 0,
     weeks: float = 0,
-) -> Callable[[dict[str, Any]], bool]:
+) -> ValidationCallback:
     """A validation callback that keeps cached results for a limited time.
 
     Pass the result as ``cache_validation_callback`` to ``Memory.cache``: a

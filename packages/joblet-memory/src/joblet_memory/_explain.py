@@ -26,7 +26,7 @@ which argument differs from the closest entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from joblet_hash import hash as hash_value
 from ._code import CodeRecord, source_diff
 from ._deps import DISTRIBUTION
 from ._function_log import FunctionLog
+from ._types import ValidationCallback
 from ._verbose import format_duration, format_when, plural
 
 HIT = "hit"
@@ -192,7 +193,7 @@ def record_changes(old: CodeRecord, new: CodeRecord) -> tuple[str, list[str]]:
 def explain_existing_entry(
     store: Any,
     call_id: tuple[str, str],
-    callback: Callable[[dict[str, Any]], bool] | None,
+    callback: ValidationCallback | None,
 ) -> Explanation | None:
     """The explanation when an entry exists: a hit, expired or unreadable."""
     if not store.contains_item(call_id):

@@ -26,12 +26,13 @@ from typing import Any
 from joblet_persist import parse_size
 
 from ._leftovers import find_leftovers, remove_stale
+from ._types import AgeLimit, BytesLimit
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_bytes(limit: int | str | None) -> int | None:
+def parse_bytes(limit: BytesLimit) -> int | None:
     """``1000``, ``'500K'``, ``'1.5G'``, ``'1GiB'`` (powers of 1024) or None -> bytes.
 
     joblet-persist's ``parse_size`` is the one grammar; a bool is a TypeError
@@ -52,7 +53,7 @@ def parse_items(limit: int | None) -> int | None:
     return limit
 
 
-def parse_age(limit: datetime.timedelta | float | str | None) -> float | None:
+def parse_age(limit: AgeLimit) -> float | None:
     """A timedelta, seconds, or ``'30m'``/``'12h'``/``'7d'``/``'2w'`` -> seconds."""
     if limit is None:
         return None
@@ -127,9 +128,9 @@ class LimitsPolicy:
 
     def __init__(
         self,
-        bytes_limit: int | str | None = None,
+        bytes_limit: BytesLimit = None,
         items_limit: int | None = None,
-        age_limit: datetime.timedelta | float | str | None = None,
+        age_limit: AgeLimit = None,
     ) -> None:
         self.bytes_limit = parse_bytes(bytes_limit)
         self.items_limit = parse_items(items_limit)

@@ -51,6 +51,7 @@ from ._registry import checked, code_records
 from ._results import MemorizedResult, NotMemorizedResult
 from ._store import StoreBackendBase
 from ._store_registry import make_store, store_to_pickle
+from ._types import ValidationCallback
 from ._warnings import CacheWarning
 
 logger = logging.getLogger("joblet_memory")
@@ -115,7 +116,7 @@ class MemorizedFunc:
         mmap_mode: str | None = None,
         compress: Compress = False,
         verbose: int = 1,
-        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        cache_validation_callback: ValidationCallback | None = None,
         backend_options: dict[str, Any] | None = None,
         limits: LimitsPolicy | None = None,
         store_backend: StoreBackendBase | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import logging
 import os
@@ -23,6 +22,7 @@ from ._registry import checked
 from ._signing import Signer
 from ._store import StoreBackendBase
 from ._store_registry import make_store
+from ._types import AgeLimit, BytesLimit, MmapModeOverride, ValidationCallback
 
 logger = logging.getLogger("joblet_memory")
 
@@ -108,11 +108,11 @@ class Memory:
         mmap_mode: str | None = None,
         compress: Compress = False,
         verbose: int = 1,
-        bytes_limit: int | str | None = None,
+        bytes_limit: BytesLimit = None,
         backend_options: dict[str, Any] | None = None,
         *,
         items_limit: int | None = None,
-        age_limit: datetime.timedelta | float | str | None = None,
+        age_limit: AgeLimit = None,
         track_versions: bool = False,
         signing_key: bytes | str | None = None,
         trust_unsigned: bool = False,
@@ -153,8 +153,8 @@ class Memory:
         func: Callable[..., Any],
         ignore: Iterable[str] | None = None,
         verbose: int | None = None,
-        mmap_mode: str | bool | None = False,
-        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        mmap_mode: MmapModeOverride = False,
+        cache_validation_callback: ValidationCallback | None = None,
         *,
         track_versions: bool | None = None,
         depends_on: Iterable[Any] | None = None,
@@ -167,8 +167,8 @@ class Memory:
         func: None = None,
         ignore: Iterable[str] | None = None,
         verbose: int | None = None,
-        mmap_mode: str | bool | None = False,
-        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        mmap_mode: MmapModeOverride = False,
+        cache_validation_callback: ValidationCallback | None = None,
         *,
         track_versions: bool | None = None,
         depends_on: Iterable[Any] | None = None,
@@ -180,8 +180,8 @@ class Memory:
         func: Callable[..., Any] | None = None,
         ignore: Iterable[str] | None = None,
         verbose: int | None = None,
-        mmap_mode: str | bool | None = False,
-        cache_validation_callback: Callable[[dict[str, Any]], bool] | None = None,
+        mmap_mode: MmapModeOverride = False,
+        cache_validation_callback: ValidationCallback | None = None,
         *,
         track_versions: bool | None = None,
         depends_on: Iterable[Any] | None = None,
@@ -293,9 +293,9 @@ class Memory:
 
     def reduce_size(
         self,
-        bytes_limit: int | str | None = None,
+        bytes_limit: BytesLimit = None,
         items_limit: int | None = None,
-        age_limit: datetime.timedelta | float | str | None = None,
+        age_limit: AgeLimit = None,
     ) -> list[CacheItemInfo]:
         """Remove least recently used entries until the cache fits the limits.
 
