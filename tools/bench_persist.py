@@ -294,34 +294,50 @@ def _array_section(sizes, path, repeat) -> list[Row]:
 def _checks_section(sizes, path, repeat) -> list[Row]:
     """The cost of the per-buffer xxh3 checksums: the same dump and load without.
 
-    "without" runs the same code with the hashing replaced by nothing (for the
-    dump) and ``verify=False`` (for the load): what joblet cost before checksums.
+    "no checksums" runs the same code with the hashing replaced by nothing (for
+    the dump) and ``verify=False`` (for the load): what joblet cost before
+    checksums. "hashed inline" turns off the helper thread that hashes large
+    buffers alongside the write and the read (the design choice being measured).
     """
     import numpy as np
 
     import joblet_persist
-    from joblet_persist import _dump
+    from joblet_persist import _checksums, _dump
 
     nbytes = sizes["array"]
     array = np.random.default_rng(1).random(nbytes // 8)
-    files = {"checked": path("checked.a"), "unchecked": path("unchecked.a")}
+    names = ("checked", "inline", "unchecked")
+    files = {name: path(f"{name}.a") for name in names}
     hashed = _dump.hashed_slices
+    helper_min = _checksums.BACKGROUND_MIN
 
     def unhashed(data, digests):
         digests.append(0)
         yield data
 
-    def dump_without():
-        _dump.hashed_slices = unhashed
-        try:
-            joblet_persist.dump(array, files["unchecked"])
-        finally:
-            _dump.hashed_slices = hashed
+    def without(name, func):
+        def call():
+            if name == "inline":
+                _checksums.BACKGROUND_MIN = 1 << 62
+            else:
+                _dump.hashed_slices = unhashed
+            try:
+                return func()
+            finally:
+                _dump.hashed_slices = hashed
+                _checksums.BACKGROUND_MIN = helper_min
+
+        return call
 
     dumps = alternate(
         {
             "checked": lambda: joblet_persist.dump(array, files["checked"]),
-            "unchecked": dump_without,
+            "inline": without(
+                "inline", lambda: joblet_persist.dump(array, files["inline"])
+            ),
+            "unchecked": without(
+                "unchecked", lambda: joblet_persist.dump(array, files["unchecked"])
+            ),
         },
         repeat,
         before_dump(files, nbytes),
@@ -329,6 +345,7 @@ def _checks_section(sizes, path, repeat) -> list[Row]:
     loads = alternate(
         {
             "checked": lambda: joblet_persist.load(files["checked"]),
+            "inline": without("inline", lambda: joblet_persist.load(files["checked"])),
             "unchecked": lambda: joblet_persist.load(files["checked"], verify=False),
         },
         repeat,
@@ -338,29 +355,35 @@ def _checks_section(sizes, path, repeat) -> list[Row]:
     label = (
         f"{nbytes / 2**30:.2g} GB float64" if nbytes >= 2**30 else f"{nbytes >> 20} MB"
     )
-    return [
-        Row(
-            f"dump {label}, checksums",
-            dumps["checked"],
-            "no checksums",
-            dumps["unchecked"],
-            "s",
-        ),
-        Row(
-            f"load {label}, checksums verified",
-            loads["checked"],
-            "not verified",
-            loads["unchecked"],
-            "s",
-        ),
-        Row(
-            f"dump + load {label}, checksums",
-            dumps["checked"] + loads["checked"],
-            "no checksums",
-            dumps["unchecked"] + loads["unchecked"],
-            "s",
-        ),
-    ]
+    rows = []
+    for reference, shown in (
+        ("unchecked", "no checksums"),
+        ("inline", "hashed inline"),
+    ):
+        rows += [
+            Row(
+                f"dump {label}, checksums",
+                dumps["checked"],
+                shown,
+                dumps[reference],
+                "s",
+            ),
+            Row(
+                f"load {label}, checksums verified",
+                loads["checked"],
+                shown if reference == "inline" else "not verified",
+                loads[reference],
+                "s",
+            ),
+            Row(
+                f"dump + load {label}, checksums",
+                dumps["checked"] + loads["checked"],
+                shown,
+                dumps[reference] + loads[reference],
+                "s",
+            ),
+        ]
+    return rows
 
 
 def _compare_codecs(mixed, mix_label, mix_bytes, path, repeat, codecs) -> list[Row]:

@@ -87,3 +87,54 @@ def test_writable_mapping_clears_the_checksums_it_would_break(tmp_path):
     del shared
     assert load(path)["a"][3] == 7.0  # changed on purpose, not damage
     assert path.read_bytes()[-DIGEST.size :] == bytes(DIGEST.size)
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["inline", "helper-thread"])
+def test_checksums_equal_xxh3_of_each_buffer(tmp_path, monkeypatch, large):
+    # buffers from BACKGROUND_MIN bytes up are hashed on a helper thread, in the
+    # same pass as the write and the read: the digest must be the same
+    import threading
+
+    import xxhash
+
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(_checksums, "SLICE", 1 << 12)  # many slices
+    monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14 if large else 1 << 40)
+    arrays = [ARRAY, ARRAY[:7].copy(), np.zeros(0)]
+    path = tmp_path / "x.joblet"
+    dump(arrays, path)
+    data = path.read_bytes()
+    trailer = data[-DIGEST.size * len(arrays) :]
+    recorded = [DIGEST.unpack_from(trailer, i * DIGEST.size)[0] for i in range(3)]
+    assert recorded == [xxhash.xxh3_64_intdigest(a.tobytes()) for a in arrays]
+    for loaded, expected in zip(load(path), arrays, strict=True):
+        np.testing.assert_array_equal(loaded, expected)
+    assert not [t for t in threading.enumerate() if t.name.startswith("joblet-hash")]
+    damaged = bytearray(data)
+    damaged[len(data) - DIGEST.size * 3 - 64 - 1000] ^= 0x01  # inside ARRAY
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(FormatError, match="buffer 0 does not match"):
+        load(path)
+    assert not [t for t in threading.enumerate() if t.name.startswith("joblet-hash")]
+
+
+def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
+    import threading
+
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
+    monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
+    calls = []
+
+    def read_into(piece):
+        calls.append(piece.nbytes)
+        if len(calls) == 3:
+            raise OSError("disk gone")
+        piece[:] = b"\x01" * piece.nbytes
+
+    with pytest.raises(OSError, match="disk gone"):
+        _checksums.read_hashed(read_into, memoryview(bytearray(1 << 16)))
+    assert len(calls) == 3
+    assert not [t for t in threading.enumerate() if t.name.startswith("joblet-hash")]

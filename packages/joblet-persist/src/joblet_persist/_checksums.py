@@ -1,20 +1,26 @@
 """Per-buffer xxh3 checksums: computed while writing, verified while reading.
 
 Format version 2 files end with one little-endian ``u64`` xxh3_64 per buffer,
-right after the last buffer. Each buffer is hashed in slices of ``SLICE`` bytes
-just before the slice is written (or just after it is read), while the slice is
-still in the CPU cache, so the check costs little more than the copy itself.
+right after the last buffer. Each buffer is hashed in slices of ``SLICE`` bytes,
+in the same pass as the write or the read, while the slice is in the CPU cache.
+A dump hashes a buffer of ``BACKGROUND_MIN`` bytes or more on a helper thread
+(xxhash releases the GIL) alongside the write of the same slice; a load hashes
+each slice inline, just after the kernel copied it into the array.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from ._errors import FormatError
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
 SLICE = 1 << 22
+BACKGROUND_MIN = 1 << 24  # buffers this large are hashed on a helper thread
 #: A recorded checksum of 0 means "not known": ``load(mmap_mode='r+')`` clears
 #: the checksums of the file it maps writable, since its arrays may then change.
 CLEARED = 0
@@ -27,29 +33,73 @@ def _hasher() -> Any:
     return xxhash.xxh3_64()
 
 
+class _SliceHasher:
+    """One xxh3_64 fed slice by slice, inline or on a helper thread.
+
+    At most one slice is pending on the helper, so the hash trails the I/O by
+    one slice (still in cache) and an error in either surfaces at once.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self._hasher = _hasher()
+        self._helper: ThreadPoolExecutor | None = None
+        if nbytes >= BACKGROUND_MIN:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._helper = ThreadPoolExecutor(1, thread_name_prefix="joblet-hash")
+        self._pending: Future[None] | None = None
+
+    def update(self, piece: memoryview) -> None:
+        if self._helper is None:
+            self._hasher.update(piece)
+            return
+        self._wait()
+        self._pending = self._helper.submit(self._hasher.update, piece)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def digest(self) -> int:
+        self._wait()
+        return int(self._hasher.intdigest())
+
+    def close(self) -> None:
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)  # never leave a thread on the buffer
+
+
 def hashed_slices(data: memoryview, digests: list[int]) -> Iterator[memoryview]:
-    """``data`` in slices, each hashed as it is handed out; appends the digest."""
+    """``data`` in slices, each hashed while it is written; appends the digest."""
     view = memoryview(data).cast("B")
-    hasher = _hasher()
-    for start in range(0, view.nbytes, SLICE):
-        piece = view[start : start + SLICE]
-        hasher.update(piece)
-        yield piece
-    digests.append(hasher.intdigest())
+    hasher = _SliceHasher(view.nbytes)
+    try:
+        for start in range(0, view.nbytes, SLICE):
+            piece = view[start : start + SLICE]
+            hasher.update(piece)
+            yield piece
+        digests.append(hasher.digest())
+    finally:
+        hasher.close()
 
 
-def encode_trailer(digests: list[int]) -> bytes:
-    return b"".join(DIGEST.pack(digest) for digest in digests)
+def read_hashed(read_into: Callable[[memoryview], Any], view: memoryview) -> int:
+    """Fill ``view`` slice by slice with ``read_into``, hashing each slice read.
 
-
-def read_hashed(read_into: Any, view: memoryview) -> int:
-    """Fill ``view`` slice by slice with ``read_into``, hashing each slice read."""
+    Inline: the slice the kernel just copied is hashed from the cache; a helper
+    thread measured slower here (it waits on each slice's read).
+    """
     hasher = _hasher()
     for start in range(0, view.nbytes, SLICE):
         piece = view[start : start + SLICE]
         read_into(piece)
         hasher.update(piece)
     return int(hasher.intdigest())
+
+
+def encode_trailer(digests: list[int]) -> bytes:
+    return b"".join(DIGEST.pack(digest) for digest in digests)
 
 
 def hash_view(view: memoryview) -> int:
