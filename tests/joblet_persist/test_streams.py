@@ -8,6 +8,7 @@ import importlib.util
 import io
 import lzma
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 
 import joblet_persist
 from joblet_persist import FormatError, TruncatedFileError, dump, load
-from joblet_persist._block_formats import adler32_combine
+from joblet_persist._block_formats import Bz2Blocks, adler32_combine
 from joblet_persist._format import HEADER, Header
 from joblet_persist._streams import DecodedStream
 
@@ -390,3 +391,72 @@ def test_missing_zstd_names_the_extra(monkeypatch, tmp_path):
         dump(1, tmp_path / "x", compress="zstd")
     with pytest.raises(ValueError, match=r"joblet-persist\[zstd\]"):
         dump(1, tmp_path / "x.zst")
+
+
+def _decode_counting(monkeypatch):
+    """The sizes of the units DecodedStream decodes on its threads."""
+    decoded = []
+    original = DecodedStream._decode
+
+    def counting(self, unit):
+        decoded.append(len(unit.data))
+        return original(self, unit)
+
+    monkeypatch.setattr(DecodedStream, "_decode", counting)
+    return decoded
+
+
+def test_bz2_streams_in_sequence_decode_in_parallel(dumped, monkeypatch, tmp_path):
+    _, data, plain = dumped
+    decoded = _decode_counting(monkeypatch)
+    path = tmp_path / "x.bz2"
+    dump(data, path, compress=("bz2", 1))  # 400 kB streams: several
+    assert_same(load(path), data)
+    assert len(decoded) > 3  # one unit per stream, no sequential handover
+    decoded.clear()
+    # streams compressed by hand, of another size, also decode in parallel
+    pieces = [plain[i : i + 300_000] for i in range(0, len(plain), 300_000)]
+    by_hand = b"".join(bz2.compress(piece) for piece in pieces)
+    with DecodedStream(io.BytesIO(by_hand), Bz2Blocks(9), "x") as stream:
+        assert stream.read() == plain
+    assert len(decoded) == len(pieces)
+
+
+def test_bz2_single_stream_of_the_bzip2_tool_falls_back(dumped, tmp_path):
+    # one stream of many blocks (as `bzip2` writes) decodes sequentially
+    plain = dumped[2]
+    single = bz2.compress(plain * 3)
+    with DecodedStream(io.BytesIO(single), Bz2Blocks(9), "x") as stream:
+        assert stream.read() == plain * 3
+
+
+def test_bz2_misguessed_stream_start_falls_back_to_sequential(dumped, monkeypatch):
+    # a stream start guessed inside a stream (here: any "1AY&SY" block magic,
+    # which starts every block) splits a stream: the piece is not one complete
+    # stream, so the reader decodes sequentially from it: same bytes
+    from joblet_persist import _block_formats
+
+    plain = dumped[2]
+    monkeypatch.setattr(
+        _block_formats, "BZ2_STREAM_START", re.compile(rb"(?:BZh[1-9])?1AY&SY")
+    )
+    stream_bytes = bz2.compress(plain[:500_000], 1) + bz2.compress(plain[500_000:], 1)
+    assert stream_bytes.count(b"1AY&SY") > 2  # blocks inside a stream too
+    with DecodedStream(io.BytesIO(stream_bytes), Bz2Blocks(9), "x") as stream:
+        assert stream.read() == plain
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("damage", ["fake start then garbage", "flipped byte"])
+def test_damaged_bz2_piece_is_a_format_error(dumped, tmp_path, damage):
+    _, data, _ = dumped
+    path = tmp_path / "x.bz2"
+    dump(data, path, compress=("bz2", 1))
+    stored = bytearray(path.read_bytes())
+    if damage == "flipped byte":
+        stored[len(stored) // 2] ^= 0xFF
+    else:
+        stored += b"BZh91AY&SY" + bytes(range(200))
+    path.write_bytes(bytes(stored))
+    with pytest.raises(FormatError):
+        load(path)

@@ -7,7 +7,10 @@
   independently and full-flushed (byte-aligned, no final bit but on the last),
   closed by the Adler-32 of the whole, combined from the blocks' own.
 * bz2: one complete bz2 stream per block, in sequence (``bzip2 -d`` and
-  ``bz2.decompress`` read concatenated streams).
+  ``bz2.decompress`` read concatenated streams). bz2 records no sizes: a
+  reader guesses the stream starts (byte-aligned ``BZh[1-9]`` and the block
+  magic) and keeps a guess only if its piece decodes to exactly one complete
+  stream; otherwise it decodes sequentially from there.
 * lz4: one lz4 frame per block, with its content size in the frame header.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -22,7 +26,7 @@ from typing import IO, Any
 
 from ._errors import FormatError
 from ._io import Source
-from ._streams import BlockFormat, Encoded, Handover, Unit, Written
+from ._streams import BlockFormat, Encoded, Handover, NotOneUnit, Unit, Written
 
 # -- gzip ---------------------------------------------------------------------
 
@@ -167,12 +171,66 @@ class Bz2Blocks(BlockFormat):
         super().__init__(max(1, level))
         # four of bz2's own blocks (100 kB per level) per stream
         self.block_size = 400_000 * self.level
+        self._unread = bytearray()
 
     def encode(self, block: memoryview, last: bool) -> Encoded:
         return Encoded(bz2.compress(block, self.level), block.nbytes)
 
+    def walk(self, source: Source) -> Iterator[Unit | Handover]:
+        """The pieces between guessed stream starts (checked by :meth:`decode`)."""
+        self._unread = bytearray(source.read_upto(BZ2_READ))
+        if not BZ2_STREAM_START.match(self._unread):
+            yield Handover(bytes(self._unread))  # e.g. an empty stream
+            return
+        searched = 1
+        while True:
+            found = BZ2_STREAM_START.search(self._unread, searched)
+            if found is not None:
+                piece = bytes(self._unread[: found.start()])
+                del self._unread[: found.start()]
+                searched = 1
+                yield Unit(piece, BZ2_MAX_RAW)
+                continue
+            searched = max(1, len(self._unread) - BZ2_START_SIZE + 1)
+            more = source.read_upto(BZ2_READ)
+            if not more:
+                if self._unread:
+                    piece, self._unread = bytes(self._unread), bytearray()
+                    yield Unit(piece, BZ2_MAX_RAW)
+                return
+            self._unread += more
+            if len(self._unread) > BZ2_MAX_STORED:
+                # no stream start for long: not written by joblet (bzip2 tool)
+                yield Handover(bytes(self._unread))
+                return
+
+    def decode(self, unit: Unit) -> bytes:
+        engine = bz2.BZ2Decompressor()
+        try:
+            out = engine.decompress(unit.data, unit.raw_size)
+        except OSError:
+            raise NotOneUnit from None  # the sequential decoder reports it
+        if not engine.eof or engine.unused_data:
+            raise NotOneUnit
+        return out
+
+    def unread(self) -> bytes:
+        return bytes(self._unread)
+
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
         return bz2.BZ2File(file, "rb")
+
+
+# A stream header then the first block's magic (pi in BCD), byte-aligned.
+BZ2_STREAM_START = re.compile(rb"BZh[1-9]1AY&SY", re.DOTALL)
+BZ2_START_SIZE = 10
+BZ2_READ = 1 << 20
+# The largest stream joblet writes holds 3.6 MB (level 9); a guessed piece that
+# would decode to more is not one of ours: decoded sequentially instead.
+BZ2_MAX_RAW = 400_000 * 9
+# bz2 never stores more than ~1.01x its input (+ a header): past this many bytes
+# without a stream start the stream is not joblet's.
+BZ2_MAX_STORED = 2 * BZ2_MAX_RAW
 
 
 # -- lz4 ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ decoder from that point on.
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +56,16 @@ class Unit:
     data: bytes
     raw_size: int
     raw: bool = False
+
+
+class NotOneUnit(Exception):
+    """A guessed unit is not exactly one complete unit: decode sequentially.
+
+    Raised by :meth:`BlockFormat.decode` for units found by guessing their
+    boundaries (bz2 streams, which record no sizes); the reader then decodes
+    from the start of that unit with the format's sequential decoder, which
+    also reports any real damage.
+    """
 
 
 @dataclass
@@ -98,6 +109,10 @@ class BlockFormat:
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
         """A standard-library decoder reading the stream from ``file``."""
         raise NotImplementedError
+
+    def unread(self) -> bytes:
+        """Bytes :meth:`walk` read past its last unit (those it guesses from)."""
+        return b""
 
 
 def chunked(pieces: Iterable[memoryview | bytes], size: int) -> Iterator[memoryview]:
@@ -172,6 +187,7 @@ class DecodedStream(io.RawIOBase):
         self._pool: ThreadPoolExecutor | None = None
         self._sequential: IO[bytes] | None = None
         self._handover: Handover | None = None
+        self._in_flight: deque[Unit] = deque()  # walked, not yet returned
         self._decoded = self._decode_all()
 
     def readable(self) -> bool:
@@ -189,6 +205,7 @@ class DecodedStream(io.RawIOBase):
                 if isinstance(item, Handover):
                     self._handover = item
                     return
+                self._in_flight.append(item)
                 yield item
         except CODEC_ERRORS as exc:
             raise codec_error(exc, self._where, self._format.name) from exc
@@ -206,7 +223,18 @@ class DecodedStream(io.RawIOBase):
             self._pool = ThreadPoolExecutor(
                 self._threads, thread_name_prefix="joblet-persist"
             )
-        yield from ordered_map(self._decode, self._units(), self._threads, self._pool)
+        try:
+            for data in ordered_map(
+                self._decode, self._units(), self._threads, self._pool
+            ):
+                self._in_flight.popleft()
+                yield data
+        except NotOneUnit:
+            # the units from the first misguessed one on, then what the walk
+            # read past them, go to the sequential decoder
+            head = b"".join(unit.data for unit in self._in_flight)
+            self._in_flight.clear()
+            self._handover = Handover(head + self._format.unread())
         if self._handover is not None:
             rest = io.BufferedReader(Prepended(self._handover.head, self._source.file))
             self._sequential = self._format.sequential(rest)
