@@ -100,7 +100,7 @@ class DumpStore:
                     del self._entries[key]
                     self._pending.append(entry.path)
             if self._users <= 1:  # no other call may still read a removed file
-                self._remove_pending()
+                self._remove_pending(in_background=True)
 
     def release(self) -> None:
         """A call (or block) stops using the store."""
@@ -194,13 +194,31 @@ class DumpStore:
         if self._users == 0:
             self._remove_pending()
 
-    def _remove_pending(self) -> None:
+    def _remove_pending(self, in_background: bool = False) -> None:
+        """Remove the files no call reads any more (and the folder once empty).
+
+        ``in_background`` (at the start of a call, for files an earlier call
+        wrote): a helper thread unlinks them while the call runs, since
+        unlinking a large file in shared memory frees its pages then and there
+        (about 30 ms for 200 MB here), a cost that belongs to no task of the call.
+        """
         pending, self._pending = self._pending, []
-        for path in pending:
-            _unlink(path)
+        folder = None
         if not self._entries and self.folder is not None:
-            folder, self.folder = self.folder, None
-            remove_folder(folder)
+            folder, self.folder = self.folder, None  # a later write makes a new one
+        if in_background and (pending or folder is not None):
+            threading.Thread(
+                target=_remove, args=(pending, folder), daemon=True, name="joblet-rm"
+            ).start()
+        else:
+            _remove(pending, folder)
+
+
+def _remove(paths: list[Path], folder: Path | None) -> None:
+    for path in paths:
+        _unlink(path)
+    if folder is not None:
+        remove_folder(folder)
 
 
 def _unlink(path: Path) -> None:
