@@ -21,7 +21,7 @@ def process_client():
 
 @pytest.fixture(scope="module")
 def thread_client():
-    """An in-process cluster (Client(processes=False)), as in the seed example."""
+    """An in-process cluster (Client(processes=False)), as in joblib 0.13's dask example."""
     from dask.distributed import Client
 
     with Client(

@@ -38,7 +38,7 @@ def fail_on(value, bad):
     return value
 
 
-def test_seed_example_runs_on_the_dask_backend(thread_client, capsys):
+def test_joblib_013_dask_example_runs_on_the_dask_backend(thread_client, capsys):
     with parallel_backend("dask"):
         results = Parallel(verbose=100)(
             delayed(long_running_function)(i) for i in range(10)

@@ -1,4 +1,4 @@
-"""Large numpy arguments shared with process workers as memory maps (seed 2.4.6)."""
+"""Large numpy arguments shared with process workers as memory maps (joblib 0.13's documentation, section 2.4.6)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def leftovers(folder: Path) -> list[Path]:
     return sorted(folder.glob(f"{tempfolders.FOLDER_PREFIX}*"))
 
 
-# --- the seed's examples -------------------------------------------------------------
+# --- joblib 0.13's examples ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("backend", PROCESS_BACKENDS)

@@ -280,7 +280,7 @@ class parallel_config:
 class parallel_backend(parallel_config):
     """Change the default backend used by ``Parallel`` inside a ``with`` block.
 
-    The seed's name for :class:`parallel_config`; ``n_jobs`` defaults to -1 (all
+    joblib 0.13's name for :class:`parallel_config`; ``n_jobs`` defaults to -1 (all
     CPUs), as in joblib.
 
     Parameters

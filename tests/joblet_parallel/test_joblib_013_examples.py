@@ -1,4 +1,4 @@
-"""Every Parallel example of the seed (sections 2.4 and 3.2), with joblet_parallel."""
+"""Every Parallel example of joblib 0.13's documentation (sections 2.4 and 3.2), with joblet_parallel."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_reusing_a_pool_of_workers():
 def test_reference_simple_and_reshaping():
     assert Parallel(n_jobs=1)(delayed(sqrt)(i**2) for i in range(10)) == SQRTS
     r = Parallel(n_jobs=1)(delayed(modf)(i / 2.0) for i in range(10))
-    res, i = zip(*r)  # noqa: B905 - the seed example, verbatim
+    res, i = zip(*r)  # noqa: B905 - joblib 0.13's example, verbatim
     assert res == (0.0, 0.5, 0.0, 0.5, 0.0, 0.5, 0.0, 0.5, 0.0, 0.5)
     assert i == (0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0)
 
@@ -125,7 +125,7 @@ def test_parallel_backend_reference_example(capsys):
 
 
 class MyCustomBackend(ParallelBackendBase):
-    """The seed's custom backend with mandatory constructor parameters."""
+    """joblib 0.13's custom backend with mandatory constructor parameters."""
 
     supports_retrieve_callback = True
 
