@@ -22,6 +22,7 @@ from ._errors import (
     UnsafeModificationError,
 )
 from ._io import read_exact_into
+from ._numpy_io import map_array
 from ._restricted import AllowList, RestrictedUnpickler
 
 JOBLIB_MODULES = frozenset(
@@ -121,7 +122,7 @@ class JoblibUnpickler(RestrictedUnpickler):
                 and self.path is not None
                 and state.get("allow_mmap")
             ):
-                array = self._map_array(numpy, dtype, shape, order, aligned)
+                array = self._map_array(dtype, shape, order, aligned)
             else:
                 if aligned:
                     pad = file.read(1)
@@ -159,7 +160,7 @@ class JoblibUnpickler(RestrictedUnpickler):
             )
 
     def _map_array(
-        self, numpy: Any, dtype: Any, shape: tuple[int, ...], order: str, aligned: bool
+        self, dtype: Any, shape: tuple[int, ...], order: str, aligned: bool
     ) -> Any:
         file = self.file_handle
         offset = file.tell()
@@ -175,17 +176,9 @@ class JoblibUnpickler(RestrictedUnpickler):
                 f"{self.where} is truncated or damaged: an array needs bytes "
                 f"{offset} to {offset + nbytes}, the file has {self.file_size}."
             )
-        if nbytes == 0:
-            array = numpy.empty(shape, dtype=dtype, order=order).view(numpy.memmap)
-        else:
-            array = numpy.memmap(
-                self.path,
-                dtype=dtype,
-                mode=self.mmap_mode,
-                offset=offset,
-                shape=shape,
-                order=order,
-            )
+        assert self.path is not None  # mapping: a path and a mode
+        assert self.mmap_mode is not None
+        array = map_array(self.path, dtype, self.mmap_mode, offset, shape, order)
         file.seek(offset + nbytes)
         return array
 

@@ -65,23 +65,33 @@ def rebuild_array(
     dtype = numpy.dtype(dtype)
     _check_layout(buffer, dtype, shape, order)
     if isinstance(buffer, MappedSlot):
-        if buffer.nbytes == 0:
-            array = numpy.empty(shape, dtype=dtype, order=order).view(numpy.memmap)
-        else:
-            array = numpy.memmap(
-                buffer.filename,
-                dtype=dtype,
-                mode=buffer.mode,
-                offset=buffer.offset,
-                shape=shape,
-                order=order,
-            )
+        array = map_array(
+            buffer.filename, dtype, buffer.mode, buffer.offset, shape, order
+        )
     else:
         flat = numpy.frombuffer(buffer, dtype=numpy.uint8)
         array = flat.view(dtype).reshape(shape, order=order)  # views: no copy
     if subclass is not None and not isinstance(array, subclass):
         array = array.view(subclass)
     return array
+
+
+def map_array(
+    path: str, dtype: Any, mode: str, offset: int, shape: tuple[int, ...], order: str
+) -> Any:
+    """A ``numpy.memmap`` of ``shape`` at ``offset`` of ``path`` (joblet and joblib).
+
+    An empty array maps nothing (``mmap`` refuses a zero length): it comes back
+    as an empty memmap instance all the same.
+    """
+    import numpy as _numpy
+
+    numpy: Any = _numpy
+    if dtype.itemsize * math.prod(shape) == 0:
+        return numpy.empty(shape, dtype=dtype, order=order).view(numpy.memmap)
+    return numpy.memmap(
+        path, dtype=dtype, mode=mode, offset=offset, shape=shape, order=order
+    )
 
 
 def _check_layout(buffer: Any, dtype: Any, shape: tuple[int, ...], order: str) -> None:
