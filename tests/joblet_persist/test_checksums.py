@@ -110,13 +110,17 @@ def test_checksums_equal_xxh3_of_each_buffer(tmp_path, monkeypatch, large):
     assert recorded == [xxhash.xxh3_64_intdigest(a.tobytes()) for a in arrays]
     for loaded, expected in zip(load(path), arrays, strict=True):
         np.testing.assert_array_equal(loaded, expected)
-    assert not [t for t in threading.enumerate() if t.name.startswith("joblet-hash")]
+    assert not [
+        t for t in threading.enumerate() if t.name.startswith("joblet-persist-checksum")
+    ]
     damaged = bytearray(data)
     damaged[len(data) - DIGEST.size * 3 - 64 - 1000] ^= 0x01  # inside ARRAY
     path.write_bytes(bytes(damaged))
     with pytest.raises(FormatError, match="buffer 0 does not match"):
         load(path)
-    assert not [t for t in threading.enumerate() if t.name.startswith("joblet-hash")]
+    assert not [
+        t for t in threading.enumerate() if t.name.startswith("joblet-persist-checksum")
+    ]
 
 
 def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
@@ -137,4 +141,6 @@ def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
     with pytest.raises(OSError, match="disk gone"):
         _checksums.read_hashed(read_into, memoryview(bytearray(1 << 16)))
     assert len(calls) == 3
-    assert not [t for t in threading.enumerate() if t.name.startswith("joblet-hash")]
+    assert not [
+        t for t in threading.enumerate() if t.name.startswith("joblet-persist-checksum")
+    ]

@@ -46,7 +46,9 @@ class _SliceHasher:
         if nbytes >= BACKGROUND_MIN:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._helper = ThreadPoolExecutor(1, thread_name_prefix="joblet-hash")
+            self._helper = ThreadPoolExecutor(
+                1, thread_name_prefix="joblet-persist-checksum"
+            )
         self._pending: Future[None] | None = None
 
     def update(self, piece: memoryview) -> None:
