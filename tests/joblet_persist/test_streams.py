@@ -19,7 +19,8 @@ import pytest
 
 import joblet_persist
 from joblet_persist import FormatError, TruncatedFileError, dump, load
-from joblet_persist._block_formats import Bz2Blocks, adler32_combine
+from joblet_persist._block_formats import Bz2Blocks
+from joblet_persist._block_zlib import adler32_combine
 from joblet_persist._format import HEADER, Header
 from joblet_persist._streams import DecodedStream
 

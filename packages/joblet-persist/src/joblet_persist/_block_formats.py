@@ -3,9 +3,7 @@
 * gzip: one member per block (RFC 1952 allows any number), each carrying in its
   extra field, as BGZF does, a ``JL`` subfield with the member's total size and
   its raw size (``<II``), so a reader finds every member without inflating.
-* zlib: one zlib stream (RFC 1950) whose deflate data is the blocks compressed
-  independently and full-flushed (byte-aligned, no final bit but on the last),
-  closed by the Adler-32 of the whole, combined from the blocks' own.
+* zlib: in ``_block_zlib``.
 * bz2: one complete bz2 stream per block, in sequence (``bzip2 -d`` and
   ``bz2.decompress`` read concatenated streams). bz2 records no sizes: a
   reader guesses the stream starts (byte-aligned ``BZh[1-9]`` and the block
@@ -42,7 +40,8 @@ GZIP_OVERHEAD = GZIP_HEADER.size + GZIP_TRAILER.size
 DEFLATE_WINDOW = 14
 
 
-def _deflate(block: memoryview, level: int, final: bool) -> bytes:
+def deflate_block(block: memoryview, level: int, final: bool) -> bytes:
+    """Raw deflate data of ``block`` alone: final, or full-flushed (byte-aligned)."""
     engine = zlib.compressobj(level, zlib.DEFLATED, -DEFLATE_WINDOW)
     return engine.compress(block) + engine.flush(
         zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH
@@ -71,7 +70,7 @@ class GzipBlocks(BlockFormat):
     name = "gzip"
 
     def encode(self, block: memoryview, last: bool) -> Encoded:
-        body = _deflate(block, self.level, final=True)
+        body = deflate_block(block, self.level, final=True)
         raw_size = block.nbytes
         total = GZIP_OVERHEAD + len(body)
         header = GZIP_HEADER.pack(
@@ -112,53 +111,6 @@ class GzipBlocks(BlockFormat):
 
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
         return gzip.GzipFile(fileobj=file, mode="rb")  # type: ignore[return-value]
-
-
-# -- zlib ---------------------------------------------------------------------
-
-ADLER_BASE = 65521
-
-
-def adler32_combine(first: int, second: int, second_length: int) -> int:
-    """The Adler-32 of two byte strings joined, from theirs (zlib's algorithm)."""
-    remainder = second_length % ADLER_BASE
-    sum1 = first & 0xFFFF
-    sum2 = (remainder * sum1) % ADLER_BASE
-    sum1 += (second & 0xFFFF) + ADLER_BASE - 1
-    sum2 += (first >> 16) + (second >> 16) + ADLER_BASE - remainder
-    return (sum1 % ADLER_BASE) | ((sum2 % ADLER_BASE) << 16)
-
-
-def zlib_header(level: int) -> bytes:
-    """The two bytes of a zlib stream header: deflate, 32 KiB window, level hint."""
-    hint = 0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3
-    cmf = 0x78
-    flg = hint << 6
-    flg += 31 - (cmf * 256 + flg) % 31
-    return bytes((cmf, flg))
-
-
-class ZlibBlocks(BlockFormat):
-    name = "zlib"
-
-    def header(self, total: int) -> bytes:
-        return zlib_header(self.level)
-
-    def encode(self, block: memoryview, last: bool) -> Encoded:
-        return Encoded(
-            _deflate(block, self.level, final=last), block.nbytes, zlib.adler32(block)
-        )
-
-    def trailer(self, units: list[Written]) -> bytes:
-        check = 1
-        for unit in units:
-            check = adler32_combine(check, unit.check, unit.raw_size)
-        return struct.pack(">I", check)
-
-    def sequential(self, file: IO[bytes]) -> IO[bytes]:
-        from ._codecs import zlib_file
-
-        return zlib_file(file, "rb")
 
 
 # -- bz2 ----------------------------------------------------------------------

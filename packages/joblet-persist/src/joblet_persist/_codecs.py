@@ -16,8 +16,9 @@ import lzma
 import zlib
 from typing import IO, Any
 
-from ._block_formats import Bz2Blocks, GzipBlocks, Lz4Blocks, ZlibBlocks
+from ._block_formats import Bz2Blocks, GzipBlocks, Lz4Blocks
 from ._block_xz import XzBlocks
+from ._block_zlib import ZlibBlocks
 from ._block_zstd import ZSTD_MISSING, ZstdBlocks, zstd_available, zstd_module
 from ._streams import BlockFormat
 from ._wrapper import CompressorWrapper

@@ -8,10 +8,11 @@ sequence (gzip members, lz4 or zstd frames, bz2 streams, xz blocks, full-flushed
 deflate chunks), and the format's framing goes around them.
 
 Reading walks the units from their metadata (member extra fields, frame
-headers) without decompressing, and decompresses them in parallel, each bounded
-by the raw size it declares. A stream whose units say nothing of their sizes
-(one written by another tool) is handed over to the format's sequential
-decoder from that point on.
+headers; for bz2 and zlib, guessed boundaries that decoding confirms) without
+decompressing, and decompresses them in parallel, each bounded by the raw size
+it declares. A stream whose units say nothing of their sizes (one written by
+another tool) is handed over to the format's sequential decoder from that
+point on.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ class BlockFormat:
     """How one compressed format is written and read in independent blocks.
 
     Subclasses set ``name`` and ``block_size`` and implement :meth:`encode`
-    (called on worker threads), :meth:`walk` and :meth:`decode`; ``header`` and
-    ``trailer`` frame the stream where the format needs it.
+    and :meth:`decode` (called on worker threads) and :meth:`walk`; ``header``
+    and ``trailer`` frame the stream where the format needs it, and
+    :meth:`decoded` and :meth:`finish` check what spans units (zlib's one
+    Adler-32).
     """
 
     name = ""
@@ -105,6 +108,12 @@ class BlockFormat:
 
     def decode(self, unit: Unit) -> bytes:
         raise NotImplementedError
+
+    def decoded(self, unit: Unit, data: bytes) -> None:
+        """Called in stream order with each unit's output (checks across units)."""
+
+    def finish(self) -> None:
+        """Called when the walk ended without a handover: check the stream's end."""
 
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
         """A standard-library decoder reading the stream from ``file``."""
@@ -200,23 +209,15 @@ class DecodedStream(io.RawIOBase):
         super().close()
 
     def _units(self) -> Iterator[Unit]:
-        try:
-            for item in self._format.walk(self._source):
-                if isinstance(item, Handover):
-                    self._handover = item
-                    return
-                self._in_flight.append(item)
-                yield item
-        except CODEC_ERRORS as exc:
-            raise codec_error(exc, self._where, self._format.name) from exc
+        for item in self._format.walk(self._source):
+            if isinstance(item, Handover):
+                self._handover = item
+                return
+            self._in_flight.append(item)
+            yield item
 
     def _decode(self, unit: Unit) -> bytes:
-        if unit.raw:
-            return unit.data
-        try:
-            return self._format.decode(unit)
-        except CODEC_ERRORS as exc:
-            raise codec_error(exc, self._where, self._format.name) from exc
+        return unit.data if unit.raw else self._format.decode(unit)
 
     def _decode_all(self) -> Iterator[bytes]:
         if self._threads > 1:
@@ -227,7 +228,7 @@ class DecodedStream(io.RawIOBase):
             for data in ordered_map(
                 self._decode, self._units(), self._threads, self._pool
             ):
-                self._in_flight.popleft()
+                self._format.decoded(self._in_flight.popleft(), data)
                 yield data
         except NotOneUnit:
             # the units from the first misguessed one on, then what the walk
@@ -235,7 +236,9 @@ class DecodedStream(io.RawIOBase):
             head = b"".join(unit.data for unit in self._in_flight)
             self._in_flight.clear()
             self._handover = Handover(head + self._format.unread())
-        if self._handover is not None:
+        if self._handover is None:
+            self._format.finish()
+        else:
             rest = io.BufferedReader(Prepended(self._handover.head, self._source.file))
             self._sequential = self._format.sequential(rest)
 
@@ -249,6 +252,9 @@ class DecodedStream(io.RawIOBase):
             except StopIteration:
                 if self._sequential is None:
                     return 0
+            except CODEC_ERRORS as exc:
+                # what the walk, a decode or a check across units found
+                raise codec_error(exc, self._where, self._format.name) from exc
         n = min(view.nbytes, self._current.nbytes)
         view[:n] = self._current[:n]
         self._current = self._current[n:]
