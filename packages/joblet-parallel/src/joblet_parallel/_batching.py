@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import restore, set_nested
 from ._failures import FailurePolicy, run_task
+
+if TYPE_CHECKING:
+    from ._sent_functions import CallFunctions
 
 Task = tuple[Any, tuple[Any, ...], dict[str, Any]]
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
@@ -40,6 +43,7 @@ class BatchedCalls:
         "max_n_jobs",
         "nested_backend",
         "policy",
+        "sent_functions",
         "time_limit",
     )
 
@@ -68,6 +72,9 @@ class BatchedCalls:
         self.nested_backend = nested_backend
         self.max_n_jobs = max_n_jobs
         self.time_limit: float | None = None
+        # set by the process backend while it pickles the batch: the function
+        # then travels once per call and worker (see _sent_functions)
+        self.sent_functions: CallFunctions | None = None
 
     @classmethod
     def _of_one_function(
@@ -151,7 +158,7 @@ class BatchedCalls:
         settings = (self.nested_backend, self.max_n_jobs, self.policy)
         if self._items is None:
             return BatchedCalls._of_one_function, (
-                self._func,
+                self._sent(self._func),
                 self._args,
                 self._kwargs,
                 self._single,
@@ -164,12 +171,16 @@ class BatchedCalls:
         # Checked with C-level loops: this runs in the parent for every task.
         with_kwargs = any(map(_third, items))
         return BatchedCalls._of_one_function, (
-            funcs[0],
+            self._sent(funcs[0]),
             list(map(_second, items)),
             list(map(_third, items)) if with_kwargs else None,
             False,
             *settings,
         )
+
+    def _sent(self, func: Any) -> Any:
+        functions = self.sent_functions
+        return func if functions is None else functions.reference(func)
 
     def describe(self) -> str:
         """``f(args...)`` of the first task, for error messages."""

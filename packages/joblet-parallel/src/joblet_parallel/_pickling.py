@@ -20,6 +20,7 @@ from typing import Any
 
 from ._errors import TaskPicklingError
 from ._memmapping import BuffersHook, MappedBuffer
+from ._sent_functions import SentFunction
 from ._tempfolders import TempFolderFullError
 
 PROTOCOL = 5
@@ -44,12 +45,12 @@ def _get_pickler_class(with_buffers_hook: bool) -> Any:
         def __init__(
             self,
             file: Any,
-            buffers: list[Any],
+            buffers: list[Any] | None,
             reducers: dict[type, Callable[[Any], Any]] | None,
         ) -> None:
             def keep_buffer(buffer: pickle.PickleBuffer) -> bool:
                 try:
-                    buffers.append(buffer.raw())
+                    buffers.append(buffer.raw())  # type: ignore[union-attr]
                 except BufferError:  # not contiguous: pickled in band
                     return True
                 return False
@@ -59,18 +60,24 @@ def _get_pickler_class(with_buffers_hook: bool) -> Any:
                 self.dispatch_table = collections.ChainMap(
                     reducers, cloudpickle.Pickler.dispatch_table
                 )
-            super().__init__(file, protocol=PROTOCOL, buffer_callback=keep_buffer)
+            super().__init__(
+                file,
+                protocol=PROTOCOL,
+                buffer_callback=keep_buffer if buffers is not None else None,
+            )
 
     class BuffersTaskPickler(TaskPickler):
         def __init__(
             self,
             file: Any,
-            buffers: list[Any],
+            buffers: list[Any] | None,
             reducers: dict[type, Callable[[Any], Any]],
         ) -> None:
             reducers = dict(reducers)
             self._reduce_buffers = reducers.pop(BuffersHook)
             reducers[MappedBuffer] = MappedBuffer.__reduce__
+            # a sent function's bytes travel out of band, never as a file
+            reducers[SentFunction] = SentFunction.__reduce__
             super().__init__(file, buffers, reducers)
 
         def reducer_override(self, obj: Any) -> Any:
@@ -97,6 +104,16 @@ def dumps(
     cls = _get_pickler_class(bool(reducers) and BuffersHook in reducers)  # type: ignore[operator]
     cls(file, buffers, reducers).dump(obj)
     return file.getvalue(), buffers
+
+
+def dumps_in_band(
+    obj: Any, reducers: dict[type, Callable[[Any], Any]] | None = None
+) -> bytes:
+    """Pickle ``obj`` as tasks are pickled, its buffers inside the bytes."""
+    file = io.BytesIO()
+    cls = _get_pickler_class(bool(reducers) and BuffersHook in reducers)  # type: ignore[operator]
+    cls(file, None, reducers).dump(obj)
+    return file.getvalue()
 
 
 def dumps_task(

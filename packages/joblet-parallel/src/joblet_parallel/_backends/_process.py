@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from .._batching import BatchedCalls
 from .._cpu import cpu_count
 from .._validation import refuse_unknown_options
 from ._auto_batching import AutoBatchingMixin
@@ -81,6 +82,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
         self._set_worker_options(forward_output, prefix_output, max_tasks_per_child)
         self._output: Any = None
+        self._functions: Any = None  # CallFunctions of the running call
         self.idle_worker_timeout = idle_worker_timeout
         self.initializer = initializer
         self.initargs = tuple(initargs)
@@ -113,7 +115,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         clone = copy.copy(self)
         clone._pool, clone._memmapper, clone.parallel = None, None, None
         clone._call_jobs = set()
-        clone._output = None
+        clone._output = clone._functions = None
         clone.reducers = dict(self.reducers)
         return clone
 
@@ -179,9 +181,18 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     ) -> Any:
         from .._pickling import dumps_task
 
-        payload = dumps_task(func, self._task_reducers(self.reducers))
         if self._output is None:
             self.start_call()
+        reducers = self._task_reducers(self.reducers)
+        functions = self._functions
+        if isinstance(func, BatchedCalls):
+            functions.reducers = reducers
+            func.sent_functions = functions
+        try:
+            payload = dumps_task(func, reducers)
+        finally:
+            if isinstance(func, BatchedCalls):
+                func.sent_functions = None
         job = self._pool.submit(
             payload,
             callback,
@@ -189,6 +200,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             output=self._output,
             n_tasks=len(func) if hasattr(func, "__len__") else 1,
             time_limit=getattr(func, "time_limit", None),
+            functions=functions.keys_in(payload[1]),
         )
         self._call_jobs.add(job)
         return job
@@ -199,14 +211,17 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
 
     def start_call(self) -> None:
         from .._executor import OutputSink
+        from .._pickling import dumps_in_band
+        from .._sent_functions import CallFunctions
 
         self._call_jobs = set()
         # One sink per call: a warning repeated by many tasks shows once a call.
         self._output = OutputSink(self.forward_output, self.prefix_output)
+        self._functions = CallFunctions(dumps_in_band)
 
     def stop_call(self) -> None:
         self._call_jobs = set()
-        self._output = None
+        self._output = self._functions = None
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
         """Cancel queued batches; kill the workers still running this call's tasks."""

@@ -30,6 +30,7 @@ class Job:
         "done",
         "duration",
         "error",
+        "functions",
         "id",
         "main",
         "n_tasks",
@@ -49,9 +50,12 @@ class Job:
         output: OutputSink,
         n_tasks: int = 1,
         time_limit: float | None = None,
+        functions: list[tuple[int, str]] | None = None,
     ) -> None:
         self.id = job_id
         self.main, self.buffers = payload
+        # (buffer index, key) of the sent functions among the buffers
+        self.functions = functions or []
         self.callback = callback
         self.describe = describe
         self.output = output

@@ -25,6 +25,7 @@ from queue import SimpleQueue
 from typing import Any
 
 from .._errors import TaskTimeoutError, TerminatedWorkerError
+from .._sent_functions import HeldFunctions, buffers_for
 from ._job import CancelledBatchError, Job, report_callback_error
 from ._output import OutputSink
 from ._remote_errors import describe_exit, rebuild_error, unreadable_result
@@ -45,6 +46,7 @@ class _Worker:
     __slots__ = (
         "fd_result",
         "fd_task",
+        "held_functions",
         "killed",
         "number",
         "outstanding",
@@ -77,6 +79,8 @@ class _Worker:
         self.sink = sink  # where output goes between batches (last job's call)
         self.tasks_done = 0
         self.ready = False  # booted (interpreter, imports, initializer)
+        # the functions this worker received (the writer applies the rule)
+        self.held_functions = HeldFunctions()
 
 
 class WorkerPool:
@@ -236,6 +240,7 @@ class WorkerPool:
                 main, buffers = item.main, item.buffers
                 if item.cancelled or main is None:
                     continue
+                buffers = buffers_for(buffers, item.functions, worker.held_functions)
                 write_frame(fd, item.id, main, buffers)
         except OSError:
             pass  # the worker died; the reader reports it
@@ -399,13 +404,16 @@ class WorkerPool:
         output: OutputSink | None = None,
         n_tasks: int = 1,
         time_limit: float | None = None,
+        functions: list[tuple[int, str]] | None = None,
     ) -> Job:
         """Queue a pickled batch; ``callback(job)`` runs when it finishes.
 
         ``output`` says where the output of its tasks goes (forwarded to this
         process's streams by default); ``n_tasks`` counts toward
         ``max_tasks_per_child``; past ``time_limit`` seconds of running, its
-        worker is killed and the job fails with ``TimeoutError``.
+        worker is killed and the job fails with ``TimeoutError``;
+        ``functions`` are the ``(buffer index, key)`` of the functions sent once
+        per worker (see ``_sent_functions``).
         """
         with self._lock:
             if self.closed:
@@ -418,6 +426,7 @@ class WorkerPool:
                 output if output is not None else self._default_sink,
                 n_tasks,
                 time_limit,
+                functions,
             )
             self._next_id += 1
             alive = self._alive()
