@@ -393,7 +393,7 @@ def test_manager_proxies_work_in_workers_of_a_reused_pool():
     import multiprocessing
 
     Parallel(n_jobs=2)(delayed(getpid)(i) for i in range(2))  # pool exists first
-    with multiprocessing.Manager() as manager:
+    with multiprocessing.get_context("forkserver").Manager() as manager:
         shared = manager.dict()
         Parallel(n_jobs=2)(delayed(put_square)(shared, i) for i in range(4))
         assert dict(shared) == {i: i * i for i in range(4)}

@@ -428,7 +428,7 @@ def append_to_proxy(shared, value):
 
 @pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
 def test_manager_proxy_as_task_argument(lib, backend):
-    with multiprocessing.Manager() as manager:
+    with multiprocessing.get_context("forkserver").Manager() as manager:
         shared = manager.list()
         out = lib.Parallel(n_jobs=2, backend=backend)(
             lib.delayed(append_to_proxy)(shared, i) for i in range(4)
