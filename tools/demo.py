@@ -103,7 +103,7 @@ class Demo:
         )
         times = alternate(
             {
-                "xxh3_128": lambda: joblet.hash(array),
+                "xxh3_128": lambda: joblet.hash(array, hash_name="xxh3_128"),
                 "md5": lambda: joblet.hash(array, hash_name="md5"),
                 "joblib": lambda: joblib.hash(array),
             },
