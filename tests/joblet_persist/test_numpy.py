@@ -1,4 +1,4 @@
-"""numpy arrays: raw aligned storage, memory mapping, the seed's examples."""
+"""numpy arrays: raw aligned storage, memory mapping, the examples of joblib 0.13's documentation."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def test_numpy_scalars_and_pickled_numpy_files(tmp_path):
     assert load(tmp_path / "p.pkl").tolist() == [0, 1, 2, 3, 4]
 
 
-def test_seed_simple_example(tmp_path):
+def test_joblib_013_docs_simple_example(tmp_path):
     import os
 
     filename = os.path.join(tmp_path, "test.joblib")
@@ -160,7 +160,7 @@ def test_seed_simple_example(tmp_path):
         assert repr(load(filename + suffix)) == repr(to_persist)
 
 
-def test_seed_lz4_example(tmp_path):
+def test_joblib_013_docs_lz4_example(tmp_path):
     pytest.importorskip("lz4")
     filename = str(tmp_path / "test.joblib")
     to_persist = [("a", [1, 2, 3]), ("b", np.arange(10))]
@@ -168,7 +168,7 @@ def test_seed_lz4_example(tmp_path):
     assert repr(load(filename + ".lz4")) == repr(to_persist)
 
 
-def test_seed_memmap_example(tmp_path):
+def test_joblib_013_docs_memmap_example(tmp_path):
     large_array = np.ones(int(1e6))
     filename = str(tmp_path / "large_array.mmap")
     _ = dump(large_array, filename)

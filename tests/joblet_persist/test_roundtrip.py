@@ -297,7 +297,7 @@ def test_public_api():
         assert hasattr(joblet_persist, name)
 
 
-def test_seed_compressed_examples_without_numpy(tmp_path):
+def test_joblib_013_docs_compressed_examples_without_numpy(tmp_path):
     to_persist = [("a", [1, 2, 3]), ("b", list(range(10)))]
     filename = str(tmp_path / "test.joblib")
     assert dump(to_persist, filename + ".compressed", compress=True) == [
