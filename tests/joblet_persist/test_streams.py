@@ -394,22 +394,8 @@ def test_missing_zstd_names_the_extra(monkeypatch, tmp_path):
         dump(1, tmp_path / "x.zst")
 
 
-def _decode_counting(monkeypatch):
-    """The sizes of the units DecodedStream decodes on its threads."""
-    decoded = []
-    original = DecodedStream._decode
-
-    def counting(self, unit):
-        decoded.append(len(unit.data))
-        return original(self, unit)
-
-    monkeypatch.setattr(DecodedStream, "_decode", counting)
-    return decoded
-
-
-def test_bz2_streams_in_sequence_decode_in_parallel(dumped, monkeypatch, tmp_path):
+def test_bz2_streams_in_sequence_decode_in_parallel(dumped, decoded, tmp_path):
     _, data, plain = dumped
-    decoded = _decode_counting(monkeypatch)
     path = tmp_path / "x.bz2"
     dump(data, path, compress=("bz2", 1))  # 400 kB streams: several
     assert_same(load(path), data)

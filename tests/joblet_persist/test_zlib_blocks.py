@@ -23,20 +23,6 @@ def plain(tmp_path_factory):
     return path.read_bytes()
 
 
-@pytest.fixture
-def decoded(monkeypatch):
-    """The sizes of the pieces decoded in parallel (on DecodedStream's threads)."""
-    sizes = []
-    original = DecodedStream._decode
-
-    def counting(self, unit):
-        sizes.append(len(unit.data))
-        return original(self, unit)
-
-    monkeypatch.setattr(DecodedStream, "_decode", counting)
-    return sizes
-
-
 def decode(stored: bytes) -> bytes:
     with DecodedStream(io.BytesIO(stored), ZlibBlocks(3), "x") as stream:
         return stream.read()
