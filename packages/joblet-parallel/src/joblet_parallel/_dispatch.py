@@ -56,6 +56,7 @@ class _Batch:
         "parts_left",
         "reasons",
         "result",
+        "seq",
         "size",
         "started",
         "waited_since",
@@ -81,6 +82,11 @@ class _Batch:
         self.job: Any = None
         self.started = time.monotonic()
         self.waited_since = 0.0
+        self.seq = 0  # position in the input, in batches
+
+
+#: What :meth:`CallDispatch.run` yields first when asked to announce its start.
+STARTED = object()
 
 
 class CallDispatch:
@@ -105,6 +111,9 @@ class CallDispatch:
         self.completed: deque[_Batch] = deque()  # done, for generator_unordered
         self.ready: deque[BatchedCalls] = deque()  # taken from the input, not sent
         self.error: BaseException | None = None
+        # The batch whose task raised self.error: a generator hands over the
+        # batches before it first (as joblib), then raises.
+        self.failed: _Batch | None = None
         self.aborted = False
         self.consumed = 0  # batches handed to the caller
         self.dispatching: int | None = None  # thread id inside dispatch()
@@ -190,6 +199,7 @@ class CallDispatch:
                 break
             batch = _Batch(len(calls), calls if self.recover else None)
             with self.lock:
+                batch.seq = p._n_dispatched_batches
                 self.jobs.append(batch)
                 p._n_dispatched_batches += 1
                 p._n_dispatched_tasks += len(calls)
@@ -206,11 +216,12 @@ class CallDispatch:
     def _callback_for(self, batch: _Batch) -> Callable[[Any], None]:
         return lambda out: self.on_done(batch, out)
 
-    def fail(self, error: BaseException) -> None:
-        """Record the call's first error and wake the caller."""
+    def fail(self, error: BaseException, batch: _Batch | None = None) -> None:
+        """Record the call's first error (raised by a task of ``batch``, if
+        given) and wake the caller."""
         with self.lock:
             if self.error is None:
-                self.error = error
+                self.error, self.failed = error, batch
             self.lock.notify_all()
 
     # -- completion (in the backend's callback threads) ------------------------
@@ -256,7 +267,7 @@ class CallDispatch:
             if error is None:
                 p._n_completed_tasks += batch.size
             elif self.error is None:
-                self.error = error
+                self.error, self.failed = error, batch
             p._n_completed_batches += 1
             if not self.ordered:
                 self.completed.append(batch)
@@ -312,7 +323,7 @@ class CallDispatch:
     ) -> None:
         """One task of a split batch is done; the batch is when all are."""
         if error is not None:
-            self.fail(error)
+            self.fail(error, part.parent)
             return
         parent = part.parent
         assert parent is not None
@@ -342,9 +353,13 @@ class CallDispatch:
             self.fail(exc)
 
     # -- the caller's side -----------------------------------------------------
-    def run(self) -> Iterator[list[Any]]:
+    def run(self, announce: bool = False) -> Iterator[Any]:
         """Yield the results, a batch's list at a time (in the order
-        ``return_as`` asks for)."""
+        ``return_as`` asks for).
+
+        With ``announce``, first yield :data:`STARTED` once the first batches
+        are dispatched: a generator call returns then, whatever its tasks do.
+        """
         p = self.parallel
         self.backend.start_call()
         try:
@@ -355,10 +370,14 @@ class CallDispatch:
             else:
                 p._pre_dispatch_tasks = self.ahead or 0
             self.dispatch()
+            if announce:
+                yield STARTED
             with self.backend.retrieval_context():
                 while True:
                     batch = self.wait_for_next_batch()
-                    if self.error is not None:
+                    if batch is not None and batch.error is not None:
+                        raise batch.error
+                    if batch is None and self.error is not None:
                         raise self.error
                     if batch is None:
                         if self._advance_without_batch():
@@ -383,13 +402,15 @@ class CallDispatch:
         p = self.parallel
         with self.lock:
             while True:
-                if self.error is not None:
+                if self.error is not None and not self._holding_error():
                     return None
                 if self.ordered:
                     if self.jobs and self.jobs[0].done:
                         return self.jobs.popleft()
-                elif self.completed:
-                    return self.completed.popleft()
+                else:
+                    batch = self._next_completed()
+                    if batch is not None:
+                        return batch
                 if not self.jobs and p._exhausted and not self.ready:
                     return None
                 pending_head = _first_pending(self.jobs)
@@ -407,6 +428,24 @@ class CallDispatch:
                 self.lock.wait(wait)
                 if p._progress is not None:
                     return None
+
+    def _holding_error(self) -> bool:
+        """Whether a generator still has batches to hand over before the one
+        whose task raised the call's error (then it waits for them)."""
+        failed = self.failed
+        if failed is None or not self.lazy_output or self.error is not failed.error:
+            return False
+        return any(batch.seq < failed.seq for batch in self.jobs)
+
+    def _next_completed(self) -> _Batch | None:
+        """The next completed batch (``generator_unordered``); after an error,
+        only the batches before the failed one."""
+        failed = self.failed if self.error is not None else None
+        while self.completed:
+            batch = self.completed.popleft()
+            if failed is None or batch.seq < failed.seq:
+                return batch
+        return None
 
     def _time_left(self, head: _Batch) -> float:
         """Seconds the oldest pending batch may still take under ``timeout``."""

@@ -18,7 +18,7 @@ from ._backends import (
     release_backend,
 )
 from ._config import get_config
-from ._dispatch import CallDispatch
+from ._dispatch import STARTED, CallDispatch
 from ._failures import (
     FailurePolicy,
     check_call_support,
@@ -366,8 +366,9 @@ class Parallel:
                     return output
                 outputs = self._sequential(iterable)
             else:
-                batches = self._parallel(iter(iterable), n_jobs)
-                if self.return_as == "list":
+                lazy = self.return_as != "list"
+                batches = CallDispatch(self, iter(iterable), n_jobs).run(lazy)
+                if not lazy:
                     output = []
                     for results in batches:  # a batch at a time: no per-task yield
                         output.extend(results)
@@ -375,18 +376,13 @@ class Parallel:
                 outputs = _each_result(batches)
             if self.return_as == "list":
                 return list(outputs)
-            generator = outputs
-            next_item = next(generator, _END)  # start the work now, as joblib does
-            return self._resume(next_item, generator)
+            # Start the work now, as joblib does; a task's error is raised by
+            # the generator in the task's place, never by the call.
+            next(outputs)
+            return outputs
         except BaseException:
             self._finish_call()
             raise
-
-    def _resume(self, first: Any, generator: Iterator[Any]) -> Iterator[Any]:
-        if first is _END:
-            return
-        yield first
-        yield from generator
 
     def _reset_counters(self) -> None:
         self._n_completed_tasks = 0
@@ -425,7 +421,11 @@ class Parallel:
             release_backend(self._backend)
 
     def _sequential(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """The tasks run one by one as the output is consumed; first yields
+        :data:`STARTED` (unless the output is a list)."""
         try:
+            if self.return_as != "list":
+                yield STARTED
             for func, args, kwargs in iterable:
                 self._n_dispatched_tasks += 1
                 self._n_dispatched_batches += 1
@@ -445,18 +445,15 @@ class Parallel:
                 self._progress.close()
             self._finish_call()
 
-    def _parallel(self, iterator: Iterator[Any], n_jobs: int) -> Iterator[list[Any]]:
-        return CallDispatch(self, iterator, n_jobs).run()
 
-
-_END = object()
-
-
-def _each_result(batches: Iterator[list[Any]]) -> Iterator[Any]:
-    """The results of ``batches`` one by one; closing this closes ``batches``
-    (which aborts the call)."""
+def _each_result(batches: Iterator[Any]) -> Iterator[Any]:
+    """The results of ``batches`` one by one (passing :data:`STARTED` on);
+    closing this closes ``batches`` (which aborts the call)."""
     try:
         for results in batches:
+            if results is STARTED:
+                yield STARTED
+                continue
             yield from results
     finally:
         batches.close()  # type: ignore[attr-defined]
