@@ -233,3 +233,12 @@ def test_adaptive_cluster_starting_at_zero_workers_scales_up():
             assert Parallel()(delayed(square)(i) for i in range(6)) == [
                 i * i for i in range(6)
             ]
+
+
+def test_dask_is_listed_and_suggested_among_backend_names():
+    from joblet_parallel import Parallel, UnknownBackendError
+
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend="dasc")
+    assert "did you mean 'dask'?" in str(info.value)
+    assert "'dask'" in str(info.value).split("known:")[1]

@@ -3,6 +3,7 @@ progress, errors, configuration and backend registration."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import sys
 import threading
@@ -332,13 +333,27 @@ def test_unknown_backends(monkeypatch):
     import importlib.metadata
 
     # As if joblet-dask were not installed.
-    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group, name: [])
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kwargs: [])
     monkeypatch.delitem(joblet_parallel._registry._factories, "dask", raising=False)
     with pytest.raises(UnknownBackendError, match="pip install joblet-dask") as info:
         parallel_backend("dask")
     assert isinstance(info.value, KeyError)
-    with pytest.raises(ValueError, match="Invalid backend: 'nope'"):
+    with pytest.raises(ValueError, match="unknown parallel backend 'nope'"):
         Parallel(backend="nope")
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("lokky", "loky"), ("threads", "threading")]
+)
+def test_a_backend_typo_suggests_the_closest_name(typo, meant):
+    with pytest.raises(UnknownBackendError) as info:
+        Parallel(backend=typo)
+    message = str(info.value)
+    assert f"did you mean {meant!r}?" in message
+    # plug-ins such as joblet-dask are listed when installed
+    group = joblet_parallel._registry.ENTRY_POINT_GROUP
+    for entry_point in importlib.metadata.entry_points(group=group):
+        assert repr(entry_point.name) in message
 
 
 def test_entry_point_backends_are_looked_up_at_call_time(monkeypatch):

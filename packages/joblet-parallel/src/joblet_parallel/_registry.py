@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from joblet_hash.names import unknown_name_message
+
 from ._errors import UnknownBackendError
 
 ENTRY_POINT_GROUP = "joblet.parallel_backends"
@@ -95,6 +97,18 @@ def _from_entry_points(name: str) -> Callable[..., Any] | None:
     return None
 
 
+def _plugin_names() -> set[str]:
+    """The names declared in the entry point group (installed plug-ins)."""
+    from importlib.metadata import entry_points
+
+    try:
+        return {
+            entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)
+        }
+    except Exception:  # a broken distribution's metadata: list what we know
+        return set()
+
+
 def get_backend_factory(name: str) -> Callable[..., Any]:
     """The factory registered for ``name``, loading plug-ins on first use."""
     factory = _factories.get(name)
@@ -106,7 +120,7 @@ def get_backend_factory(name: str) -> Callable[..., Any]:
     factory = _from_entry_points(name)
     if factory is not None:
         return factory
-    known = sorted({*builtins, *_factories})
+    known = {*builtins, *_factories, *_plugin_names()}
     hint = ""
     if name in _KNOWN_PLUGINS:
         hint = (
@@ -114,7 +128,7 @@ def get_backend_factory(name: str) -> Callable[..., Any]:
             f"pip install {_KNOWN_PLUGINS[name]}"
         )
     raise UnknownBackendError(
-        f"Invalid backend: {name!r}; expected one of {known} or a name registered "
-        f"with register_parallel_backend() or declared in the {ENTRY_POINT_GROUP!r} "
-        f"entry point group.{hint}"
+        f"{unknown_name_message('parallel backend', name, known)} (or register one "
+        f"with register_parallel_backend() or in the {ENTRY_POINT_GROUP!r} entry "
+        f"point group).{hint}"
     )
