@@ -28,6 +28,9 @@ from joblet_memory._signing import (
 )
 
 KEY = b"k" * 32
+# A local cache shared with a group: others could plant files, so it signs.
+# (A folder only its user can write is read as it is: see test_trust.py.)
+SHARED = {"permissions": "group"}
 
 
 def double(x):
@@ -54,7 +57,7 @@ class Planted:
 def location(request, tmp_path):
     """``(location, backend_options)`` of an empty cache on each kind of store."""
     if request.param == "local":
-        return str(tmp_path / "cache"), {}
+        return str(tmp_path / "cache"), dict(SHARED)
     if request.param == "memory":
         request.getfixturevalue("fsspec_required")
         return f"memory://joblet-{uuid.uuid4().hex}", {}
@@ -140,7 +143,7 @@ def test_tampered_pickle_stream_is_refused(location):
 
 def test_signature_is_bound_to_its_entry(tmp_path):
     """A signed result copied over another entry is refused (no swapping)."""
-    memory = Memory(tmp_path, verbose=0)
+    memory = Memory(tmp_path, verbose=0, backend_options=SHARED)
     cached = memory.cache(double)
     cached(1), cached(2)
     one, two = sorted(memory.store_backend.get_items(), key=lambda i: i.path)
@@ -151,20 +154,26 @@ def test_signature_is_bound_to_its_entry(tmp_path):
 
 
 def test_another_key_is_named(tmp_path):
-    Memory(tmp_path, verbose=0, signing_key=KEY).cache(double)(3)
-    other = Memory(tmp_path, verbose=0, signing_key=b"o" * 32).cache(double)
+    Memory(tmp_path, verbose=0, backend_options=SHARED, signing_key=KEY).cache(double)(
+        3
+    )
+    other = Memory(
+        tmp_path, verbose=0, backend_options=SHARED, signing_key=b"o" * 32
+    ).cache(double)
     with pytest.warns(CacheWarning, match="signed with another key"):
         assert other(3) == 6
 
 
 def test_unsigned_cache_needs_trust_unsigned(tmp_path):
     """A cache written before signing: refused, unless trust_unsigned=True."""
-    cached = Memory(tmp_path, verbose=0).cache(double)
+    cached = Memory(tmp_path, verbose=0, backend_options=SHARED).cache(double)
     cached(5)
-    item = entry_of(Memory(tmp_path, verbose=0), double)
+    item = entry_of(Memory(tmp_path, verbose=0, backend_options=SHARED), double)
     output = pathlib.Path(item.path, "output.pkl")
     joblet_persist.dump("old value", output)  # as an older joblet wrote it
-    trusting = Memory(tmp_path, verbose=0, trust_unsigned=True).cache(double)
+    trusting = Memory(
+        tmp_path, verbose=0, backend_options=SHARED, trust_unsigned=True
+    ).cache(double)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert trusting(5) == "old value"
@@ -173,8 +182,12 @@ def test_unsigned_cache_needs_trust_unsigned(tmp_path):
 
 
 def test_trust_unsigned_still_refuses_a_wrong_signature(tmp_path):
-    Memory(tmp_path, verbose=0, signing_key=KEY).cache(double)(5)
-    trusting = Memory(tmp_path, verbose=0, trust_unsigned=True).cache(double)
+    Memory(tmp_path, verbose=0, backend_options=SHARED, signing_key=KEY).cache(double)(
+        5
+    )
+    trusting = Memory(
+        tmp_path, verbose=0, backend_options=SHARED, trust_unsigned=True
+    ).cache(double)
     with pytest.warns(CacheWarning, match="another key"):
         assert trusting(5) == 10
 
@@ -182,7 +195,7 @@ def test_trust_unsigned_still_refuses_a_wrong_signature(tmp_path):
 def test_raw_array_buffers_are_not_signed(tmp_path):
     """Arrays are data, never executed: only header, table and pickle are signed."""
     np = pytest.importorskip("numpy")
-    memory = Memory(tmp_path, verbose=0, mmap_mode="r")
+    memory = Memory(tmp_path, verbose=0, backend_options=SHARED, mmap_mode="r")
     cached = memory.cache(arange)
     cached(1000)
     item = entry_of(memory, arange)
@@ -339,7 +352,7 @@ def test_mac_is_standard_hmac_sha256(key):
 @pytest.mark.timeout(60)
 def test_a_remembered_file_changed_in_place_is_verified_again(tmp_path):
     """Hits skip re-checking a settled, verified file only while it is unchanged."""
-    memory = Memory(tmp_path, verbose=0)
+    memory = Memory(tmp_path, verbose=0, backend_options=SHARED)
     cached = memory.cache(double)
     cached("abc")
     output = pathlib.Path(entry_of(memory, double).path, "output.pkl")
@@ -364,7 +377,7 @@ DAMAGE = textwrap.dedent(
     def double(x):
         return 2 * x
 
-    memory = Memory(sys.argv[1], verbose=0)
+    memory = Memory(sys.argv[1], verbose=0, backend_options={"permissions": "group"})
     cached = memory.cache(double)
     cached(7)
     [item] = memory.store_backend.get_items()

@@ -25,7 +25,7 @@ from joblet_persist import Compress
 from ._limits import CacheItemInfo
 from ._locking import entry_lock
 from ._serialize import OUTPUT_NAME, read_output, write_output, write_text
-from ._signing import SignatureError
+from ._signing import SignatureError, Signer
 from ._store import (
     CACHE_FOLDER,
     FUNC_CODE_NAME,
@@ -36,6 +36,7 @@ from ._store import (
     metadata_text,
     parse_metadata,
 )
+from ._trust import why_not_private
 
 GITIGNORE_TEXT = (
     "# Created by joblet-memory: everything in this folder is a cache.\n*\n"
@@ -72,6 +73,8 @@ class FileSystemStoreBackend(StoreBackendBase):
         self.location = ""
         self.folder_mode, self.file_mode = PERMISSIONS["private"]
         self._root_ready = False
+        self._not_private: str | None = None
+        self._trust_checked = False
 
     def configure(
         self,
@@ -92,6 +95,24 @@ class FileSystemStoreBackend(StoreBackendBase):
             )
         self.folder_mode, self.file_mode = PERMISSIONS[options["permissions"]]
         self.location = os.path.join(os.fspath(location), CACHE_FOLDER)
+        self._trust_checked = False
+
+    # -- trust ----------------------------------------------------------------------
+
+    def why_signed(self) -> str | None:
+        """Why this store signs its entries, or None when it reads them as they are."""
+        if self.signer.opted_in:
+            return "a signing key was chosen (signing_key= or JOBLET_CACHE_KEY)"
+        if self.folder_mode != PERMISSIONS["private"][0]:
+            return "permissions='group': the cache is shared with a group"
+        if not self._trust_checked:
+            self._not_private = why_not_private(self.location)
+            # judged again once the store has created its folder
+            self._trust_checked = os.path.isdir(self.location)
+        return self._not_private
+
+    def entry_signer(self) -> Signer | None:
+        return self.signer if self.why_signed() is not None else None
 
     # -- paths --------------------------------------------------------------------
 
@@ -159,7 +180,9 @@ class FileSystemStoreBackend(StoreBackendBase):
     def load_item(self, call_id: CallId, mmap_mode: str | None = None) -> Any:
         path = os.path.join(self.location, call_id[0], call_id[1], OUTPUT_NAME)
         try:
-            return read_output(path, mmap_mode, self.signer, entry_name(call_id))
+            return read_output(
+                path, mmap_mode, self.entry_signer(), entry_name(call_id)
+            )
         except (FileNotFoundError, NotADirectoryError):
             raise KeyError(
                 f"Non-existing cache value (may have been cleared).\nFile {path} does not exist"
@@ -167,13 +190,16 @@ class FileSystemStoreBackend(StoreBackendBase):
 
     def verify_item(self, call_id: CallId) -> str | None:
         path = self.output_path(call_id)
+        signer = self.entry_signer()
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             raise KeyError(f"no cached value at {self._entry(call_id)}") from None
         with open(fd, "rb") as handle:
+            if signer is None:
+                return None  # a private folder: read as it is
             try:
-                self.signer.verify_file(handle, entry_name(call_id))
+                signer.verify_file(handle, entry_name(call_id))
             except SignatureError as error:
                 return str(error)
         return None
@@ -208,7 +234,12 @@ class FileSystemStoreBackend(StoreBackendBase):
         entry = self._make_folders(entry_name(call_id))
         output = os.path.join(entry, OUTPUT_NAME)
         write_output(
-            value, output, compress, self.signer, entry_name(call_id), self.file_mode
+            value,
+            output,
+            compress,
+            self.entry_signer(),
+            entry_name(call_id),
+            self.file_mode,
         )
         size = os.stat(output).st_size
         text = metadata_text(metadata, size)

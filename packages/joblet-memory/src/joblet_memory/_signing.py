@@ -17,10 +17,17 @@ compressed or foreign file the region is the whole file before the trailer.
 joblet-persist ignores bytes after the end its header announces, so a signed
 file is still an ordinary joblet-persist file.
 
+Which stores sign is decided by :mod:`joblet_memory._trust` (a folder only
+the user can write is read without signatures, as joblib's). A store that does
+not sign still reads signed files: :func:`body_size` tells where the result
+file ends and the trailer begins.
+
 The key comes from ``Memory(signing_key=...)``, else the ``JOBLET_CACHE_KEY``
 environment variable, else a key file created once (mode 0600) in the user's
 configuration folder (``$XDG_CONFIG_HOME/joblet/cache-key``, by default
 ``~/.config/joblet/cache-key``; ``%APPDATA%\\joblet\\cache-key`` on Windows).
+The key file is refused when it is a symbolic link, not owned by the user or
+readable by others.
 """
 
 from __future__ import annotations
@@ -69,12 +76,39 @@ def key_file_path() -> str:
     return os.path.join(user_folder("config"), KEY_FILE_NAME)
 
 
+def _read_key_file(path: str) -> bytes:
+    """The key file's text, refused unless it is the user's own private file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise PermissionError(
+                f"the signing key file {path} is owned by another user (uid "
+                f"{info.st_uid}); a key someone else controls signs nothing. Delete "
+                f"it to have a new key created, or set {KEY_ENV}"
+            )
+        if hasattr(os, "getuid") and info.st_mode & 0o077:
+            raise PermissionError(
+                f"the signing key file {path} has mode {info.st_mode & 0o777:o}, "
+                f"readable by others who could then forge entries; run "
+                f"`chmod 600 {path}` (or delete it to have a new key created)"
+            )
+        return handle.read().strip()
+
+
 def _read_or_create_key_file(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().strip()
+        text = _read_key_file(path)
     except FileNotFoundError:
         text = b""
+    except OSError:
+        if os.path.islink(path):  # O_NOFOLLOW refused it
+            raise PermissionError(
+                f"the signing key file {path} is a symbolic link; joblet reads only "
+                f"a regular file it created (mode 0600). Replace the link with the "
+                f"key file itself, or set {KEY_ENV}"
+            ) from None
+        raise
     if not text:
         folder = os.path.dirname(path)
         os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -91,8 +125,7 @@ def _read_or_create_key_file(path: str) -> bytes:
                 pass
         finally:
             os.unlink(temporary)
-        with open(path, "rb") as handle:
-            text = handle.read().strip()
+        text = _read_key_file(path)
     if len(text) < MIN_KEY_BYTES:
         raise ValueError(
             f"the signing key file {path} holds {len(text)} bytes, fewer than "
@@ -162,6 +195,11 @@ class Signer:
     def is_default(self) -> bool:
         """No explicit key and no trust of unsigned entries."""
         return self.explicit_key is None and not self.trust_unsigned
+
+    @property
+    def opted_in(self) -> bool:
+        """A key was chosen (``signing_key=`` or ``JOBLET_CACHE_KEY``): always sign."""
+        return self.explicit_key is not None or bool(os.environ.get(KEY_ENV))
 
     @property
     def key(self) -> bytes:
@@ -280,11 +318,21 @@ class Signer:
         if size >= TRAILER_SIZE:
             handle.seek(size - TRAILER_SIZE)
             tail = handle.read(TRAILER_SIZE)
-        body_size = size - TRAILER_SIZE if tail.endswith(TRAILER_MAGIC) else size
+        body = body_size(size, tail)
         handle.seek(0)
-        region = read_region(handle, body_size)
+        region = read_region(handle, body)
         handle.seek(0)
         self.check(entry, region, tail)
+
+
+def body_size(size: int, tail: bytes) -> int:
+    """How many bytes of a file of ``size`` bytes, ending in ``tail``, are its dump.
+
+    A signed file ends with the trailer; an unsigned one is all dump.
+    """
+    if size >= TRAILER_SIZE and tail.endswith(TRAILER_MAGIC):
+        return size - TRAILER_SIZE
+    return size
 
 
 def region_length(head: bytes, body_size: int) -> int:

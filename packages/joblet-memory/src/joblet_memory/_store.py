@@ -143,6 +143,15 @@ class StoreBackendBase(ABC):
     def get_items(self, func_id: str | None = None) -> list[CacheItemInfo]:
         """Every complete entry (of one function when ``func_id`` is given)."""
 
+    def entry_signer(self) -> Signer | None:
+        """The signer of this store's entries, or None when they need no signature.
+
+        Remote and shared stores sign (the default); the local store reads a
+        folder only its user can write without signatures (see
+        :mod:`joblet_memory._trust`).
+        """
+        return self.signer
+
     def item_location(self, call_id: CallId) -> str:
         """A human-readable address of the entry, for messages."""
         return f"{self.location}/{call_id[0]}/{call_id[1]}"
