@@ -35,6 +35,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tools"))
 from check_layers import read_distributions  # noqa: E402
+from leftovers import RUN_TMPDIR_ENV, Place, Watch  # noqa: E402
 
 WHEELHOUSE = ROOT / "wheelhouse"
 # The Pythons joblet supports (the packages' classifiers say the same).
@@ -157,32 +158,30 @@ def _install_everything(session: nox.Session, why: str, *extra: str) -> None:
 
 @contextlib.contextmanager
 def _nothing_left_behind(session: nox.Session) -> Iterator[dict[str, str]]:
-    """Give the session a private temp dir; fail if it or /dev/shm gain entries.
+    """Give the session a private temp dir; fail if the run leaves files behind.
 
-    Yields the environment to run the commands with (TMPDIR pointing at the
-    private folder, which ``tempfile`` and dask use).
+    Yields the environment to run the commands with: TMPDIR points at the
+    private folder (``tempfile``, multiprocessing and dask use it), which must be
+    empty at the end. The system's /tmp (SeaweedFS puts sockets there whatever
+    TMPDIR says) and /dev/shm are shared with other programs, so there only
+    what this run's processes made counts (``tools/leftovers.py`` says how it
+    knows); the log says what was found, this run's and other programs'.
     """
     private = Path(tempfile.mkdtemp(prefix="joblet-nox-"))
-    shm = Path("/dev/shm")
-    shm_before = set(os.listdir(shm)) if shm.is_dir() else set()
+    places = [Place(private, ours=True)]
+    for shared in dict.fromkeys([tempfile.gettempdir(), "/tmp", "/dev/shm"]):
+        if Path(shared).is_dir():
+            places.append(Place(Path(shared)))
+    watch = Watch(places).start()
     try:
-        yield {"TMPDIR": str(private)}
-        left = sorted(p.name for p in private.iterdir())
-        # Only names this project (or joblib, its comparison) would create: other
-        # programs on a shared machine may use /dev/shm meanwhile.
-        shm_new = sorted(
-            name
-            for name in (set(os.listdir(shm)) if shm.is_dir() else set()) - shm_before
-            if "joblet" in name or "joblib" in name or name.startswith(("sem.", "psm_"))
-        )
+        yield {"TMPDIR": str(private), RUN_TMPDIR_ENV: str(private)}
     finally:
+        findings = watch.stop()
         shutil.rmtree(private, ignore_errors=True)
-    if left or shm_new:
-        session.error(
-            f"left behind in the temp dir: {left or 'nothing'}; in /dev/shm: "
-            f"{shm_new or 'nothing'}"
-        )
-    session.log("nothing left behind in the temp dir or /dev/shm")
+    report = findings.summary().replace("\n", "\n  ")
+    if not findings.ok:
+        session.error(f"leftover check failed:\n  {report}")
+    session.log(f"leftover check passed:\n  {report}")
 
 
 @nox.session(venv_backend="none")

@@ -40,37 +40,59 @@ def examples() -> list[Path]:
 _REMOVED_AT_EXIT = ("pymp-",)
 
 
-def _listing(folder: Path) -> set[str]:
-    names = os.listdir(folder) if folder.is_dir() else []
-    return {name for name in names if not name.startswith(_REMOVED_AT_EXIT)}
+def _leftovers() -> Any:
+    """``tools/leftovers.py``, the leftover check the nox sessions use too."""
+    tools = str(DOCS.parent / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import leftovers
+
+    return leftovers
 
 
 class LeftoverCheck:
     """A sphinx-gallery ``reset_modules`` hook: an example leaves nothing behind.
 
-    Called before and after each example; after it, any new entry in the temp
-    dir or in the examples folder (sphinx-gallery's working directory) is an
-    error naming the example and the files.
+    Called before and after each example; after it, an entry that the example
+    left in the temp dir, in /tmp (where SeaweedFS puts its sockets) or in the
+    examples folder (sphinx-gallery's working directory) is an error naming the
+    example and the files. The examples folder is the build's own; in the shared
+    temp folders only what the example's processes made counts (see
+    ``tools/leftovers.py``), unless ``nox -s docs`` made the temp dir for this
+    build alone.
     """
 
     def __init__(self) -> None:
-        self._before: dict[Path, set[str]] = {}
+        self._watch: Any = None
 
     def __repr__(self) -> str:  # stable, so Sphinx does not rebuild everything
         return "LeftoverCheck()"
 
     def __call__(self, gallery_conf: dict[str, Any], fname: str, when: str) -> None:
-        folders = [Path(tempfile.gettempdir()), EXAMPLES]
+        leftovers = _leftovers()
+        watch, self._watch = self._watch, None
         if when == "before":
-            self._before = {folder: _listing(folder) for folder in folders}
+            if watch is not None:  # the previous example failed before "after"
+                watch.__exit__()
+            temp = tempfile.gettempdir()
+            own_temp = os.environ.get(leftovers.RUN_TMPDIR_ENV) == temp
+            places = [leftovers.Place(Path(temp), ours=own_temp)]
+            if Path("/tmp").is_dir() and Path(temp) != Path("/tmp"):
+                places.append(leftovers.Place(Path("/tmp")))
+            places.append(leftovers.Place(EXAMPLES, ours=True))
+            self._watch = leftovers.Watch(
+                places, removed_later=_REMOVED_AT_EXIT
+            ).start()
             return
-        left = {
-            str(folder): sorted(_listing(folder) - self._before.get(folder, set()))
-            for folder in folders
-        }
-        left = {folder: names for folder, names in left.items() if names}
-        if left:
-            raise RuntimeError(f"example {fname} left files behind: {left}")
+        if watch is None:
+            return
+        # Workers that an example leaves to their pool's idle timeout would hold
+        # the build for the whole wait: a few seconds is enough for an exit.
+        findings = watch.stop(settle=3)
+        if not findings.ok:
+            raise RuntimeError(
+                f"example {fname} left files behind:\n{findings.summary()}"
+            )
 
 
 def run(scripts: list[Path]) -> list[tuple[str, float, bool]]:

