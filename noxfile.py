@@ -136,11 +136,30 @@ def _with_joblet_dependencies(name: str) -> list[str]:
     return ordered
 
 
+def _reusing(session: nox.Session) -> bool:
+    """``nox -R`` on an existing environment: nox skips every install.
+
+    nox has no public flag for it; without its internals, assume installs run.
+    """
+    runner = getattr(session, "_runner", None)
+    no_install = getattr(getattr(runner, "global_config", None), "no_install", False)
+    return bool(no_install and getattr(session.virtualenv, "_reused", False))
+
+
 def _install(session: nox.Session, why: str, *requirements: str) -> None:
-    """Install ``requirements``, first saying what they are for."""
-    names = [Path(r).name if r.startswith("/") else r for r in requirements]
-    session.log(f"installing {why}: {' '.join(n for n in names if n != '-e')}")
-    session.install(*requirements)
+    """Install ``requirements``, saying what they are for; uv's or pip's own
+    output (what it resolves, downloads and installs) shows the progress."""
+    names = " ".join(
+        Path(r).name if r.startswith("/") else r for r in requirements if r != "-e"
+    )
+    if _reusing(session):
+        session.log(f"reusing the environment (nox -R): {why} already installed")
+        return
+    session.log(
+        f"installing {why}: {names} (the first run downloads them; "
+        f"`nox -R -s {session.name}` reuses this environment next time)"
+    )
+    session.install(*requirements, silent=False)
 
 
 def _install_everything(session: nox.Session, why: str, *extra: str) -> None:
@@ -298,7 +317,7 @@ def install(session: nox.Session, dist: str, source: str) -> None:
     ``pip install ./packages/*``, all six from source. Then each is imported.
     Plain venv and its own pip; third-party dependencies come from the index.
     """
-    pip = ["python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = ["python", "-m", "pip", "install", "--disable-pip-version-check"]
     if source == "wheelhouse":
         session.log(
             f"installing {dist} from {WHEELHOUSE.name}/ with pip, as a user would"
@@ -360,7 +379,7 @@ def docs(session: nox.Session) -> None:
         shutil.rmtree(docs / generated, ignore_errors=True)
     with _nothing_left_behind(session) as env:
         env["JOBLET_GALLERY_REQUIRE_PLOTS"] = "1"
-        sphinx = ["sphinx-build", "-W", "--keep-going", "-q"]
+        sphinx = ["sphinx-build", "-W", "--keep-going"]
         session.run(*sphinx, "-b", "html", "docs", str(docs / "_build/html"), env=env)
         # The doctest builder runs every >>> of the pages and of the docstrings
         # they document; the gallery already ran above (plot_gallery=0).

@@ -5,7 +5,10 @@ would, and the same thing with joblib 1.6 (or pickle / numpy where that is the
 reference). Contenders are timed alternately in the same run, the median kept,
 and every line prints both figures and the ratio (> 1: joblet is better). The
 parallel step also reports the CPU time the workers got and the load average,
-and says when the machine was too busy for its speed-up to mean much. Then
+and says when the machine was too busy for its speed-up to mean much. The
+persistence step uses the data and the method of the README's benchmark
+(``tools/bench_persist.py``) and prints the README's ratio beside each figure
+the two share. Then
 every example of the documentation's gallery (``docs/examples/plot_*.py``)
 runs end to end, and a report sums it up.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import pickle
 import shutil
@@ -29,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -37,9 +42,11 @@ import psutil
 import joblet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_persist
 from benchlib import Row, alternate, human, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
+LATEST_BENCH = ROOT / "docs" / "bench" / "latest.json"
 MB = 1024 * 1024
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
@@ -200,83 +207,111 @@ class Demo:
 
     def persistence(self) -> None:
         self.section("persistence: joblet.dump/load vs joblib.dump/load and pickle")
-        data = {
-            # 50 MB of floats rounded to 3 decimals, which compress
-            "weights": np.round(np.random.default_rng(2).random(50 * MB // 8), 3),
-            "labels": [f"class-{i % 7}" for i in range(100_000)],
+        # The data and the method of the README's figures (tools/bench_persist.py),
+        # so that the ratios can be set side by side.
+        sizes = bench_persist._sizes(quick=False)
+        data, nbytes, label = bench_persist._mixed_data(sizes)
+        print(
+            f"the data of the README's benchmark (tools/bench_persist.py), {label}: "
+            f"{data['floats'].nbytes / 1e6:.0f} MB of normal floats rounded to 3 "
+            f"decimals, {data['labels'].nbytes / 1e6:.0f} MB of int64 labels in "
+            f"0-11, {len(data['records']):,} small dicts; as there, each dump "
+            "starts from a removed file and a synced disk, and the order of the "
+            "contenders alternates",
+            flush=True,
+        )
+        files = {
+            name: str(self.folder / f"mix.{name}")
+            for name in ("joblet", "joblib", "pickle")
         }
-        ours, theirs = self.folder / "data.joblet", self.folder / "data.joblib"
-        pickled = self.folder / "data.pkl"
 
         def pickle_dump() -> None:
-            with open(pickled, "wb") as handle:
+            with open(files["pickle"], "wb") as handle:
                 pickle.dump(data, handle, protocol=5)
 
         def pickle_load() -> object:
-            with open(pickled, "rb") as handle:
+            with open(files["pickle"], "rb") as handle:
                 return pickle.load(handle)
 
-        for compress, label in (
-            (0, "no compression"),
-            ("lz4", "lz4"),
-            (("zlib", 3), "zlib 3"),
-        ):
-            dumps = alternate(
-                {
-                    "joblet": lambda c=compress: joblet.dump(data, ours, compress=c),
-                    "joblib": lambda c=compress: joblib.dump(data, theirs, compress=c),
-                    **({"pickle": pickle_dump} if not compress else {}),
-                },
-                repeat=3,
-            )
-            loads = alternate(
-                {
-                    "joblet": lambda: joblet.load(ours),
-                    "joblib": lambda: joblib.load(theirs),
-                    **({"pickle": pickle_load} if not compress else {}),
-                },
-                repeat=3,
-            )
-            assert np.array_equal(joblet.load(ours)["weights"], data["weights"])
-            for kind, times in (("dump", dumps), ("load", loads)):
+        dumps = bench_persist.alternate(
+            {
+                "joblet": lambda: joblet.dump(data, files["joblet"]),
+                "joblib": lambda: joblib.dump(data, files["joblib"]),
+                "pickle": pickle_dump,
+            },
+            sizes["repeat"],
+            bench_persist.before_dump(files, nbytes),
+        )
+        loads = bench_persist.alternate(
+            {
+                "joblet": lambda: joblet.load(files["joblet"]),
+                "joblib": lambda: joblib.load(files["joblib"]),
+                "pickle": pickle_load,
+            },
+            sizes["repeat"],
+            lambda name: bench_persist.touch(nbytes),
+        )
+        assert np.array_equal(joblet.load(files["joblet"])["labels"], data["labels"])
+        for kind, times in (("dump", dumps), ("load", loads)):
+            for reference, name in (("joblib 1.6", "joblib"), ("pickle 5", "pickle")):
                 self.compare(
                     "persistence",
                     Row(
-                        f"{kind} 50 MB of arrays + 100k strings, {label}",
+                        f"{kind} {label}, no compression",
                         times["joblet"],
-                        "joblib",
-                        times["joblib"],
+                        reference,
+                        times[name],
                         "s",
                     ),
                 )
-                if "pickle" in times:
-                    self.compare(
-                        "persistence",
-                        Row(
-                            f"{kind} 50 MB of arrays + 100k strings, {label}",
-                            times["joblet"],
-                            "pickle 5",
-                            times["pickle"],
-                            "s",
-                        ),
-                    )
-            print(
-                f"  file sizes: joblet {human(ours.stat().st_size / 1e6, 'MB')}, "
-                f"joblib {human(theirs.stat().st_size / 1e6, 'MB')}"
+        for path in files.values():
+            os.unlink(path)
+        # lz4 and zlib-3: the very rows of the README's table, measured here
+        # (bench_persist calls joblet_persist.dump/load, which joblet re-exports).
+        print("lz4 and zlib-3, 3 rounds each (about a minute) ...", flush=True)
+        load_before = os.getloadavg()[0]
+        readme = _readme_figures()
+        shown = 0
+        for row in bench_persist._mixed_section(
+            sizes, lambda name: str(self.folder / name), sizes["repeat"]
+        ):
+            self.compare("persistence", row)
+            if (row.figure, row.reference_name) in readme:
+                said = ratio(readme[row.figure, row.reference_name])
+                print(f"  the README (same data and method) says {said}")
+                shown += 1
+        load_after = os.getloadavg()[0]
+        print(
+            f"  load average (1 min) {load_before:.1f} before, {load_after:.1f} after, "
+            f"on {CPUS} CPUs"
+        )
+        if shown:
+            note = (
+                "persistence: the README's lz4 and zlib-3 figures come from the same "
+                f"data and method, run on {readme['date']} "
+                f"(docs/bench/latest.json: {readme['note']}); this run had a load "
+                f"average of {load_before:.1f}-{load_after:.1f} on {CPUS} CPUs. "
+                "joblet compresses and decompresses on threads across the CPUs, "
+                "joblib on one, so joblet's ratios fall when other programs hold "
+                "the CPUs"
             )
-        joblet.dump(data["weights"], ours)  # the array alone, as numpy.save
-        np.save(self.folder / "weights.npy", data["weights"])
+            self.notes.append(note)
+            print(f"  note: {note}")
+        floats = data["floats"]
+        array_file = self.folder / "floats.joblet"
+        joblet.dump(floats, array_file)  # the array alone, as numpy.save
+        np.save(self.folder / "floats.npy", floats)
         maps = alternate(
             {
-                "joblet": lambda: joblet.load(ours, mmap_mode="r"),
-                "numpy": lambda: np.load(self.folder / "weights.npy", mmap_mode="r"),
+                "joblet": lambda: joblet.load(array_file, mmap_mode="r"),
+                "numpy": lambda: np.load(self.folder / "floats.npy", mmap_mode="r"),
             },
             repeat=5,
         )
         self.compare(
             "persistence",
             Row(
-                "load(mmap_mode='r') of the 50 MB array",
+                f"load(mmap_mode='r') of the {floats.nbytes / 1e6:.0f} MB float array",
                 maps["joblet"],
                 "numpy.load mmap",
                 maps["numpy"],
@@ -438,6 +473,20 @@ def _wall_and_cpu(
         {name: statistics.median(values) for name, values in walls.items()},
         {name: statistics.median(values) for name, values in cpus.items()},
     )
+
+
+def _readme_figures() -> dict[Any, Any]:
+    """The ratios behind the README's table, by (figure, reference), and its date."""
+    try:
+        run = json.loads(LATEST_BENCH.read_text())
+    except (OSError, ValueError):
+        return {}
+    figures: dict[Any, Any] = {
+        (row["figure"], row["reference_name"]): row["speedup"] for row in run["rows"]
+    }
+    figures["date"] = run["date"]
+    figures["note"] = run.get("note", "no note on the machine's load")
+    return figures
 
 
 def _children_cpu() -> float:
