@@ -10,17 +10,15 @@ collision, remove the entries other code computed, and store the new record
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 from . import _verbose
 from ._code import CodeRecord, is_lambda, still_in_file
 from ._function_log import FunctionLog
 from ._registry import live_functions
-from ._warnings import JobletCollisionWarning
+from ._warnings import JobletCollisionWarning, warn
 
 # The user's call -> MemorizedFunc -> _ensure_checked -> CodeCheck.run -> here.
-_STACKLEVEL = 6
 
 
 def _both_defined(old: CodeRecord, new: CodeRecord) -> bool:
@@ -74,22 +72,20 @@ class CodeCheck:
         record = self.record
         where = f"{record.file}:{record.first_line}" if record.file else "?"
         if is_lambda(record):
-            warnings.warn(
+            warn(
                 JobletCollisionWarning(
                     f"Cannot detect name collisions for function '{record.name}' ({where})"
-                ),
-                stacklevel=_STACKLEVEL,
+                )
             )
             return True
         if collision or (old.first_line != record.first_line and still_in_file(old)):
-            warnings.warn(
+            warn(
                 JobletCollisionWarning(
                     f"Possible name collisions between functions '{old.name}' "
                     f"({old.file}:{old.first_line}) and '{record.name}' ({where}); "
                     "their results are kept apart, but rename one so that each "
                     "keeps its cache across sessions"
-                ),
-                stacklevel=_STACKLEVEL,
+                )
             )
             return True
         return False

@@ -10,12 +10,11 @@ process). A damaged entry is warned about here, once, and reported as
 from __future__ import annotations
 
 import time
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import _verbose
 from ._store import CallId, StoreBackendBase
-from ._warnings import CacheWarning
+from ._warnings import CacheWarning, warn
 
 if TYPE_CHECKING:
     from ._memorized import MemorizedFunc
@@ -70,13 +69,12 @@ class HitReader:
         except KeyError:
             return MISSING
         except Exception as error:
-            warnings.warn(
+            warn(
                 CacheWarning(
                     f"the cached result of {owner._name} at {store.item_location(call_id)} "
                     f"cannot be read ({type(error).__name__}: {error}); it is recomputed "
                     "and stored again"
-                ),
-                stacklevel=4,
+                )
             )
             return DAMAGED
         self._touch(store, call_id)

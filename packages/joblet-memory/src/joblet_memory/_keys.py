@@ -21,12 +21,13 @@ import os
 import re
 import sys
 import types
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from joblet_hash import UnhashableObjectError
 from joblet_hash.code import display_name
+
+from ._warnings import warn
 
 _WINDOWS_UNSAFE = re.compile(r'[<>:"|?*]')
 
@@ -177,11 +178,10 @@ def closure_state(func: Any) -> tuple[Any, ...] | None:
 
 
 def warn_unhashable_state(func: Any, error: Exception) -> None:
-    warnings.warn(
+    warn(
         f"the state of {display_name(func)!r} (a partial's arguments or the "
         f"callable object) cannot be hashed ({error}); it is left out of the cache "
-        "keys, so results computed with another state may be returned.",
-        stacklevel=5,
+        "keys, so results computed with another state may be returned."
     )
 
 

@@ -13,7 +13,6 @@ import functools
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -52,7 +51,7 @@ from ._results import MemorizedResult, NotMemorizedResult
 from ._store import StoreBackendBase
 from ._store_registry import make_store, store_to_pickle
 from ._types import ValidationCallback
-from ._warnings import CacheWarning
+from ._warnings import CacheWarning, warn
 
 logger = logging.getLogger("joblet_memory")
 
@@ -298,13 +297,12 @@ class MemorizedFunc:
                 if value is not MISSING and value is not DAMAGED:
                     return value, None
             elif state == "timeout":
-                warnings.warn(
+                warn(
                     CacheWarning(
                         f"waited {getattr(store, 'lock_timeout', '?')} s for another "
                         f"process computing {self._name} at {store.item_location(call_id)}; "
                         "computing here too"
-                    ),
-                    stacklevel=4,
+                    )
                 )
             self._announce(args, kwargs)
             start = time.time()
@@ -340,13 +338,12 @@ class MemorizedFunc:
         try:
             size = store.dump_item(call_id, value, metadata, self.compress)
         except Exception as error:
-            warnings.warn(
+            warn(
                 CacheWarning(
                     f"the result of {self._name} cannot be stored at "
                     f"{store.item_location(call_id)} ({type(error).__name__}: {error}); "
                     "it is returned uncached"
-                ),
-                stacklevel=5,
+                )
             )
             self._print_done(duration)
             return value, metadata
@@ -358,9 +355,7 @@ class MemorizedFunc:
         try:
             self._note_evictions(store, self.limits.after_write(store, size))
         except OSError as error:
-            warnings.warn(
-                CacheWarning(f"cache limits not enforced: {error}"), stacklevel=4
-            )
+            warn(CacheWarning(f"cache limits not enforced: {error}"))
         if self.mmap_mode is not None:
             try:
                 value = store.load_item(call_id, self.mmap_mode)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
@@ -23,6 +22,7 @@ from ._signing import Signer
 from ._store import StoreBackendBase
 from ._store_registry import make_store
 from ._types import AgeLimit, BytesLimit, MmapModeOverride, ValidationCallback
+from ._warnings import warn
 
 logger = logging.getLogger("joblet_memory")
 
@@ -120,10 +120,9 @@ class Memory:
     ) -> None:
         _check_mmap_mode(mmap_mode)
         if compress and mmap_mode is not None:
-            warnings.warn(
+            warn(
                 "compressed results cannot be memory-mapped: they will load in memory "
-                f"despite mmap_mode={mmap_mode!r}",
-                stacklevel=2,
+                f"despite mmap_mode={mmap_mode!r}"
             )
         self.location = normalize_location(location)
         self.backend = backend
