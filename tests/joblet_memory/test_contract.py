@@ -239,7 +239,8 @@ def test_a_rejecting_validation_callback_recomputes(store, valid):
     calls.clear()
     cached(1), cached(1)
     assert calls == ([1] if valid else [1, 1])
-    assert seen and "duration" in seen[0]
+    assert seen
+    assert "duration" in seen[0]
 
 
 @pytest.mark.timeout(60)
@@ -265,4 +266,5 @@ def test_a_second_memory_on_the_same_store_hits(store):
         again = memory_on(store, compress=("lz4", 1), verbose=0).cache(double)(8)
     finally:
         context.__exit__(None, None, None)
-    assert again == 16 and calls == []
+    assert again == 16
+    assert calls == []
