@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
 LATEST = Path(__file__).resolve().parent / "bench" / "latest.json"
-JOBLET_COLOR, REFERENCE_COLOR = "#1f77b4", "#ff7f0e"
+JOBLET_COLOR, REFERENCE_COLOR, OTHER_COLOR = "#1f77b4", "#ff7f0e", "#8c8c8c"
 
 
 def _run() -> dict[str, Any]:
@@ -120,24 +121,43 @@ def throughput() -> None:
 
 
 def tiny_tasks() -> None:
-    """Throughput of tiny tasks against n_jobs, joblet and joblib."""
+    """Throughput of tiny tasks per ``n_jobs``: joblet and every reference measured.
+
+    One bar per contender, each labelled with its own reference name (joblib 1.6,
+    a chunked ``ProcessPoolExecutor.map``, mpire, ...), grouped by ``n_jobs``.
+    """
     run = _run()
-    found = []
+    groups: dict[int, dict[str, float]] = {}
     for r in run["rows"]:
         match = re.search(r"tiny tasks, n_jobs=(\d+)", r["figure"])
         if match and r["unit"] == "tasks/s":
-            found.append((int(match.group(1)), r))
-    found.sort(key=lambda item: item[0])
-    fig, axes = plt.subplots(figsize=(6, 3.5))
-    _paired_bars(
-        axes,
-        [f"n_jobs={n}" for n, _ in found],
-        [r["joblet"] / 1e3 for _, r in found],
-        [r["reference"] / 1e3 for _, r in found],
-    )
-    axes.set_ylabel("thousand tasks/s (higher is better)")
+            group = groups.setdefault(int(match.group(1)), {"joblet": r["joblet"]})
+            group[r["reference_name"]] = r["reference"]
+    labels: list[str] = []
+    values: list[float] = []
+    colors: list[str] = []
+    for n_jobs in sorted(groups):
+        for name, value in groups[n_jobs].items():
+            labels.append(textwrap.fill(f"n_jobs={n_jobs}: {name}", 36))
+            values.append(value / 1e3)
+            colors.append(
+                JOBLET_COLOR
+                if name == "joblet"
+                else REFERENCE_COLOR
+                if name.startswith("joblib")
+                else OTHER_COLOR
+            )
+    fig, axes = plt.subplots(figsize=(8, 0.42 * len(labels) + 1.3))
+    positions = list(range(len(labels)))[::-1]  # the first contender on top
+    axes.barh(positions, values, color=colors)
+    axes.set_yticks(positions, labels, fontsize=7)
+    for y, value in zip(positions, values, strict=True):
+        axes.text(value, y, f" {value:,.0f}k", va="center", fontsize=7)
+    axes.set_xlim(0, max(values, default=1) * 1.15)
+    axes.set_xlabel("thousand tasks/s (higher is better)")
     axes.set_title(
-        "Tiny tasks, delayed(abs)(i) (n_jobs=2: process workers)", fontsize=10
+        "Tiny tasks, delayed(abs)(i) (n_jobs=2: process workers, warm pool)",
+        fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     _caption(axes, run)
