@@ -265,14 +265,17 @@ def dynamic(x, name="sqrt"):
 """
 
 
-def test_uninspectable_dependencies_are_recorded_by_name(tmp_path, package):
+def test_a_module_dict_is_tracked_by_content(tmp_path, package):
+    """A dict of the user's module is configuration: its content is in the key."""
     memory = Memory(tmp_path / "cache", verbose=0)
     module = package.load({**FILES, "main.py": UNINSPECTABLE})
     cached = memory.cache(module.dynamic)
     assert cached(4.0) == 4.0 + 3
     record = cached._ensure_checked()
-    assert record.dependencies[f"{package.name}.main.OPS"].digest is None
+    assert record.dependencies[f"{package.name}.main.OPS"].digest is not None
     assert cached.check_call_in_cache(4.0)
+    module.OPS = {"sqrt": abs}  # re-bound: the next call sees it
+    assert not cached.check_call_in_cache(4.0)
 
 
 def test_depends_on_a_file_follows_its_content(tmp_path):

@@ -52,11 +52,14 @@ from joblet_hash.code import code_form, display_name
 from ._deps import (
     BY_NAME,
     FUNCTION,
+    UNTRACKED,
     VALUE,
     Dependency,
     DependencyWalker,
+    Watch,
     _owner_class,
 )
+from ._warnings import CacheWarning, warn
 
 
 def plain_function(func: Any) -> types.FunctionType | None:
@@ -88,6 +91,12 @@ class CodeRecord:
     source: str | None
     own_digest: str = ""
     dependencies: dict[str, Dependency] = field(default_factory=dict)
+    #: What must stay the same objects for this record to be true (not stored).
+    watch: Watch = field(default_factory=Watch, compare=False, repr=False)
+
+    def is_current(self) -> bool:
+        """Whether the code and names it was computed from are unchanged."""
+        return self.watch.holds()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -197,7 +206,45 @@ def code_record(
         if dep.digest is not None
     )
     digest = hash_value((own, keyed), FAST_HASH_NAME) if keyed else own
-    return CodeRecord(digest, name, file, first_line, source, own, walker.found)
+    return CodeRecord(
+        digest, name, file, first_line, source, own, walker.found, walker.watch
+    )
+
+
+_warned_untracked: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _untracked(record: CodeRecord) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name, dep in sorted(record.dependencies.items())
+        if dep.kind == BY_NAME and dep.detail.startswith(UNTRACKED)
+    )
+
+
+def untracked_details(record: CodeRecord) -> list[str]:
+    """What ``explain`` says of the data the record does not track."""
+    return [
+        f"{name} is {record.dependencies[name].detail}: editing it does not "
+        "recompute this entry"
+        for name in _untracked(record)
+    ]
+
+
+def warn_untracked_once(func_id: str, record: CodeRecord) -> None:
+    """Warn, once per process, about data the record could not track."""
+    names = _untracked(record)
+    if not names or (func_id, names) in _warned_untracked:
+        return
+    _warned_untracked.add((func_id, names))
+    details = "; ".join(f"{n}: {record.dependencies[n].detail}" for n in names)
+    warn(
+        CacheWarning(
+            f"{record.name} uses module-level data that the cache does not track "
+            f"({details}): editing it will not recompute cached results. Pass it "
+            "as an argument, or name what stands for it in depends_on=[...]"
+        )
+    )
 
 
 def source_diff(old: str | None, new: str | None, context: int = 1) -> str:

@@ -20,8 +20,22 @@ What is found is classified by where it lives:
 * **third-party code** (site-packages): by top-level module name, not part of
   the key; with ``track_versions`` by distribution and version, part of it;
 * the standard library, builtins and joblet itself: not recorded;
-* anything else (an object instance, a C function, a value too large to hash
-  cheaply): recorded by name only, never part of the key.
+* a name of the user's module bound to library code (``OP = math.floor``,
+  ``Model = Ridge``): by what it names (``math.floor``), so re-binding it to
+  another function or class recomputes even though that code is not read;
+* module-level data of the user's (dicts, lists, sets, arrays, instances of
+  the user's own classes, callable objects): by content, hashed when the
+  function is first called in a process (mutating it in place later in the
+  same process is not seen until the next one); past :data:`MAX_STATE_BYTES`
+  or when it cannot be hashed, by name only, and the first call warns;
+* a user module used as a value (``getattr(helpers, name)``): every function,
+  class and constant defined in it.
+
+Besides the record, the walker lists what must stay **the same objects** for
+the record to stay true: each followed function's code object and defaults,
+and each global name it read (see :class:`Watch`). A cached function checks
+them on every call, so replacing a function's ``__code__`` (IPython's
+``%autoreload``) or re-binding a module's name takes effect at the next call.
 
 Nothing here raises for an object it cannot inspect: the worst case is a
 dependency recorded by name.
@@ -30,6 +44,7 @@ dependency recorded by name.
 from __future__ import annotations
 
 import dis
+import enum
 import functools
 import importlib.metadata
 import os
@@ -41,9 +56,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from joblet_hash import FAST_HASH_NAME, UnhashableObjectError
+from joblet_hash import FAST_HASH_NAME
 from joblet_hash import hash as hash_value
 from joblet_hash.code import code_form
+
+from ._dep_values import (
+    UNTRACKED,
+    constant_digest,
+    is_array,
+    state_digest,
+    value_digest,
+)
 
 # Dependency kinds, as stored in code records and shown by ``explain``.
 FUNCTION = "function"
@@ -52,6 +75,7 @@ CONSTANT = "constant"
 DISTRIBUTION = "distribution"
 FILE = "file"
 VALUE = "value"
+REFERENCE = "reference"
 BY_NAME = "by name"
 
 JOBLET_PACKAGES = frozenset(
@@ -64,12 +88,41 @@ JOBLET_PACKAGES = frozenset(
         "joblet_dask",
     }
 )
-# Constants larger than this (in elements or bytes) are recorded by name only.
-MAX_CONSTANT_ITEMS = 10_000
-MAX_CONSTANT_BYTES = 1 << 20
+_ABSENT = object()
 # How deep calls are followed (objects that make up attributes, such as mocks,
 # would otherwise be followed until the interpreter's recursion limit).
 MAX_DEPTH = 100
+
+
+class Watch:
+    """What must stay the same objects for a code record to stay true.
+
+    ``functions``: ``(function, code, defaults)`` of every followed function;
+    ``names``: ``(namespace, name, value)`` of every global name read. Checking
+    is a few identity comparisons per dependency, cheap enough for every call.
+    """
+
+    __slots__ = ("functions", "names")
+
+    def __init__(self) -> None:
+        self.functions: list[tuple[types.FunctionType, Any, Any]] = []
+        self.names: list[tuple[Any, str, Any]] = []
+
+    def function(self, func: types.FunctionType) -> None:
+        self.functions.append((func, func.__code__, func.__defaults__))
+
+    def name(self, namespace: Any, name: str, value: Any) -> None:
+        self.names.append((namespace, name, value))
+
+    def holds(self) -> bool:
+        """Whether every watched function and name is as it was."""
+        for func, code, defaults in self.functions:
+            if func.__code__ is not code or func.__defaults__ is not defaults:
+                return False
+        for namespace, name, value in self.names:
+            if namespace.get(name, _ABSENT) is not value:
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -168,45 +221,6 @@ def distribution_of(module_name: str | None) -> tuple[str, str] | None:
     return None
 
 
-# -- plain data (module constants) ------------------------------------------------
-
-_SCALARS = (int, float, complex, str, bytes, bool, type(None), range)
-
-
-def _is_plain_data(value: Any, budget: list[int]) -> bool:
-    """Immutable data: numbers, strings, tuples and frozensets of them, small arrays.
-
-    Lists, dicts and sets are left out: at module level they are often mutated
-    (a memo, a registry), and would change the record from one run to the next.
-    """
-    budget[0] -= 1
-    if budget[0] < 0:
-        return False
-    if isinstance(value, _SCALARS):
-        return not isinstance(value, (str, bytes)) or len(value) <= MAX_CONSTANT_BYTES
-    if isinstance(value, (tuple, frozenset)):
-        return all(_is_plain_data(item, budget) for item in value)
-    if type(value).__module__ == "numpy":
-        nbytes = getattr(value, "nbytes", None)
-        dtype = getattr(value, "dtype", None)
-        return (
-            isinstance(nbytes, int)
-            and nbytes <= MAX_CONSTANT_BYTES
-            and getattr(dtype, "hasobject", True) is False
-        )
-    return False
-
-
-def constant_digest(value: Any) -> str | None:
-    """The digest of a plain-data constant, or None if it is not plain data."""
-    if not _is_plain_data(value, [MAX_CONSTANT_ITEMS]):
-        return None
-    try:
-        return hash_value(value, FAST_HASH_NAME)
-    except (UnhashableObjectError, RecursionError):
-        return None
-
-
 # -- reading code ---------------------------------------------------------------
 
 _ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
@@ -263,6 +277,7 @@ class DependencyWalker:
     def __init__(self, track_versions: bool = False) -> None:
         self.track_versions = track_versions
         self.found: dict[str, Dependency] = {}
+        self.watch = Watch()
         self._visited: set[int] = set()
         self._depth = 0
 
@@ -271,10 +286,26 @@ class DependencyWalker:
     def walk_root(self, func: types.FunctionType, owner: type | None) -> None:
         """Follow what the cached function itself uses (its own code is not added)."""
         self._visited.add(id(func))
+        self.watch.function(func)
         self._follow_function_body(func, owner)
 
     def add(self, dependency: Dependency) -> None:
-        self.found.setdefault(dependency.name, dependency)
+        """Record ``dependency``; a second one under a taken name is numbered.
+
+        Two objects can share a name: a ``functools.wraps`` wrapper takes the
+        qualified name of the function it wraps, and both count.
+        """
+        name = dependency.name
+        taken = self.found.get(name)
+        number = 2
+        while taken is not None and taken.digest != dependency.digest:
+            name = f"{dependency.name} ({number})"
+            taken = self.found.get(name)
+            number += 1
+        if taken is None:
+            self.found[name] = Dependency(
+                name, dependency.kind, dependency.digest, dependency.detail
+            )
 
     def visit(self, value: Any, name: str) -> None:
         """Record ``value`` (reached under ``name``) and follow what it uses."""
@@ -298,11 +329,14 @@ class DependencyWalker:
         inner = getattr(value, "__wrapped__", None)
         if isinstance(value, functools.partial):
             self.visit(value.func, name)
-            self._visit_constant(
-                ("partial", value.args, value.keywords), name + " (partial arguments)"
-            )
+            frozen = ("partial", value.args, tuple(sorted(value.keywords.items())))
+            self._visit_state(frozen, name + " (partial arguments)")
         elif isinstance(value, types.FunctionType):
             self._visit_function(value)
+            if inner is not None:  # functools.wraps: the wrapped code counts too
+                self.visit(inner, name + " (wrapped)")
+        elif isinstance(value, functools.cached_property):
+            self.visit(value.func, name)
         elif isinstance(value, type):
             self._visit_class(value)
         elif isinstance(value, types.ModuleType):
@@ -317,6 +351,8 @@ class DependencyWalker:
             self.visit(inner, name)  # a decorated function (a MemorizedFunc too)
         elif constant_digest(value) is not None:
             self._visit_constant(value, name)
+        elif isinstance(value, (dict, list, set, bytearray)) or is_array(value):
+            self._visit_state(value, name)
         else:
             self._visit_other(value, name)
 
@@ -369,9 +405,11 @@ class DependencyWalker:
             self._record_library(module, name)
             return
         defaults = (func.__defaults__, func.__kwdefaults__)
-        digest = hash_value(
-            (code_form(func.__code__), constant_digest(defaults)), FAST_HASH_NAME
-        )
+        form: tuple[Any, ...] = (code_form(func.__code__), constant_digest(defaults))
+        if func.__closure__:  # a function made by a factory: its cells count
+            form += (_cell_digests(func),)
+        digest = hash_value(form, FAST_HASH_NAME)
+        self.watch.function(func)
         self.add(Dependency(name, FUNCTION, digest))
         self._follow_function_body(func, _owner_class(func))
 
@@ -387,6 +425,9 @@ class DependencyWalker:
                 parts.append((attr, code_form(function.__code__)))
             elif not attr.startswith("__") and constant_digest(value) is not None:
                 parts.append((attr, constant_digest(value)))
+        if isinstance(cls, enum.EnumMeta):  # members' values, not their objects
+            members = [(m.name, value_digest(m.value)) for m in cls]  # type: ignore[var-annotated]
+            parts.append(("<members>", members))
         bases = [f"{b.__module__}.{b.__qualname__}" for b in cls.__bases__]
         self.add(Dependency(name, CLASS, hash_value((bases, parts), FAST_HASH_NAME)))
         for attr, value in vars(cls).items():
@@ -397,8 +438,26 @@ class DependencyWalker:
                 self.visit(base, f"{base.__module__}.{base.__qualname__}")
 
     def _visit_module(self, module: types.ModuleType) -> None:
+        """A module used as a value: any of its names may be read dynamically."""
         if self._is_library(module.__name__):
             self._record_library(module.__name__, module.__name__)
+            return
+        namespace = vars(module)
+        for attr, value in sorted(namespace.items()):
+            if attr.startswith("__") or isinstance(value, types.ModuleType):
+                continue
+            defined_here = getattr(value, "__module__", module.__name__)
+            if defined_here == module.__name__ or constant_digest(value) is not None:
+                self.watch.name(namespace, attr, value)
+                self.visit(value, f"{module.__name__}.{attr}")
+
+    def _visit_state(self, value: Any, name: str) -> None:
+        """Module-level data of the user's: by content, up to a size."""
+        digest, why = state_digest(value)
+        if digest is None:
+            self.add(Dependency(name, BY_NAME, None, f"{UNTRACKED}: {why}"))
+        else:
+            self.add(Dependency(name, CONSTANT, digest))
 
     def _visit_constant(self, value: Any, name: str) -> None:
         digest = constant_digest(value)
@@ -416,8 +475,12 @@ class DependencyWalker:
         module = type(value).__module__
         if _top_module(module) in JOBLET_PACKAGES:
             return  # a Memory, a cached function's wrapper: not data
-        if self._is_library(module):
-            self._record_library(module, name)
+        if not self._is_library(module):
+            # an instance of the user's class: its code and its state
+            self.visit(type(value), f"{module}.{type(value).__qualname__}")
+            self._visit_state(value, name)
+            return
+        self._record_library(module, name)
         self.add(
             Dependency(
                 name, BY_NAME, None, f"a {type(value).__qualname__}, not inspected"
@@ -466,6 +529,7 @@ class DependencyWalker:
             value = namespace[name]
         else:
             return  # a builtin or an undefined name: nothing to follow
+        self.watch.name(namespace, name, value)
         qualified = f"{module}.{name}"
         for attribute in attributes:
             if not isinstance(value, types.ModuleType):
@@ -481,8 +545,23 @@ class DependencyWalker:
                 )
                 return
             qualified = f"{value.__name__}.{attribute}"
+            self.watch.name(vars(value), attribute, getattr(value, attribute))
             value = getattr(value, attribute)
+        self._note_reference(qualified, value)
         self.visit(value, qualified)
+
+    def _note_reference(self, qualified: str, value: Any) -> None:
+        """A user's name bound to a library function or class: what it names."""
+        if not callable(value) or isinstance(value, types.ModuleType):
+            return
+        module = getattr(value, "__module__", None)
+        if not isinstance(module, str) or not self._is_library(module):
+            return
+        if _top_module(module) in JOBLET_PACKAGES:
+            return
+        target = getattr(value, "__qualname__", None) or getattr(value, "__name__", "")
+        digest = hash_value(f"{module}.{target}", FAST_HASH_NAME)
+        self.add(Dependency(qualified, REFERENCE, digest, f"{module}.{target}"))
 
     def _follow_self(self, owner: type | None, attributes: list[str]) -> None:
         if owner is None or not attributes:
@@ -496,12 +575,27 @@ class DependencyWalker:
                 return
 
 
+def _cell_digests(func: types.FunctionType) -> list[str | None]:
+    """Digests of the data in a function's closure cells (functions are followed)."""
+    digests: list[str | None] = []
+    for cell in func.__closure__ or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:  # an empty cell
+            digests.append(None)
+            continue
+        digests.append(None if callable(content) else value_digest(content))
+    return digests
+
+
 def _function_in(value: Any) -> types.FunctionType | None:
     """The function a class attribute runs (method, static/class method, property)."""
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
     elif isinstance(value, property):
         value = value.fget
+    elif isinstance(value, functools.cached_property):
+        value = value.func
     return value if isinstance(value, types.FunctionType) else None
 
 

@@ -22,7 +22,13 @@ from joblet_hash.code import display_name
 from joblet_persist import Compress
 
 from . import _verbose
-from ._code import CodeRecord, code_record, unchecked_record
+from ._code import (
+    CodeRecord,
+    code_record,
+    unchecked_record,
+    untracked_details,
+    warn_untracked_once,
+)
 from ._code_check import CodeCheck
 from ._counters import CacheInfo, Counters
 from ._depends_on import DependsOn
@@ -219,14 +225,19 @@ class MemorizedFunc:
         )
 
     def _ensure_checked(self) -> CodeRecord:
-        """First call in this process: the record, compared with the stored one."""
+        """The current record, compared with the stored one once per code.
+
+        Runs at the first call in the process and again whenever the code or
+        a name the record was computed from changed (``%autoreload``).
+        """
         record = self._record
-        if record is not None:
+        if record is not None and record.is_current():
             return record
         with self._check_lock:
-            if self._record is not None:
+            if self._record is not None and self._record.is_current():
                 return self._record
             record = self._code_record()
+            warn_untracked_once(self.func_id, record)
             store = self.store_backend
             assert store is not None
             if self.check_code and not checked.is_checked(
@@ -267,7 +278,9 @@ class MemorizedFunc:
         raise failure
 
     def _bound_call_id(self, bound: dict[str, Any]) -> tuple[str, str]:
-        record = self._record or self._ensure_checked()
+        record = self._record
+        if record is None or not record.is_current():
+            record = self._ensure_checked()
         return (self.func_id, entry_id(record.digest, self._args_digest(bound)))
 
     def _call_id(
@@ -485,6 +498,7 @@ class MemorizedFunc:
         call_id = (self.func_id, entry_id(record.digest, args_digest))
         found = explain_existing_entry(store, call_id, self.cache_validation_callback)
         if found is not None:
+            found.details.extend(untracked_details(record))
             return found
         return MissExplainer(
             store,

@@ -1,7 +1,9 @@
 """Process-wide registries of cached functions: what this process already knows.
 
 * :data:`code_records`: each function's code record, computed once per
-  function object (re-wrapping ``memory.cache(f)`` in a loop costs nothing);
+  function object while its code and names stay the same (re-wrapping
+  ``memory.cache(f)`` in a loop costs nothing; replacing ``f.__code__``, as
+  ``%autoreload`` does, computes it again);
 * :data:`checked`: which ``(store, function, code)`` this process already
   compared with the stored record (the comparison runs once per process);
 * :data:`live_functions`: the live functions sharing one function id, for
@@ -36,7 +38,7 @@ class CodeRecords:
                 record = self._records.get(func, {}).get(options)
         except TypeError:  # not weak-referenceable or unhashable options
             return compute()
-        if record is None:
+        if record is None or not record.is_current():
             record = compute()
             try:
                 with self._lock:
@@ -87,7 +89,7 @@ class LiveFunctions:
             live = self._live.setdefault(func_id, {})
             others = []
             for digest, (ref, other) in list(live.items()):
-                if ref() is None:
+                if ref() is None or ref() is func:  # gone, or this one edited
                     del live[digest]
                 elif digest != record.digest:
                     others.append(other)

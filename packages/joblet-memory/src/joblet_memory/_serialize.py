@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from joblet_persist import Compress, atomic_write, dump, load, temporary_name
 
@@ -168,7 +168,7 @@ def read_output(
         body = body_size(before.st_size, _tail(handle, before.st_size))
         if mmap_mode is None or not maps_in_place(handle, body):
             # a compressed dump cannot be mapped (Memory warned at construction)
-            return load(_Prefix(handle, body, path))
+            return load(cast(IO[bytes], _Prefix(handle, body, path)))
     # The arrays are mapped from the file; only the verified prefix runs code,
     # and joblet-persist reads an uncompressed dump no further than its end.
     return load(path, mmap_mode=mmap_mode)
