@@ -6,8 +6,9 @@
     nox -s isolated      each distribution alone, from its wheel, with its own tests,
                          on every supported Python (isolated-3.12: one of them)
     nox -s wheels        a wheel of every distribution into ./wheelhouse
-    nox -s install       pip-installs joblet and joblet-persist from the wheelhouse,
-                         and ./packages/*, into fresh venvs, and imports them
+    nox -s install       pip-installs joblet, joblet-persist and joblet-memory +
+                         joblet-parallel (no dask) from the wheelhouse, and
+                         ./packages/*, into fresh venvs, imports them, logs sizes
     nox -s lint          ruff check + ruff format --check
     nox -s typecheck     mypy on the packages
     nox -s layers        each package imports only what it declares
@@ -307,23 +308,32 @@ def isolated(session: nox.Session, dist: str) -> None:
 @nox.session(venv_backend="venv", requires=["wheels"])
 @nox.parametrize(
     ("dist", "source"),
-    [("joblet", "wheelhouse"), ("joblet-persist", "wheelhouse"), ("joblet", "folders")],
+    [
+        ("joblet", "wheelhouse"),
+        ("joblet-persist", "wheelhouse"),
+        ("joblet-memory joblet-parallel", "wheelhouse"),  # the install without dask
+        ("joblet", "folders"),
+    ],
 )
 def install(session: nox.Session, dist: str, source: str) -> None:
     """The documented installs, as a user runs them, each into a fresh venv.
 
-    ``wheelhouse``: ``pip install --find-links wheelhouse <dist>``, which must
-    bring exactly ``dist`` and the joblet layers below it. ``folders``:
-    ``pip install ./packages/*``, all six from source. Then each is imported.
-    Plain venv and its own pip; third-party dependencies come from the index.
+    ``wheelhouse``: ``pip install --find-links wheelhouse <dist ...>``, which must
+    bring exactly those distributions and the joblet layers below them.
+    ``folders``: ``pip install ./packages/*``, all six from source. Then each is
+    imported, and the log gives the environment's package count and size (the
+    README quotes them). Plain venv and its own pip; third-party dependencies
+    come from the index.
     """
     pip = ["python", "-m", "pip", "install", "--disable-pip-version-check"]
     if source == "wheelhouse":
         session.log(
             f"installing {dist} from {WHEELHOUSE.name}/ with pip, as a user would"
         )
-        session.run(*pip, "--find-links", str(WHEELHOUSE), dist)
-        needed = _with_joblet_dependencies(dist)
+        session.run(*pip, "--find-links", str(WHEELHOUSE), *dist.split())
+        needed = []
+        for name in dist.split():
+            needed += [n for n in _with_joblet_dependencies(name) if n not in needed]
     else:
         session.log("installing ./packages/* with pip, as a user would")
         needed = _with_joblet_dependencies("joblet")
@@ -331,6 +341,36 @@ def install(session: nox.Session, dist: str, source: str) -> None:
     session.run("python", "tools/check_install.py", *needed)
     imports = "; ".join(f"import {DISTRIBUTIONS[n].import_name}" for n in needed)
     session.run("python", "-c", f"{imports}; print('imported', {needed!r})")
+    _log_environment_size(session)
+
+
+def _log_environment_size(session: nox.Session) -> None:
+    """Log the packages (besides pip and setuptools) and the size of the venv."""
+    listing = session.run(
+        "python",
+        "-m",
+        "pip",
+        "list",
+        "--format=freeze",
+        "--disable-pip-version-check",
+        silent=True,
+    )
+    packages = [
+        line.split("==")[0]
+        for line in (listing or "").splitlines()
+        if "==" in line and line.split("==")[0] not in ("pip", "setuptools")
+    ]
+    location = Path(session.virtualenv.location)
+    size = sum(
+        (Path(folder) / name).lstat().st_blocks * 512
+        for folder, folders, names in os.walk(location)
+        for name in [*folders, *names]
+    )
+    session.log(
+        f"environment: {len(packages)} packages besides pip and setuptools, "
+        f"{size / 2**20:.0f}M on disk as `du -sh` shows it: "
+        f"{', '.join(sorted(packages))}"
+    )
 
 
 @nox.session
