@@ -85,8 +85,9 @@ def test_joblib_loads_it(tmp_path, compress, protocol):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _check(joblib.load(path), _value(), native=True)
-    _check(load(path), _value())  # joblet reads it back too
-    _check(load(path, allowed_globals=[]), _value())
+    _check(load(path), _value(), native=True)  # joblet reads it back too
+    _check(load(path, allowed_globals=[]), _value(), native=True)
+    _check(load(path, ensure_native_byte_order=False), _value())
 
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])

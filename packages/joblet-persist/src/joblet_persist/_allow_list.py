@@ -16,8 +16,12 @@ from typing import Any
 
 from ._errors import UnsafeGlobalError
 
-#: Globals a restricted load imports without being told: builtin containers and
-#: values, numpy arrays, dtypes and scalars, and joblet's own array rebuild.
+#: Globals a restricted load reads without being told: each is rebuilt by
+#: joblet-persist's own typed reconstructor (``_reconstructors``,
+#: ``_numpy_rebuild``, ``_array_records``) from checked arguments, never called
+#: with the file's arguments: builtin containers and values, datetime, Decimal
+#: and Fraction, UUID, numpy arrays, dtypes and scalars, joblet's and joblib's
+#: array records.
 DEFAULT_ALLOWED_GLOBALS: frozenset[str] = frozenset(
     {
         "builtins.bool",
@@ -29,6 +33,7 @@ DEFAULT_ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "builtins.frozenset",
         "builtins.int",
         "builtins.list",
+        "builtins.object",  # the base in copyreg._reconstructor(cls, object, None)
         "builtins.range",
         "builtins.set",
         "builtins.slice",
@@ -57,6 +62,7 @@ DEFAULT_ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "numpy._core.numeric._frombuffer",
         "joblet_persist._numpy_io.rebuild_array",
         "joblib.numpy_pickle.NumpyArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
     }
 )
 

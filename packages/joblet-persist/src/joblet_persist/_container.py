@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import mmap
 import pickle
 import warnings
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from ._allow_list import AllowList
+from ._budget import Budget
 from ._checksums import (
     DIGEST,
     clear_trailer,
     hash_file_range,
+    hash_view,
     read_hashed,
     verify,
 )
@@ -31,7 +32,7 @@ from ._format import (
     decode_table,
     file_size,
 )
-from ._io import Source
+from ._io import GROW_MIN, Source, fill_growing
 from ._numpy_io import MappedSlot
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class LoadOptions:
     allow: AllowList | None = None  # None: unrestricted
     file_size: int | None = None  # known for paths, to refuse truncated files
     verify: bool | None = None  # checksums: None checks unless memory-mapping
+    budget: Budget = field(default_factory=lambda: Budget(None))
 
     def in_memory(self) -> LoadOptions:
         """The same load, without a path to map (a decompressed stream)."""
@@ -81,7 +83,10 @@ class _InMemoryBuffers:
         entries: list[BufferEntry],
         chunks: ChunkReader | None,
         verify: bool,
+        options: LoadOptions,
     ) -> None:
+        self.budget = options.budget
+        self.grow = options.file_size is None
         self.source = source
         self.base = align(HEADER.size + header.table_len + header.pickle_len)
         self.entries = entries
@@ -100,6 +105,9 @@ class _InMemoryBuffers:
             raise StopIteration
         index, entry = self._next, self.entries[self._next]
         self._next += 1
+        self.budget.charge(entry.nbytes, f"buffer {index} ({entry.kind})")
+        if self.grow and entry.nbytes > GROW_MIN:
+            return self._grown(index, entry)
         buffer = _allocate(entry)
         view = memoryview(buffer).cast("B")
         if self.chunks is not None:
@@ -110,6 +118,25 @@ class _InMemoryBuffers:
             self.digests.append(read_hashed(self.source.read_into, view))
         else:
             self.source.read_into(view)
+        return buffer
+
+    def _grown(self, index: int, entry: BufferEntry) -> bytearray:
+        """A buffer of an input of unknown size, grown as its data arrives.
+
+        The size a damaged or malicious stream declares is never allocated up
+        front: memory follows the data actually read.
+        """
+        what = f"buffer {index}"
+        if self.chunks is not None:
+            chunks = self.chunks
+            step = max(1, GROW_MIN // chunks.chunk_size) * chunks.chunk_size
+            return fill_growing(
+                entry.nbytes, lambda view: chunks.fill(view, what), step
+            )
+        self.source.skip_to(self.base + entry.offset)
+        buffer = fill_growing(entry.nbytes, self.source.read_into)
+        if self.verify:
+            self.digests.append(hash_view(memoryview(buffer)))
         return buffer
 
     def finish(self) -> None:
@@ -206,29 +233,24 @@ class _BufferIds:
 
 
 class _Unpickler(_BufferIds, pickle.Unpickler):
-    pass
+    def find_class(self, module: str, name: str) -> Any:
+        from ._joblib_reader import find_class_or_format_error
 
-
-@functools.cache
-def _restricted_unpickler() -> type[Any]:
-    """The restricted variant, built on first use (its guards import a lot)."""
-    from ._restricted import RestrictedUnpickler
-
-    class _RestrictedUnpickler(_BufferIds, RestrictedUnpickler):
-        pass
-
-    return _RestrictedUnpickler
+        return find_class_or_format_error(super().find_class, module, name, self._where)
 
 
 def _unpickle(
     pickled: bytes | bytearray, buffers: Iterator[Any], options: LoadOptions
 ) -> Any:
     stream = io.BytesIO(pickled)
-    unpickler: Any
-    if options.allow is None:
-        unpickler = _Unpickler(stream, buffers=buffers)
-    else:
-        unpickler = _restricted_unpickler()(stream, options.allow, buffers=buffers)
+    if options.allow is not None:
+        from ._walk import Walk
+
+        walk = Walk(
+            stream, options.where, options.budget, options.allow, buffers=buffers
+        )
+        return walk.run()
+    unpickler = _Unpickler(stream, buffers=buffers)
     unpickler._buffers = buffers
     unpickler._where = options.where
     return unpickler.load()
@@ -259,9 +281,11 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
             )
             mmap_mode = None
     try:
+        options.budget.charge(header.pickle_len, "the pickle stream")
         if chunks is not None:
-            pickled: bytes | bytearray = bytearray(header.pickle_len)
-            chunks.fill(memoryview(pickled), "the pickle stream")
+            pickled: bytes | bytearray = chunks.read_growing(
+                header.pickle_len, "the pickle stream"
+            )
         else:
             pickled = source.read_exact(header.pickle_len, "the pickle stream")
         if zlib.crc32(pickled, zlib.crc32(table)) != header.crc:
@@ -284,7 +308,7 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
             mapped = _buffers_mapped(options.path, header, entries, mode)
             return _unpickle(pickled, mapped, options)
         buffers = _InMemoryBuffers(
-            source, header, entries, chunks, options.verify is not False
+            source, header, entries, chunks, options.verify is not False, options
         )
         value = _unpickle(pickled, buffers, options)
         buffers.finish()

@@ -23,11 +23,13 @@ class UnsupportedVersionError(FormatError):
 
 
 class SizeLimitError(FormatError):
-    """A restricted load refused to build something far larger than its input.
+    """A load refused an allocation above its byte budget (``max_bytes``).
 
-    Raised above the documented limits (``MAX_MATERIALISED_ITEMS`` and
-    ``MAX_INT_DIGITS`` of ``joblet_persist._guards``): ``list(range(3 * 10**8))``,
-    ``bytes(10**12)``, ``int(Decimal('1e999999999'))`` and the like.
+    Every allocation a load makes is checked before it happens against
+    ``load(..., max_bytes=...)`` (by default, for a restricted load, 100 times
+    the size of the file and at least 16 MiB); the message names the size, the
+    limit and the option. Also raised for numbers of more than 4,300 digits
+    (``Fraction('1e999999999')``) in a restricted load.
     """
 
 

@@ -1,21 +1,19 @@
 """See what a file holds without running it: format, sizes, arrays, globals.
 
-The pickle stream is walked opcode by opcode (``pickletools.genops``) with a
-small symbolic stack that only records values; nothing is imported or called.
+The pickle stream is walked by the same walk as a restricted load (``_walk``),
+in its dry mode: nothing is imported or called, no array is allocated.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import os
-import pickletools
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from ._budget import Budget, check_max_bytes, default_limit
 from ._detect import HEAD_BYTES, detect_format
 from ._error_mapping import damage_is_format_error
 from ._errors import FormatError, TruncatedFileError
@@ -24,23 +22,9 @@ from ._io import Source, read_upto
 from ._joblib_reader import JOBLIB_MODULES
 from ._legacy import ChunkReader
 from ._load import open_decompressed
+from ._walk import BufferInfo, Found, Walk
 
 _STEP = 1 << 20
-
-_MARK = object()
-
-
-@dataclass
-class _Global:
-    module: str
-    name: str
-
-
-@dataclass
-class _Call:
-    callable: Any
-    args: Any
-    state: Any = None
 
 
 def human_size(nbytes: int) -> str:
@@ -132,9 +116,9 @@ class _Counted:
         self.position += len(data)
         return data
 
-    def readline(self) -> bytes:
+    def readline(self, limit: int = -1) -> bytes:
         # in small reads: the decoded streams of compressed files have no readline
-        while b"\n" not in self._pending:
+        while b"\n" not in self._pending and (limit < 0 or len(self._pending) < limit):
             more = self.file.read(256)
             if not more:
                 break
@@ -177,182 +161,39 @@ class _Counted:
         )
 
 
-def _itemsize(dtype: Any) -> int:
-    if isinstance(dtype, _Call) and dtype.args and isinstance(dtype.args[0], str):
-        state = dtype.state
-        if (
-            isinstance(state, tuple)
-            and len(state) > 5
-            and isinstance(state[5], int)
-            and state[5] > 0
-        ):
-            return state[5]
-        match = re.fullmatch(r"[<>|=]?([a-zA-Z])(\d*)", dtype.args[0])
-        if match:
-            kind, digits = match.groups()
-            size = int(digits or 1)
-            return 4 * size if kind == "U" else size
-    return 0
+def _walk(
+    file: _Counted,
+    report: Report,
+    budget: Budget,
+    buffers: list[BufferInfo] | None = None,
+) -> None:
+    """Walk one pickle stream as a restricted load would, building nothing.
 
-
-def _dtype_name(dtype: Any) -> str:
-    if isinstance(dtype, _Call) and dtype.args:
-        return str(dtype.args[0])
-    return repr(dtype)
-
-
-def _walk(file: _Counted, report: Report, joblib_arrays: bool) -> None:
-    """Record the globals of one pickle stream (and joblib's inline arrays)."""
-    stack: list[Any] = []
-    memo: dict[int, Any] = {}
-
-    def pop_mark() -> list[Any]:
-        items = []
-        while stack and stack[-1] is not _MARK:
-            items.append(stack.pop())
-        if stack:
-            stack.pop()
-        return items[::-1]
-
-    def record(module: str, name: str) -> _Global:
-        full = f"{module}.{name}"
-        if full not in report.globals:
-            report.globals.append(full)
-        return _Global(module, name)
-
+    The globals it names (those of joblib's nested object streams included)
+    and the arrays it would build, with their sizes, go into ``report``.
+    """
+    found = Found(report.globals, report.arrays)
+    walk = Walk(
+        file,  # type: ignore[arg-type]
+        file.where,
+        budget,
+        None,
+        dry=True,
+        buffers=iter(buffers) if buffers is not None else None,
+        found=found,
+    )
     try:
-        for opcode, arg, _ in pickletools.genops(file):  # type: ignore[arg-type]
-            op = opcode.name
-            if op in ("PROTO", "FRAME", "STOP", "READONLY_BUFFER"):
-                if op == "STOP":
-                    return
-                continue
-            if op == "MARK":
-                stack.append(_MARK)
-            elif op in ("GLOBAL", "INST"):
-                module, name = str(arg).split(" ", 1)
-                glob = record(module, name)
-                if op == "INST":
-                    stack.append(_Call(glob, tuple(pop_mark())))
-                else:
-                    stack.append(glob)
-            elif op == "STACK_GLOBAL":
-                name, module = stack.pop(), stack.pop()
-                stack.append(record(str(module), str(name)))
-            elif op in ("REDUCE", "NEWOBJ"):
-                args, func = stack.pop(), stack.pop()
-                stack.append(_Call(func, args))
-            elif op == "NEWOBJ_EX":
-                stack.pop()
-                args, cls = stack.pop(), stack.pop()
-                stack.append(_Call(cls, args))
-            elif op == "OBJ":
-                items = pop_mark()
-                stack.append(_Call(items[0] if items else None, tuple(items[1:])))
-            elif op == "BUILD":
-                state = stack.pop()
-                target = stack[-1]
-                if isinstance(target, _Call):
-                    target.state = state
-                    func = target.callable
-                    if (
-                        joblib_arrays
-                        and isinstance(func, _Global)
-                        and func.module in JOBLIB_MODULES
-                        and isinstance(state, dict)
-                    ):
-                        _skip_joblib_array(file, state, report)
-            elif op in ("EMPTY_DICT", "EMPTY_LIST", "EMPTY_SET"):
-                stack.append({} if op == "EMPTY_DICT" else [])
-            elif op == "EMPTY_TUPLE":
-                stack.append(())
-            elif op in ("TUPLE", "LIST", "FROZENSET"):
-                items = pop_mark()
-                stack.append(tuple(items) if op == "TUPLE" else list(items))
-            elif op == "DICT":
-                items = pop_mark()
-                stack.append(_pairs({}, items))
-            elif op in ("TUPLE1", "TUPLE2", "TUPLE3"):
-                n = int(op[-1])
-                items = stack[-n:]
-                del stack[-n:]
-                stack.append(tuple(items))
-            elif op == "SETITEM":
-                value, key = stack.pop(), stack.pop()
-                if isinstance(stack[-1], dict):
-                    _pairs(stack[-1], [key, value])
-            elif op == "SETITEMS":
-                items = pop_mark()
-                if isinstance(stack[-1], dict):
-                    _pairs(stack[-1], items)
-            elif op in ("APPEND",):
-                stack.pop()
-            elif op in ("APPENDS", "ADDITEMS", "POP_MARK"):
-                pop_mark()
-            elif op == "POP":
-                stack.pop()
-            elif op == "DUP":
-                stack.append(stack[-1])
-            elif op == "MEMOIZE":
-                memo[len(memo)] = stack[-1]
-            elif op in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[int(str(arg))] = stack[-1]
-            elif op in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo.get(int(str(arg))))
-            elif op in ("PERSID",):
-                stack.append(None)
-            elif op == "BINPERSID":
-                stack[-1] = None
-            elif op in ("EXT1", "EXT2", "EXT4"):
-                stack.append(record("copyreg.extension", str(arg)))
-            else:  # value-pushing opcodes: ints, strings, bytes, None, bools, buffers
-                stack.append(arg)
-    except FormatError:
+        walk.run()
+    except (FormatError, ImportError):
         raise
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        if "exhausted" in str(exc) or "but only" in str(exc):
-            raise TruncatedFileError(
-                f"{file.where} is truncated: its pickle stream ends early ({exc}). "
-                "Dump the data again."
-            ) from exc
+    except (ValueError, IndexError, KeyError, TypeError, UnicodeError,
+            OverflowError, RecursionError) as exc:  # fmt: skip
         raise FormatError(f"{file.where} has a damaged pickle stream: {exc}") from exc
-    raise TruncatedFileError(
-        f"{file.where} is truncated: its pickle stream ends before its STOP opcode. "
-        "Dump the data again."
-    )
 
 
-def _pairs(target: dict[Any, Any], items: list[Any]) -> dict[Any, Any]:
-    for key, value in zip(items[::2], items[1::2], strict=False):
-        try:
-            target[key] = value
-        except TypeError:  # unhashable symbolic key: not needed for a report
-            pass
-    return target
-
-
-def _skip_joblib_array(file: _Counted, state: dict[str, Any], report: Report) -> None:
-    dtype = state.get("dtype")
-    shape = tuple(state.get("shape") or ())
-    order = state.get("order", "C")
-    name = _dtype_name(dtype)
-    if name.lstrip("<>|=").startswith("O"):
-        report.arrays.append(
-            {"dtype": name, "shape": shape, "order": order, "nbytes": 0}
-        )
-        _walk(file, report, joblib_arrays=True)  # nested pickle of an object array
-        return
-    nbytes = math.prod(int(n) for n in shape) * _itemsize(dtype)
-    if state.get("numpy_array_alignment_bytes") is not None:  # joblib >= 1.2
-        pad = file.read_exact(1, "an array's padding")
-        file.skip(pad[0], "an array's padding")
-    file.skip(nbytes, f"the data of an array of shape {shape}")
-    report.arrays.append(
-        {"dtype": name, "shape": shape, "order": order, "nbytes": nbytes}
-    )
-
-
-def inspect_file(filename: str | os.PathLike[str]) -> Report:
+def inspect_file(
+    filename: str | os.PathLike[str], *, max_bytes: int | None = None
+) -> Report:
     """Describe a joblet, joblib or pickle file without executing it.
 
     The whole file is read (and decompressed, when compressed), so a truncated
@@ -362,12 +203,20 @@ def inspect_file(filename: str | os.PathLike[str]) -> Report:
     ----------
     filename : str or os.PathLike
         The file to describe.
+    max_bytes : int, optional
+        The most bytes the description may hold in memory (strings and bytes
+        of the pickle stream); default as for a restricted :func:`load`: 100
+        times the size of the file, at least 16 MiB.
 
     Returns
     -------
     Report
         Format, compression and ratio, sizes, each array's dtype/shape/bytes
         and every global the file would import; ``print(report)`` shows it.
+        The pickle stream is walked exactly as a restricted :func:`load`
+        reconstructs it, so the globals listed are every global ``load``
+        would import or call (inside joblib's array records and their nested
+        object streams too), and the arrays every array it would allocate.
 
     Raises
     ------
@@ -375,20 +224,22 @@ def inspect_file(filename: str | os.PathLike[str]) -> Report:
         The file is empty, truncated (:class:`TruncatedFileError`), damaged or
         not a joblet, joblib or pickle file.
     """
+    check_max_bytes(max_bytes)
     path = os.fsdecode(os.fspath(filename))
     where = repr(path)
     size = os.path.getsize(path)
+    budget = Budget(default_limit(size) if max_bytes is None else max_bytes, where)
     with open(path, "rb") as raw, damage_is_format_error(where):
         head = raw.read(HEAD_BYTES)
         raw.seek(0)
         found = detect_format(head)
         _refuse_unreadable(found.kind, head, where)
         if found.kind != "compressed" or found.compressor is None:
-            return _inspect_decoded(_Counted(raw, where), path, size)
+            return _inspect_decoded(_Counted(raw, where), path, size, budget)
         decoded = open_decompressed(raw, found.compressor_name, found.compressor, where)
         try:  # closing stops the decoder's threads
             stream = _Counted(decoded, where)
-            report = _inspect_decoded(stream, path, size)
+            report = _inspect_decoded(stream, path, size, budget)
             stream.drain()
         finally:
             decoded.close()
@@ -410,14 +261,14 @@ def _refuse_unreadable(kind: str, head: bytes, where: str) -> None:
         )
 
 
-def _inspect_decoded(stream: _Counted, path: str, size: int) -> Report:
+def _inspect_decoded(stream: _Counted, path: str, size: int, budget: Budget) -> Report:
     """A report of an uncompressed joblet file or pickle stream, read in order."""
     head = stream.read(len(MAGIC))
     stream.push_back(head)
     if head.startswith(MAGIC):
-        return _inspect_container(stream, path, size)
+        return _inspect_container(stream, path, size, budget)
     report = Report(path, "pickle", None, size, 0)
-    _walk(stream, report, joblib_arrays=True)
+    _walk(stream, report, budget)
     report.pickle_bytes = stream.position
     if any(
         name.split(".NumpyArrayWrapper")[0] in JOBLIB_MODULES for name in report.globals
@@ -426,16 +277,17 @@ def _inspect_decoded(stream: _Counted, path: str, size: int) -> Report:
     return report
 
 
-def _inspect_container(stream: _Counted, path: str, size: int) -> Report:
+def _inspect_container(
+    stream: _Counted, path: str, size: int, budget: Budget
+) -> Report:
     where = stream.where
     header = Header.unpack(stream.read(HEADER.size), where)
     table = stream.read_exact(header.table_len, "the buffer table")
     entries = decode_table(table, where)
     if header.compressed:  # format version 1: joblet's own chunked container
         reader = ChunkReader(Source(stream, where), header.codec, header.chunk_size)  # type: ignore[arg-type]
-        pickled = bytearray(header.pickle_len)
         try:
-            reader.fill(memoryview(pickled), "the pickle stream")
+            pickled = reader.read_growing(header.pickle_len, "the pickle stream")
         finally:
             reader.close()
         compression: str | None = f"{header.codec} (level {header.level})"
@@ -460,17 +312,8 @@ def _inspect_container(stream: _Counted, path: str, size: int) -> Report:
         size,
         len(pickled),
     )
-    for entry in entries:
-        if entry.kind == "array":
-            report.arrays.append(
-                {
-                    "dtype": entry.dtype,
-                    "shape": entry.shape,
-                    "order": entry.order,
-                    "nbytes": entry.nbytes,
-                }
-            )
-        else:
-            report.buffers.append(entry.nbytes)
-    _walk(_Counted(io.BytesIO(bytes(pickled)), where), report, joblib_arrays=False)
+    report.buffers = [entry.nbytes for entry in entries if entry.kind != "array"]
+    described = [BufferInfo(entry.nbytes, entry.kind) for entry in entries]
+    stream_of_pickle = _Counted(io.BytesIO(bytes(pickled)), where)
+    _walk(stream_of_pickle, report, budget, described)
     return report

@@ -7,6 +7,7 @@ ends, it never allocates what the field claims up front.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import IO, Any
 
 from ._errors import FormatError, TruncatedFileError
@@ -17,6 +18,9 @@ READ_SLICE = 1 << 26
 # to 1 GiB (Linux caps a read at 2 GiB - 4 KiB) instead of 16 of 64 MiB. Other
 # streams (GzipFile ...) may allocate what they are asked for, so they get 64 MiB.
 RAW_READ_SLICE = 1 << 30
+#: A buffer of an input of unknown size (a compressed stream, a file object)
+#: larger than this is grown as its data arrives, this many bytes at a time.
+GROW_MIN = 1 << 26
 
 
 def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
@@ -39,6 +43,25 @@ def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
                 "of an array. Dump the data again."
             )
         filled += n
+
+
+def fill_growing(
+    total: int, fill: Callable[[memoryview], Any], step: int = GROW_MIN
+) -> bytearray:
+    """A ``total``-byte buffer filled by ``fill(view)`` one ``step`` at a time.
+
+    Memory follows the data: a stream declaring far more than it holds fails
+    (``fill`` raises at its end) after allocating one step more than it held.
+    """
+    out = bytearray()
+    done = 0
+    while done < total:
+        n = min(step, total - done)
+        out.extend(bytes(n))
+        with memoryview(out) as whole, whole[done : done + n] as piece:
+            fill(piece)
+        done += n
+    return out
 
 
 def read_upto(file: IO[bytes], n: int) -> bytes:

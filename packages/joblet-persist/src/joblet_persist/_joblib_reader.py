@@ -11,9 +11,8 @@ inline array bytes (or memory-maps them) after each wrapper.
 from __future__ import annotations
 
 import math
-import os
 import pickle
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._error_mapping import as_format_error, is_damage
 from ._errors import (
@@ -21,9 +20,11 @@ from ._errors import (
     TruncatedFileError,
     UnsafeModificationError,
 )
-from ._io import read_exact_into
-from ._numpy_io import map_array
-from ._restricted import AllowList, RestrictedUnpickler
+from ._io import GROW_MIN, fill_growing, read_exact_into
+from ._numpy_io import map_array, to_native
+
+if TYPE_CHECKING:
+    from ._container import LoadOptions
 
 JOBLIB_MODULES = frozenset(
     {"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"}
@@ -55,31 +56,40 @@ def _import_numpy(where: str) -> Any:
     return numpy
 
 
-class JoblibUnpickler(RestrictedUnpickler):
-    """Pure-Python unpickler reading joblib's inline array data.
+# typeshed types pickle._Unpickler as the C class, without the pure-Python
+# internals (stack, dispatch, load_build) used below.
+_PyUnpickler: Any = pickle._Unpickler
 
-    It is also how a restricted load reads plain pickle streams (``allow`` not
-    None), with :class:`RestrictedUnpickler`'s checks.
+
+def find_class_or_format_error(find: Any, module: str, name: str, where: str) -> Any:
+    """``find(module, name)``, a global that cannot be imported being a FormatError."""
+    try:
+        return find(module, name)
+    except (ImportError, SyntaxError) as exc:
+        raise FormatError(
+            f"{where} refers to {module}.{name}, which cannot be imported here "
+            f"({type(exc).__name__}: {exc}): install the package that defines it, "
+            "or the file is damaged"
+        ) from exc
+
+
+class JoblibUnpickler(_PyUnpickler):
+    """Pure-Python unpickler reading joblib's inline array data (trusted files).
+
+    A restricted load reads joblib files with the walk of ``_walk`` instead.
     """
 
     stack: list[Any]
-    dispatch = RestrictedUnpickler.dispatch.copy()
+    dispatch = _PyUnpickler.dispatch.copy()
 
-    def __init__(
-        self,
-        file: IO[bytes],
-        where: str,
-        path: str | None,
-        mmap_mode: str | None,
-        allow: AllowList | None,
-    ) -> None:
-        super().__init__(file, allow)
+    def __init__(self, file: IO[bytes], options: LoadOptions) -> None:
+        super().__init__(file)
         self.file_handle = file
-        self.where = where
-        self.path = path
-        self.mmap_mode = "r+" if mmap_mode == "w+" else mmap_mode
-        self.allow = allow
-        self.file_size = os.path.getsize(path) if path is not None else None
+        self.options = options
+        self.where = options.where
+        self.path = options.path
+        self.mmap_mode = "r+" if options.mmap_mode == "w+" else options.mmap_mode
+        self.file_size = options.file_size
 
     def find_class(self, module: str, name: str) -> Any:
         if module in JOBLIB_MODULES:
@@ -89,7 +99,7 @@ class JoblibUnpickler(RestrictedUnpickler):
                 f"{self.where} was written by joblib < 0.10 ({name}), a layout that "
                 "joblet-persist does not read; load it with that joblib and dump it again"
             )
-        return super().find_class(module, name)
+        return find_class_or_format_error(super().find_class, module, name, self.where)
 
     def load_build(self) -> None:
         if len(self.stack) >= 2 and self.stack[-2] is JoblibArrayWrapper:
@@ -97,7 +107,7 @@ class JoblibUnpickler(RestrictedUnpickler):
             raise UnsafeModificationError(
                 "joblib.numpy_pickle.NumpyArrayWrapper", "BUILD"
             )
-        RestrictedUnpickler.load_build(self)
+        _PyUnpickler.load_build(self)
         top = self.stack[-1]
         if isinstance(top, JoblibArrayWrapper):
             self.stack[-1] = self._read_array(top)
@@ -111,35 +121,39 @@ class JoblibUnpickler(RestrictedUnpickler):
         shape = tuple(int(n) for n in state["shape"])
         order = "F" if state.get("order") == "F" else "C"
         file = self.file_handle
-        if not dtype.hasobject:
-            self._check_fits(math.prod(shape) * dtype.itemsize)
         if dtype.hasobject:
-            array = JoblibUnpickler(file, self.where, None, None, self.allow).load()
+            return JoblibUnpickler(file, self.options.in_memory()).load()
+        nbytes = math.prod(shape) * dtype.itemsize
+        self._check_fits(nbytes)
+        self.options.budget.charge(nbytes, f"an array of shape {shape}")
+        aligned = state.get("numpy_array_alignment_bytes") is not None
+        if (
+            self.mmap_mode is not None
+            and self.path is not None
+            and state.get("allow_mmap")
+        ):
+            array = self._map_array(dtype, shape, order, aligned)
         else:
-            aligned = state.get("numpy_array_alignment_bytes") is not None
-            if (
-                self.mmap_mode is not None
-                and self.path is not None
-                and state.get("allow_mmap")
-            ):
-                array = self._map_array(dtype, shape, order, aligned)
+            if aligned:
+                pad = file.read(1)
+                if not pad:
+                    raise TruncatedFileError(
+                        f"{self.where} is truncated inside an array"
+                    )
+                file.read(pad[0])
+            if self.file_size is None and nbytes > GROW_MIN:
+                grown = fill_growing(
+                    nbytes, lambda view: read_exact_into(file, view, self.where)
+                )
+                array = numpy.frombuffer(grown, dtype=dtype)
             else:
-                if aligned:
-                    pad = file.read(1)
-                    if not pad:
-                        raise TruncatedFileError(
-                            f"{self.where} is truncated inside an array"
-                        )
-                    file.read(pad[0])
-                count = 1
-                for n in shape:
-                    count *= n
-                array = numpy.empty(count, dtype=dtype)
+                array = numpy.empty(math.prod(shape), dtype=dtype)
                 read_exact_into(file, memoryview(array.view(numpy.uint8)), self.where)
-                if order == "F":
-                    array = array.reshape(shape[::-1]).T
-                else:
-                    array = array.reshape(shape)
+            if order == "F":
+                array = array.reshape(shape[::-1]).T
+            else:
+                array = array.reshape(shape)
+            array = to_native(array)
         subclass = state.get("subclass")
         if isinstance(subclass, type) and subclass not in (numpy.ndarray, numpy.memmap):
             try:
@@ -186,34 +200,37 @@ class JoblibUnpickler(RestrictedUnpickler):
 class _SniffingUnpickler(pickle.Unpickler):
     """The C unpickler; stops as soon as the stream names joblib's wrappers."""
 
+    where = "the file"
+
     def find_class(self, module: str, name: str) -> Any:
         if module in JOBLIB_MODULES:
             raise _NeedsJoblibReader
-        return super().find_class(module, name)
+        return find_class_or_format_error(super().find_class, module, name, self.where)
 
 
-def load_pickle_stream(
-    file: IO[bytes],
-    where: str,
-    path: str | None,
-    mmap_mode: str | None,
-    allow: AllowList | None,
-) -> Any:
+def load_pickle_stream(file: IO[bytes], options: LoadOptions) -> Any:
     """Load a plain pickle or joblib stream from ``file``."""
+    where = options.where
     try:
         seekable = file.seekable()
     except (AttributeError, OSError, ValueError):
         seekable = False
     try:
-        # A restricted load goes straight to the pure-Python reader: the C
-        # unpickler cannot refuse opcodes that modify an imported global.
-        if seekable and allow is None:
+        if options.allow is not None:
+            from ._walk import JoblibInput, Walk
+
+            mode = "r+" if options.mmap_mode == "w+" else options.mmap_mode
+            source = JoblibInput(options.path, mode, options.file_size)
+            return Walk(file, where, options.budget, options.allow, joblib=source).run()
+        if seekable:
             start = file.tell()
             try:
-                return _SniffingUnpickler(file).load()
+                sniffer = _SniffingUnpickler(file)
+                sniffer.where = where
+                return sniffer.load()
             except _NeedsJoblibReader:
                 file.seek(start)
-        return JoblibUnpickler(file, where, path, mmap_mode, allow).load()
+        return JoblibUnpickler(file, options).load()
     except FormatError:
         raise
     except Exception as exc:

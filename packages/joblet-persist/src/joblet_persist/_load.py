@@ -14,12 +14,14 @@ import warnings
 from collections.abc import Iterable
 from typing import IO, Any
 
-from ._allow_list import make_allow_list
+from ._allow_list import AllowList, make_allow_list
+from ._budget import Budget, check_max_bytes, default_limit
 from ._container import LoadOptions, read_container
 from ._detect import HEAD_BYTES, detect_format
 from ._error_mapping import CODEC_ERRORS, codec_error, damage_is_format_error
 from ._errors import FormatError, TruncatedFileError
 from ._io import Prepended, read_upto
+from ._numpy_io import native_byte_order, swapping_to_native
 from ._types import MMAP_MODES
 from ._wrapper import CompressorWrapper
 
@@ -94,9 +96,7 @@ def _dispatch(file: IO[bytes], head: bytes, options: LoadOptions) -> Any:
     if found.kind == "pickle":
         from ._joblib_reader import load_pickle_stream
 
-        return load_pickle_stream(
-            file, where, options.path, options.mmap_mode, options.allow
-        )
+        return load_pickle_stream(file, options)
     raise FormatError(
         f"{where} is not a joblet-persist, joblib or pickle file: it starts with "
         f"{head[:8]!r}. Was it written by joblet_persist.dump, joblib.dump or pickle.dump?"
@@ -106,9 +106,11 @@ def _dispatch(file: IO[bytes], head: bytes, options: LoadOptions) -> Any:
 def load(
     filename: str | os.PathLike[str] | IO[bytes],
     mmap_mode: str | None = None,
+    ensure_native_byte_order: bool | str = "auto",
     *,
     allowed_globals: Iterable[Any] | None = None,
     verify: bool | None = None,
+    max_bytes: int | None = None,
 ) -> Any:
     """Reconstruct a Python object from a file persisted with :func:`dump`.
 
@@ -132,19 +134,36 @@ def load(
         is never truncated). Needs a path and an uncompressed file; on a
         compressed file or a file object the arrays are loaded in memory, with
         a warning (as joblib).
+    ensure_native_byte_order : bool or 'auto', default 'auto'
+        As in joblib 1.5+: True gives the arrays of joblet and joblib records
+        in the byte order of this machine (values preserved); False leaves them
+        as written; 'auto' is True without ``mmap_mode``, False with it. True
+        with ``mmap_mode`` raises ValueError (a mapped array cannot be swapped).
     allowed_globals : iterable of str, class or function, optional
         None (default): like pickle, the file may import any global, which runs
-        code: only load files you trust. Otherwise a restricted load imports
-        only :data:`DEFAULT_ALLOWED_GLOBALS` plus these (``"module.qualname"``
-        strings, ``"module.*"``, or the objects themselves) and raises
-        :class:`UnsafeGlobalError` naming any other; pass ``()`` for the
-        defaults alone.
+        code: only load files you trust. Otherwise a restricted load: the file
+        is reconstructed, never executed. It may name only
+        :data:`DEFAULT_ALLOWED_GLOBALS` (each rebuilt by joblet-persist's own
+        typed reconstructors from checked arguments) plus these
+        (``"module.qualname"`` strings, ``"module.*"``, or the objects
+        themselves), and raises :class:`UnsafeGlobalError` naming any other;
+        pass ``()`` for the defaults alone. The globals you add are trusted:
+        the file calls them with arguments it chooses, so list only code you
+        trust with any arguments.
     verify : bool, optional
         Check every buffer (array) against the xxh3 checksum the file records
         (files of format version 2). None (default): check when the buffers are
         read into memory, not when they are memory-mapped (checking reads every
         page); True: check in both cases; False: never. The table and the pickle
         stream are always checked (CRC-32).
+    max_bytes : int, optional
+        The most bytes the load may allocate (arrays, buffers, strings,
+        containers, decompressed streams), each allocation checked before it
+        happens; above it, :class:`SizeLimitError` names the size and the
+        limit. Default for a restricted load: 100 times the size of the file
+        (at least 16 MiB); for a normal load, no limit beyond the sizes the
+        file declares, which must fit in the file (a buffer of a stream of
+        unknown size grows as its data arrives).
 
     Returns
     -------
@@ -156,17 +175,40 @@ def load(
     FormatError
         Empty, corrupted or foreign file (:class:`TruncatedFileError` when cut
         short, :class:`UnsupportedVersionError` when written by a newer release).
+    SizeLimitError
+        The load would allocate more than ``max_bytes``.
     UnsafeGlobalError
         A restricted load met a global outside the allow-list.
     ValueError
-        Invalid ``mmap_mode``.
+        Invalid ``mmap_mode``, ``max_bytes`` or ``ensure_native_byte_order``.
     """
     if mmap_mode not in MMAP_MODES:
         raise ValueError(
             f"invalid mmap_mode {mmap_mode!r}: expected None, 'r', 'r+', 'c' or 'w+' "
             "(the modes of numpy.memmap)"
         )
+    check_max_bytes(max_bytes)
+    native = native_byte_order(ensure_native_byte_order, mmap_mode)
     allow = make_allow_list(allowed_globals)
+    with swapping_to_native(native):
+        return _load(filename, mmap_mode, allow, verify, max_bytes)
+
+
+def _budget(
+    allow: AllowList | None, max_bytes: int | None, size: int | None, where: str
+) -> Budget:
+    if max_bytes is None and allow is not None:
+        max_bytes = default_limit(size)
+    return Budget(max_bytes, where)
+
+
+def _load(
+    filename: str | os.PathLike[str] | IO[bytes],
+    mmap_mode: str | None,
+    allow: AllowList | None,
+    verify: bool | None,
+    max_bytes: int | None,
+) -> Any:
     if not isinstance(filename, (str, bytes, os.PathLike)):
         if not hasattr(filename, "read"):
             raise ValueError(
@@ -181,9 +223,10 @@ def load(
                 "memory-map them.",
                 stacklevel=2,
             )
+        budget = _budget(allow, max_bytes, _size_left(filename), where)
         with damage_is_format_error(where):
             return _load_file_object(
-                filename, LoadOptions(where, allow=allow, verify=verify)
+                filename, LoadOptions(where, allow=allow, verify=verify, budget=budget)
             )
     path = os.fsdecode(os.fspath(filename))
     if os.path.isdir(path):
@@ -195,11 +238,25 @@ def load(
         head = read_upto(raw, HEAD_BYTES)
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
-        options = LoadOptions(repr(path), path, mmap_mode, allow, size, verify)
+        budget = _budget(allow, max_bytes, size, repr(path))
+        options = LoadOptions(repr(path), path, mmap_mode, allow, size, verify, budget)
         with damage_is_format_error(options.where):
             if detect_format(head).kind == "joblet":
                 return _dispatch(raw, head, options)  # large unbuffered reads
             return _dispatch(io.BufferedReader(raw, 1 << 16), head, options)
+
+
+def _size_left(file: IO[bytes]) -> int | None:
+    """Bytes from the position of a seekable file object to its end (else None)."""
+    try:
+        if not file.seekable():
+            return None
+        start = file.tell()
+        end = file.seek(0, io.SEEK_END)
+        file.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return max(end - start, 0) or end
 
 
 def _load_file_object(file: IO[bytes], options: LoadOptions) -> Any:

@@ -10,11 +10,65 @@ holds arrays.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ._errors import FormatError
+
+_NATIVE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "joblet_persist_native_byte_order", default=False
+)
+
+
+def native_byte_order(value: bool | str, mmap_mode: str | None) -> bool:
+    """``load``'s ``ensure_native_byte_order`` resolved as joblib 1.5+ does."""
+    if value == "auto":
+        return mmap_mode is None
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"ensure_native_byte_order must be True, False or 'auto', got {value!r}"
+        )
+    if value and mmap_mode is not None:
+        raise ValueError(
+            "ensure_native_byte_order=True cannot be combined with "
+            f"mmap_mode={mmap_mode!r}: a memory-mapped array keeps the byte order "
+            "of the file. Pass ensure_native_byte_order='auto' or False."
+        )
+    return value
+
+
+@contextlib.contextmanager
+def swapping_to_native(native: bool) -> Iterator[None]:
+    """Within the block, rebuilt arrays are swapped to native byte order if ``native``."""
+    token = _NATIVE.set(native)
+    try:
+        yield
+    finally:
+        _NATIVE.reset(token)
+
+
+def to_native(array: Any) -> Any:
+    """``array`` in the byte order of this machine when the load asks for it."""
+    if not _NATIVE.get() or not _foreign_order(array.dtype):
+        return array
+    return array.byteswap().view(array.dtype.newbyteorder("="))
+
+
+def _foreign_order(dtype: Any) -> bool:
+    """True when ``dtype`` (or every field of it) has the other byte order (as joblib)."""
+    other = ">" if sys.byteorder == "little" else "<"
+    if dtype.byteorder == other:
+        return True
+    fields = dtype.fields
+    return bool(
+        dtype.byteorder == "|"
+        and fields
+        and all(field[0].byteorder == other for field in fields.values())
+    )
 
 
 class MappedSlot:
@@ -70,7 +124,7 @@ def rebuild_array(
         )
     else:
         flat = numpy.frombuffer(buffer, dtype=numpy.uint8)
-        array = flat.view(dtype).reshape(shape, order=order)  # views: no copy
+        array = to_native(flat.view(dtype).reshape(shape, order=order))  # a view
     if subclass is not None and not isinstance(array, subclass):
         array = array.view(subclass)
     return array
