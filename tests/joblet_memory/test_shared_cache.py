@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import signal
@@ -177,6 +178,39 @@ def test_server_stopped_mid_call(start_another_seaweedfs, tmp_path):
     plain.__module__ = "fault_test"
     assert memory.cache(plain)(1) == 2
     assert len(store.get_items()) == 1
+
+
+@pytest.mark.timeout(120)
+def test_an_unreachable_store_computes_with_one_warning(start_another_seaweedfs):
+    """Each call while the store is down computes (as a local store would)."""
+    server = start_another_seaweedfs()
+    url = f"s3://{server.new_bucket()}/cache"
+    options = {
+        **server.storage_options(),
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+    }
+    server.kill()
+    memory = Memory(url, verbose=0, backend_options=options)
+
+    async def negate_later(x):
+        return -x
+
+    negate_later.__module__ = "fault_test"
+    forms = {
+        "call": lambda: memory.cache(negate)(5),
+        "call_and_shelve": lambda: memory.cache(negate).call_and_shelve(5).get(),
+        "async": lambda: asyncio.run(memory.cache(negate_later)(5)),
+    }
+    for form, call in forms.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert call() == -5, form
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == 1, (form, messages)
+        assert "cannot be reached" in messages[0]
+        assert issubclass(caught[0].category, CacheWarning)
+    with pytest.warns(CacheWarning, match="cannot be reached"):
+        assert not memory.cache(negate).check_call_in_cache(5)
 
 
 @pytest.mark.timeout(120)

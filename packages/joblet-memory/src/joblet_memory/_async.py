@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ._hits import DAMAGED, MISSING
-from ._memorized import MemorizedFunc
+from ._memorized import MemorizedFunc, StoreUnreachable
 from ._results import MemorizedResult, NotMemorizedResult
 
 
@@ -24,7 +24,11 @@ class AsyncMemorizedFunc(MemorizedFunc):
         if store is None:
             return await self.func(*args, **kwargs)
         bound = self._binder.bind(args, kwargs)
-        call_id = self._bound_call_id(bound)
+        try:
+            call_id = self._bound_call_id(bound)
+        except StoreUnreachable:
+            self._announce(args, kwargs)
+            return await self.func(*args, **kwargs)
         value = self._hits.load(store, call_id)
         if value is MISSING or value is DAMAGED:
             self._announce(args, kwargs)
@@ -41,7 +45,11 @@ class AsyncMemorizedFunc(MemorizedFunc):
         if store is None:
             return await self.func(*args, **kwargs), None
         bound = self._binder.bind(args, kwargs)
-        call_id = self._bound_call_id(bound)
+        try:
+            call_id = self._bound_call_id(bound)
+        except StoreUnreachable:
+            self._announce(args, kwargs)
+            return await self.func(*args, **kwargs), None
         self._announce(args, kwargs)
         start = time.time()
         result = await self.func(*args, **kwargs)
@@ -55,7 +63,11 @@ class AsyncMemorizedFunc(MemorizedFunc):
         if store is None:
             return NotMemorizedResult(await self.func(*args, **kwargs))
         bound = self._binder.bind(args, kwargs)
-        call_id = self._bound_call_id(bound)
+        try:
+            call_id = self._bound_call_id(bound)
+        except StoreUnreachable:
+            self._announce(args, kwargs)
+            return NotMemorizedResult(await self.func(*args, **kwargs))
         if not self._is_cached(store, call_id):
             self._announce(args, kwargs)
             start = time.time()

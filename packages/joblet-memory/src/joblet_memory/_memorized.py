@@ -61,6 +61,11 @@ from ._warnings import CacheWarning, warn
 
 logger = logging.getLogger("joblet_memory")
 
+
+class StoreUnreachable(Exception):
+    """The store did not answer the code check; the call runs without the cache."""
+
+
 __all__ = ["MemorizedFunc", "MemorizedResult", "NotMemorizedResult"]
 
 
@@ -243,11 +248,30 @@ class MemorizedFunc:
             if self.check_code and not checked.is_checked(
                 store.location, self.func_id, record.digest
             ):
-                CodeCheck(self.func, self.func_id, record, store, self.verbose).run()
-                checked.mark(store.location, self.func_id, record.digest)
+                self._check_against_store(record, store)
             self._check_state_is_hashable()
             self._record = record
             return record
+
+    def _check_against_store(self, record: CodeRecord, store: StoreBackendBase) -> None:
+        """Compare ``record`` with the stored one, once per process and code.
+
+        Raises :class:`StoreUnreachable` (after a ``CacheWarning``) when the
+        store does not answer: the caller then computes without the cache,
+        and the next call tries the store again.
+        """
+        try:
+            CodeCheck(self.func, self.func_id, record, store, self.verbose).run()
+        except Exception as error:
+            warn(
+                CacheWarning(
+                    f"the cache at {store.location} cannot be reached "
+                    f"({type(error).__name__}: {error}); {self._name} is computed "
+                    "without it (the next call tries the cache again)"
+                )
+            )
+            raise StoreUnreachable(str(error)) from error
+        checked.mark(store.location, self.func_id, record.digest)
 
     def _check_state_is_hashable(self) -> None:
         state = closure_state(self.func)
@@ -400,7 +424,11 @@ class MemorizedFunc:
         if store is None:
             return self.func(*args, **kwargs)
         bound = self._binder.bind(args, kwargs)
-        call_id = self._bound_call_id(bound)
+        try:
+            call_id = self._bound_call_id(bound)
+        except StoreUnreachable:
+            self._announce(args, kwargs)
+            return self.func(*args, **kwargs)
         value = self._hits.load(store, call_id)
         if value is MISSING or value is DAMAGED:
             # A damaged entry was warned about once: recompute, do not reread it.
@@ -422,7 +450,11 @@ class MemorizedFunc:
         if store is None:
             return self.func(*args, **kwargs), None
         bound = self._binder.bind(args, kwargs)
-        call_id = self._bound_call_id(bound)
+        try:
+            call_id = self._bound_call_id(bound)
+        except StoreUnreachable:
+            self._announce(args, kwargs)
+            return self.func(*args, **kwargs), None
         return self._compute(store, call_id, bound, args, kwargs, force=True)
 
     def call_and_shelve(
@@ -440,7 +472,11 @@ class MemorizedFunc:
         if store is None:
             return NotMemorizedResult(self.func(*args, **kwargs))
         bound = self._binder.bind(args, kwargs)
-        call_id = self._bound_call_id(bound)
+        try:
+            call_id = self._bound_call_id(bound)
+        except StoreUnreachable:
+            self._announce(args, kwargs)
+            return NotMemorizedResult(self.func(*args, **kwargs))
         # As joblib: a hit is decided from the entry and its metadata, without
         # reading the value (which may be large); get() reads it.
         if not self._is_cached(store, call_id):
@@ -465,7 +501,10 @@ class MemorizedFunc:
         store = self.store_backend
         if store is None:
             return False
-        return self._is_cached(store, self._call_id(args, kwargs))
+        try:
+            return self._is_cached(store, self._call_id(args, kwargs))
+        except StoreUnreachable:
+            return False
 
     def _is_cached(self, store: StoreBackendBase, call_id: tuple[str, str]) -> bool:
         """The entry exists and the validation callback (if any) accepts it."""
