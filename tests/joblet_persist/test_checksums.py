@@ -9,6 +9,7 @@ import pytest
 
 from joblet_persist import FormatError, dump, load
 from joblet_persist._checksums import DIGEST
+from joblet_persist._format import HEADER, Header
 
 np = pytest.importorskip("numpy")
 ARRAY = np.arange(200_000, dtype=np.int64)
@@ -78,15 +79,37 @@ def test_several_dumps_with_arrays_in_one_stream(tmp_path):
     np.testing.assert_array_equal(second[1], ARRAY[:3])
 
 
-def test_writable_mapping_clears_the_checksums_it_would_break(tmp_path):
+def test_writable_mapping_flags_the_checksums_it_would_break(tmp_path):
     path = tmp_path / "x.joblet"
     dump({"a": np.zeros(10)}, path)
+    trailer = path.read_bytes()[-DIGEST.size :]
     shared = load(path, mmap_mode="r+")["a"]
     shared[3] = 7.0
     shared.flush()
     del shared
     assert load(path)["a"][3] == 7.0  # changed on purpose, not damage
-    assert path.read_bytes()[-DIGEST.size :] == bytes(DIGEST.size)
+    # the checksums stay as written; the header's flag says they no longer hold
+    assert path.read_bytes()[-DIGEST.size :] == trailer
+    assert Header.unpack(path.read_bytes()[: HEADER.size], "x").unverified
+    with pytest.raises(FormatError, match="verify=True cannot check it"):
+        load(path, verify=True)
+
+
+@pytest.mark.parametrize("span", ["trailer", "tail"])
+def test_a_zeroed_tail_is_damage_never_a_skipped_check(tmp_path, span):
+    # a checksum of 0 used to mean "not known": zeroing the end of a file (the
+    # usual damage of a power loss) loaded zeros without an error
+    path = tmp_path / "x.joblet"
+    dump({"a": np.arange(1000.0)}, path)
+    data = bytearray(path.read_bytes())
+    size = DIGEST.size if span == "trailer" else 4096
+    data[-size:] = bytes(size)
+    path.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="checksum is 0"):
+        load(path)
+    with pytest.raises(FormatError, match="checksum is 0"):
+        load(path, mmap_mode="r", verify=True)
+    assert load(path, verify=False)["a"].shape == (1000,)  # the documented way out
 
 
 @pytest.mark.parametrize("large", [False, True], ids=["inline", "helper-thread"])

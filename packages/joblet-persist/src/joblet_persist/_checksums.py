@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 
 SLICE = 1 << 22
 BACKGROUND_MIN = 1 << 24  # buffers this large are hashed on a helper thread
-#: A recorded checksum of 0 means "not known": ``load(mmap_mode='r+')`` clears
-#: the checksums of the file it maps writable, since its arrays may then change.
-CLEARED = 0
 DIGEST = struct.Struct("<Q")  # CHECKSUM_SIZE bytes
 
 
@@ -126,13 +123,17 @@ def hash_file_range(file: IO[bytes], offset: int, nbytes: int) -> int:
     return int(hasher.intdigest())
 
 
-def clear_trailer(path: str, offset: int, count: int) -> None:
-    """Mark the ``count`` checksums at ``offset`` of ``path`` as not known."""
+def mark_unverified(path: str) -> None:
+    """Set ``FLAG_UNVERIFIED`` in the header of ``path`` (its arrays may now change).
+
+    The checksums themselves stay as written: that they no longer hold is
+    recorded by the flag, so that a zeroed trailer is always detected as damage.
+    """
+    from ._format import FLAG_UNVERIFIED, FLAGS_OFFSET
+
     with open(path, "r+b") as handle:
-        handle.seek(offset)
-        if handle.read(DIGEST.size * count) != bytes(DIGEST.size * count):
-            handle.seek(offset)
-            handle.write(bytes(DIGEST.size * count))
+        handle.seek(FLAGS_OFFSET)
+        handle.write(struct.pack("<H", FLAG_UNVERIFIED))  # version 2: no other flag
 
 
 def verify(digests: list[int], trailer: bytes, where: str) -> None:
@@ -141,9 +142,17 @@ def verify(digests: list[int], trailer: bytes, where: str) -> None:
         DIGEST.unpack_from(trailer, i * DIGEST.size)[0] for i in range(len(digests))
     ]
     for index, (found, recorded) in enumerate(zip(digests, expected, strict=True)):
-        if recorded != CLEARED and found != recorded:
+        if found != recorded:
+            zeroed = (
+                " Its recorded checksum is 0: the end of the file was zeroed (as "
+                "after a power loss), or the file was memory-mapped writable by "
+                "joblet-persist 0.1, which cleared its checksums; in that case "
+                "only, load it with verify=False."
+                if recorded == 0
+                else ""
+            )
             raise FormatError(
                 f"{where} is corrupted: buffer {index} does not match its checksum "
                 "(xxh3). The file was damaged after it was written; dump the data "
-                "again."
+                f"again.{zeroed}"
             )

@@ -15,7 +15,7 @@ from ._allow_list import AllowList
 from ._budget import Budget
 from ._checksums import (
     DIGEST,
-    clear_trailer,
+    mark_unverified,
     hash_file_range,
     hash_view,
     read_hashed,
@@ -92,7 +92,7 @@ class _InMemoryBuffers:
         self.entries = entries
         self.chunks = chunks
         self.checksummed = header.version >= CHECKSUM_VERSION
-        self.verify = verify and self.checksummed
+        self.verify = verify and self.checksummed and not header.unverified
         self.digests: list[int] = []
         self.end = self.base + header.buffers_len if entries else self.source.position
         self._next = 0
@@ -295,16 +295,26 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
             )
         entries = decode_table(table, where)
         _check_entries(entries, header, where)
+        if options.verify and header.unverified and entries:
+            raise FormatError(
+                f"{where} was memory-mapped writable (mmap_mode='r+'), so its "
+                "checksums no longer hold and verify=True cannot check it; load it "
+                "with verify=None (the default) or verify=False"
+            )
         if not header.compressed:
             _check_size(header, entries, options)
         if mmap_mode is not None and options.path is not None:
             if options.verify:
                 _verify_mapped(options.path, header, entries, where)
             mode = "r+" if mmap_mode == "w+" else mmap_mode
-            if mode == "r+" and entries and header.version >= CHECKSUM_VERSION:
+            if (
+                mode == "r+"
+                and entries
+                and header.version >= CHECKSUM_VERSION
+                and not header.unverified
+            ):
                 # the arrays may now change in place: their checksums no longer hold
-                end = align(HEADER.size + header.table_len + header.pickle_len)
-                clear_trailer(options.path, end + header.buffers_len, len(entries))
+                mark_unverified(options.path)
             mapped = _buffers_mapped(options.path, header, entries, mode)
             return _unpickle(pickled, mapped, options)
         buffers = _InMemoryBuffers(
