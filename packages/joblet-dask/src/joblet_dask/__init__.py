@@ -12,10 +12,12 @@ Installing this distribution registers the ``'dask'`` backend with joblet-parall
 """
 
 from ._backend import DaskDistributedBackend
+from ._watch import ClusterLostError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClusterLostError",
     "DaskDistributedBackend",
     "__version__",
 ]

@@ -8,10 +8,16 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from joblet_parallel import AutoBatchingMixin, ParallelBackendBase, RemoteTraceback
-from joblet_parallel._validation import check_effective_n_jobs
+from joblet_parallel import (
+    AutoBatchingMixin,
+    ParallelBackendBase,
+    RemoteTraceback,
+    ResultPicklingError,
+    check_effective_n_jobs,
+)
 
 from ._scatter import DEFAULT_SCATTER_THRESHOLD, ScatterCache
+from ._watch import ClusterLostError, ClusterWatch
 
 _NO_CLIENT_MESSAGE = (
     "the 'dask' backend runs on a dask.distributed client, and none was found. "
@@ -100,7 +106,10 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
     client : distributed.Client, optional
         The client to use; defaults to the current one (``get_client()``).
     wait_for_workers_timeout : float, default 10
-        Seconds to wait for a first worker when the cluster has none yet.
+        Seconds to wait for a first worker when the cluster has none yet; also
+        how long a call waits while its cluster has no worker left (its workers
+        were stopped or killed by tasks) before it fails with
+        :class:`ClusterLostError`.
     scatter_threshold : int or None, default 1_000_000
         Arguments at least this many bytes are scattered automatically, once per
         distinct content (fingerprinted with joblet-hash). ``None`` disables.
@@ -127,6 +136,10 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
     supports_timeout = True
     supports_retrieve_callback = True
     supports_return_generator = True
+    # The tasks run on the cluster even with one worker thread: in the client
+    # they would lack the workers' resources, and one thread is what a
+    # two-worker cluster has left while a worker restarts.
+    inline_single_job = False
 
     def __init__(
         self,
@@ -154,6 +167,9 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
         self._to_pin = list(scatter or ())
         self._scattered: ScatterCache | None = None
         self._call_futures: set[Any] = set()
+        self._described: dict[Any, str] = {}  # future key -> its first task
+        self._watch: ClusterWatch | None = None
+        self._lost: str | None = None  # why the call's cluster was given up
 
     @property
     def client(self) -> Any:
@@ -220,9 +236,30 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
 
     # --- running batches ----------------------------------------------------------
 
+    def start_call(self) -> None:
+        self._stop_watch()
+        self._lost = None
+        self._watch = ClusterWatch(
+            self.client, self.wait_for_workers_timeout, self._cluster_lost
+        )
+
+    def _cluster_lost(self, message: str) -> None:
+        """No worker left (from the watch thread): fail the waiting batches."""
+        self._lost = message
+        futures = list(self._call_futures)
+        if futures:
+            self.client.cancel(futures, reason=message)
+
+    def _stop_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
+
     def submit(
         self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
     ) -> Any:
+        if self._lost is not None:
+            raise ClusterLostError(self._lost)
         substitute = self.scattered.substitute
         items = [
             (
@@ -243,27 +280,51 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             **self.submit_kwargs,
         )
         self._call_futures.add(future)
+        describe = getattr(func, "describe", None)
+        self._described[future.key] = describe() if callable(describe) else "a batch"
         if callback is not None:
             future.add_done_callback(callback)
         return future
 
     def retrieve_result_callback(self, out: Any) -> Any:
         self._call_futures.discard(out)
-        return _result_with_remote_traceback(out)
+        return self._result(out)
 
     def retrieve_result(self, out: Any, timeout: float | None = None) -> Any:
         self._call_futures.discard(out)
-        return _result_with_remote_traceback(out, timeout)
+        return self._result(out, timeout)
+
+    def _result(self, future: Any, timeout: float | None = None) -> Any:
+        describe = self._described.pop(future.key, "a batch")
+        try:
+            return _result_with_remote_traceback(future, timeout)
+        except BaseException as error:
+            if self._lost is not None:
+                raise ClusterLostError(self._lost) from error
+            if future.status == "finished" and isinstance(error, Exception):
+                # The task ended well and its result could not reach us: as the
+                # process backend, a ResultPicklingError (which return_exceptions
+                # puts in the task's place once the batch is split).
+                raise ResultPicklingError(
+                    f"the result of {describe} could not be sent back from the "
+                    f"dask worker: {type(error).__name__}: {error}"
+                ) from error
+            raise
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
+        self._stop_watch()
         futures, self._call_futures = list(self._call_futures), set()
+        self._described = {}
         if futures:
             self.client.cancel(futures)
 
     def stop_call(self) -> None:
+        self._stop_watch()
         self._call_futures = set()
+        self._described = {}
 
     def terminate(self) -> None:
+        self._stop_watch()
         if self._scattered is not None:
             self._scattered.clear()
         # As joblib: the next call's batches start small again (tasks may differ).

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._registry import register_parallel_backend
     from ._shared import shared_array, shared_empty
     from ._tempfolders import TempFolderFullError
+    from ._validation import check_effective_n_jobs
     from .logger import Logger, PrintTime
 
 # Public name -> module that defines it. Loaded on first use (PEP 562), so that a
@@ -60,6 +61,7 @@ _HOMES = {
     "shared_array": "._shared",
     "shared_empty": "._shared",
     "TempFolderFullError": "._tempfolders",
+    "check_effective_n_jobs": "._validation",
     "Logger": ".logger",
     "PrintTime": ".logger",
 }
@@ -104,6 +106,7 @@ __all__ = [
     "register_joblib_backend",
     "ParallelBackendBase",
     "AutoBatchingMixin",
+    "check_effective_n_jobs",
     # errors
     "TerminatedWorkerError",
     "TaskPicklingError",

@@ -354,7 +354,8 @@ class Parallel:
                     f"Using backend {self._backend_label()} with {n_jobs} concurrent "
                     "workers."
                 )
-            if n_jobs == 1 or isinstance(self._backend, SequentialBackend):
+            inline = n_jobs == 1 and getattr(self._backend, "inline_single_job", True)
+            if inline or isinstance(self._backend, SequentialBackend):
                 if (
                     self.return_as == "list"
                     and not self.verbose

@@ -42,7 +42,19 @@ def check_n_jobs(n_jobs: Any) -> int | None:
 
 
 def check_effective_n_jobs(n_jobs: Any) -> None:
-    """What a backend's ``effective_n_jobs`` refuses: 0 workers asked for."""
+    """Refuse ``n_jobs == 0`` with joblet's message, for a backend's
+    ``effective_n_jobs`` (public for backends written outside joblet).
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        The ``n_jobs`` the backend was asked for.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is 0.
+    """
     if n_jobs == 0:
         raise ValueError(N_JOBS_ZERO_MESSAGE)
 

@@ -43,6 +43,10 @@ class ParallelBackendBase(metaclass=ABCMeta):
         Workers share the caller's memory (threads).
     uses_threads : bool
         Workers are threads of this process.
+    inline_single_job : bool
+        With one worker (``n_jobs`` resolves to 1), ``Parallel`` runs the tasks
+        in the calling thread, as joblib does. A backend whose tasks must run on
+        its own workers (a cluster) sets it to False.
     """
 
     default_n_jobs = 1
@@ -52,6 +56,7 @@ class ParallelBackendBase(metaclass=ABCMeta):
     supports_inner_max_num_threads = False
     supports_sharedmem = False
     uses_threads = False
+    inline_single_job = True
     nesting_level: int | None = None
 
     MAX_NUM_THREADS_VARS = (
