@@ -103,6 +103,9 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
                 methods = multiprocessing.get_all_start_methods()
                 method = "forkserver" if "forkserver" in methods else "spawn"
             context = multiprocessing.get_context(method)
+        from ._main_guard import check_main_guard
+
+        check_main_guard(context.get_start_method())
         user_initializer = None
         if self.initializer is not None:
             import cloudpickle  # functions of __main__ reach spawned workers
