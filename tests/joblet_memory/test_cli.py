@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -190,3 +191,50 @@ def test_counts_of_a_finished_process_are_listed(tmp_path, capsys):
     row = capsys.readouterr().out.splitlines()[1].split()
     assert row[0] == "builtins/abs"
     assert row[4:6] == ["2", "2"]  # hits, misses: flushed at exit
+
+
+@pytest.mark.timeout(120)
+def test_counts_of_a_short_script_on_an_object_store_are_listed(s3_cache, capsys):
+    """Flushed at exit before fsspec stops the loop s3fs writes through."""
+    url, options = s3_cache
+    script = (
+        "import json, sys\n"
+        "from joblet_memory import Memory\n"
+        "options = json.loads(sys.argv[2])\n"
+        "f = Memory(sys.argv[1], verbose=0, backend_options=options).cache(abs)\n"
+        "f(-1); f(-1); f(-1); f(-2)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, url, json.dumps(options)],
+        check=True,
+        timeout=100,
+    )
+    flags = [f"-o{name}={json.dumps(value)}" for name, value in options.items()]
+    assert main([url, *flags, "list"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[0] == "builtins/abs"
+    assert row[4:6] == ["2", "2"]  # hits, misses
+
+
+@pytest.mark.timeout(120)
+def test_an_empty_object_store_prefix_is_an_error(s3_cache):
+    url, options = s3_cache
+    flags = [f"-o{name}={json.dumps(value)}" for name, value in options.items()]
+    with pytest.raises(SystemExit, match="holds no joblet cache"):
+        main([url, *flags, "list"])
+
+
+def test_show_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
+    memory = Memory(tmp_path, verbose=0)
+    for i in range(3000):
+        memory.cache(half)(i)
+    done = subprocess.run(
+        f"{sys.executable} -m joblet_memory {tmp_path} show half | head -n 2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr

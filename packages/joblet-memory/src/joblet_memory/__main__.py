@@ -75,6 +75,11 @@ def _store(location: str, options: dict[str, object] | None = None) -> StoreBack
         )
     store = make_store(location, "local", 0, options)
     assert store is not None
+    if is_url(location) and not store.function_ids():
+        raise SystemExit(
+            f"error: {location!r} holds no joblet cache (nothing under "
+            f"{store.location}); give the location passed to Memory(...)"
+        )
     return store
 
 
@@ -342,5 +347,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run() -> int:
+    """:func:`main`, ending quietly when the reader of its output leaves.
+
+    ``python -m joblet_memory LOCATION show FUNC | head`` closes the pipe
+    early; like any Unix tool the command then stops without a traceback.
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at nothing first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

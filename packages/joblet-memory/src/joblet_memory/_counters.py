@@ -9,6 +9,8 @@ every process that used the cache.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import sys
 import threading
 import time
 import weakref
@@ -90,6 +92,7 @@ class Counters:
         self._flushed_at = time.monotonic()
         if flush is not None:
             _with_pending_counts.add(self)
+            _flush_at_exit_first()
 
     def add(
         self,
@@ -108,11 +111,11 @@ class Counters:
                 counts[4] += time_saved
         if self.parent is not None:
             self.parent.add(hits, misses, stores, evictions, time_saved)
-        if (
-            self._flush is not None
-            and time.monotonic() - self._flushed_at > FLUSH_SECONDS
-        ):
-            self.flush()
+        if self._flush is not None:
+            if not _before_thread_pools_stop:
+                _flush_before_thread_pools_stop()
+            if time.monotonic() - self._flushed_at > FLUSH_SECONDS:
+                self.flush()
 
     def info(self) -> CacheInfo:
         with self._lock:
@@ -140,7 +143,40 @@ def _info(counts: list[Any]) -> CacheInfo:
 _with_pending_counts: weakref.WeakSet[Counters] = weakref.WeakSet()
 
 
-@atexit.register
 def _flush_all() -> None:
     for counters in list(_with_pending_counts):
         counters.flush()
+
+
+def _flush_at_exit_first() -> None:
+    """(Re-)register :func:`_flush_all` so that it runs before later handlers.
+
+    atexit runs handlers last-registered first, and registering again when a
+    store's counters are made (after its driver was imported) puts the flush
+    before the driver's own exit handlers.
+    """
+    atexit.unregister(_flush_all)
+    atexit.register(_flush_all)
+
+
+_before_thread_pools_stop = False
+
+
+def _flush_before_thread_pools_stop() -> None:
+    """Also flush at interpreter shutdown, before thread pools refuse work.
+
+    ``concurrent.futures`` stops accepting work at threading's shutdown, which
+    comes before atexit; s3fs resolves host names through such a pool, so a
+    flush from atexit alone fails on an object store. Threading's exit hooks
+    run last-registered first: registering once the pools' module is loaded
+    runs the flush before it stops them. Idempotent: a second flush has
+    nothing pending.
+    """
+    global _before_thread_pools_stop
+    if _before_thread_pools_stop or "concurrent.futures.thread" not in sys.modules:
+        return
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # shutdown already begun
+            register(_flush_all)
+    _before_thread_pools_stop = True
