@@ -196,12 +196,14 @@ def _nothing_left_behind(session: nox.Session) -> Iterator[dict[str, str]]:
     try:
         yield {"TMPDIR": str(private), RUN_TMPDIR_ENV: str(private)}
     finally:
+        # Also when the run failed: what it left is part of the story.
         findings = watch.stop()
         shutil.rmtree(private, ignore_errors=True)
-    report = findings.summary().replace("\n", "\n  ")
+        verdict = "passed" if findings.ok else "failed"
+        report = findings.summary().replace("\n", "\n  ")
+        session.log(f"leftover check {verdict}:\n  {report}")
     if not findings.ok:
-        session.error(f"leftover check failed:\n  {report}")
-    session.log(f"leftover check passed:\n  {report}")
+        session.error("the run left files behind (see the leftover check above)")
 
 
 @nox.session(venv_backend="none")

@@ -216,6 +216,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    # Page titles are long: more than a few links wrap the header onto two rows.
+    "header_links_before_dropdown": 4,
     "icon_links": _repository_links,
 }
 # No left (primary) sidebar on any page: the header holds the navigation, and
