@@ -455,3 +455,24 @@ def test_importing_the_package_loads_none_of_its_modules():
         check=True,
     )
     assert out.stdout.split() == []
+
+
+def test_memory_growth_is_checked_after_each_task_by_default():
+    # 40 MB kept per task, a 100 MB limit counted from the end of a worker's
+    # first task: the check after its 4th task retires it, and a 5th may have
+    # been sent to it already; however fast the tasks are (it ran 8 when it
+    # looked once a second).
+    with parallel_config(backend="loky", max_memory_growth=100 * 1024**2):
+        pids = Parallel(n_jobs=2, batch_size=1)(
+            delayed(leak_touched)(40 * 1024**2) for _ in range(16)
+        )
+    assert max(pids.count(pid) for pid in set(pids)) <= 5, pids
+
+
+def leak_touched(size):
+    import builtins
+
+    hoard = getattr(builtins, "_joblet_test_hoard", [])
+    builtins._joblet_test_hoard = hoard
+    hoard.append(b"x" * size)  # resident, unlike a zeroed bytearray
+    return os.getpid()

@@ -30,11 +30,14 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         Seconds after which an idle worker exits.
     initializer, initargs
         ``initializer(*initargs)`` runs once in each new worker.
-    max_memory_growth : int, default 300 MB
-        A worker whose resident memory grew by more than this many bytes since its
-        first batch (after a garbage collection) is replaced.
-    memory_check_interval : float, default 1.0
-        Seconds between two memory checks in a worker.
+    max_memory_growth : int or None, default 300 MB
+        A worker whose resident memory grew by more than this many bytes since
+        the end of its first batch (after a garbage collection) is replaced once
+        its current batch is answered. None or 0 turns the check off.
+    memory_check_interval : float, default 0.0
+        Least number of seconds between two memory checks in a worker. 0 checks
+        after every batch (reading the resident size costs microseconds); a
+        larger value lets a worker run more batches before a check.
     reducers : dict, optional
         ``{type: reduce_function}`` applied when pickling tasks for the workers
         (copyreg style); the hook where large arguments are reduced before sending.
@@ -67,7 +70,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         initializer: Callable[..., Any] | None = None,
         initargs: tuple[Any, ...] = (),
         max_memory_growth: int = 300 * 1024**2,
-        memory_check_interval: float = 1.0,
+        memory_check_interval: float = 0.0,
         reducers: dict[type, Callable[[Any], Any]] | None = None,
         forward_output: bool = True,
         prefix_output: bool = False,

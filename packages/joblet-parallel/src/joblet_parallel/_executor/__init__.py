@@ -55,7 +55,7 @@ def get_pool(
     initargs: tuple[Any, ...] = (),
     idle_timeout: float | None = 300.0,
     max_memory_growth: int | None = None,
-    memory_check_interval: float = 1.0,
+    memory_check_interval: float = 0.0,
     max_tasks_per_child: int | None = None,
 ) -> WorkerPool:
     """The shared pool with these settings and ``n_workers`` workers.
