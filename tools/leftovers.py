@@ -84,7 +84,8 @@ class Findings:
         )
         lines = [f"watched {watched}"]
         if self.proc_available:
-            lines.append(f"{self.processes_seen} processes of this run seen")
+            plural = "es" if self.processes_seen != 1 else ""
+            lines.append(f"{self.processes_seen} process{plural} of this run seen")
         else:
             lines.append("no /proc: only this run's own folders and names were checked")
         if self.still_running:

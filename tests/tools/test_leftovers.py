@@ -177,7 +177,7 @@ def test_the_runs_own_leftovers_are_reported(planted):
     # without removing them; the watch sees them while they are held.
     run.do(
         in_a_child(
-            f"{hold_file(semaphore)}; {bind_socket(sock)}; time.sleep(0.5); os._exit(0)"
+            f"{hold_file(semaphore)}; {bind_socket(sock)}; time.sleep(1); os._exit(0)"
         )
     )
     # A folder named with the pid of the run's own process, left empty.
