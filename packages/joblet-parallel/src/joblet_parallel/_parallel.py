@@ -62,12 +62,16 @@ def _given(value: Any, config: dict[str, Any], name: str) -> Any:
 
 def _resolve_backend(
     backend: Any, prefer: str | None, require: str | None, config: dict[str, Any]
-) -> ParallelBackendBase:
-    """The backend a ``Parallel`` created with these arguments runs on.
+) -> tuple[ParallelBackendBase, bool]:
+    """The backend a ``Parallel`` created with these arguments runs on, and
+    whether ``prefer``/``require`` replaced the one named or configured by
+    threads.
 
     As joblib: ``prefer`` and ``require`` choose among backends only when none was
     named (by ``backend=`` or ``parallel_config``); a named backend that cannot
     share memory with ``require='sharedmem'`` is an error, not a silent switch.
+    When threads replace the backend, the configured ``n_jobs`` (meant for that
+    backend) does not apply: the threads get the default, as in joblib.
     """
     if prefer == "processes" and require == "sharedmem":
         raise ValueError(
@@ -93,11 +97,14 @@ def _resolve_backend(
             f"Backend {type(backend).__name__} does not support shared memory "
             "(require='sharedmem'); use backend='threading' or leave backend unset"
         )
+    switched = False
     if prefer == "threads" and not explicit and not chosen and not backend.uses_threads:
         backend = ThreadingBackend(nesting_level=backend.nesting_level)
+        switched = True
     if require == "sharedmem" and not sharedmem:
         backend = ThreadingBackend(nesting_level=backend.nesting_level)
-    return backend
+        switched = True
+    return backend, switched
 
 
 class Parallel:
@@ -194,7 +201,8 @@ class Parallel:
         **backend_kwargs: Any,
     ) -> None:
         config = get_config()
-        if isinstance(n_jobs, _Default) or n_jobs is None:
+        unset = isinstance(n_jobs, _Default) or n_jobs is None
+        if unset:
             # None means "unset", as in joblib: the configured n_jobs applies.
             n_jobs = config.get("n_jobs")
         n_jobs = check_n_jobs(n_jobs)
@@ -226,7 +234,11 @@ class Parallel:
             )
         self.prefer, self.require, self.return_as = prefer, require, return_as
         # The instance a call runs on is claimed from this one at each call.
-        self._backend_source = _resolve_backend(backend, prefer, require, config)
+        self._backend_source, switched = _resolve_backend(
+            backend, prefer, require, config
+        )
+        if switched and unset:
+            n_jobs = None  # the configured n_jobs was meant for the other backend
         self._backend = self._backend_source
         self._backend_name = backend if isinstance(backend, str) else None
         self._claimed = False
@@ -477,7 +489,7 @@ def effective_n_jobs(n_jobs: int | None = -1) -> int:
     config = get_config()
     if n_jobs is None:
         n_jobs = config.get("n_jobs")
-    backend = _resolve_backend(None, None, None, config)
+    backend, _ = _resolve_backend(None, None, None, config)
     value = backend.effective_n_jobs(n_jobs)
     cap = config.get("_max_n_jobs")
     return min(value, cap) if cap is not None else value
@@ -513,4 +525,5 @@ def get_active_backend(
     config = get_config()
     prefer = config.get("prefer") if prefer is None else prefer
     require = config.get("require") if require is None else require
-    return _resolve_backend(None, prefer, require, config), config.get("n_jobs")
+    backend, switched = _resolve_backend(None, prefer, require, config)
+    return backend, None if switched else config.get("n_jobs")
