@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pathlib
 import signal
@@ -323,3 +324,27 @@ def test_a_live_holder_renews_its_lease_past_its_duration():
     first.join()
     assert results == [1, 1]
     assert SLOW_CALLS == [1]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("claim", ["year 3000", "damaged"])
+def test_a_lease_no_live_holder_could_write_is_stale_at_once(s3_cache, claim):
+    """A forged far-future lease never makes a miss wait for lock_timeout."""
+    url, options = s3_cache
+    options = {**options, "lease_duration": 5.0, "lock_timeout": 600.0}
+    memory = Memory(url, verbose=0, backend_options=options)
+    cached = memory.cache(negate)
+    store = memory.store_backend
+    call_id = (cached.func_id, cached._call_id((4,), {})[1])
+    lease_path = f"{store.root}/{call_id[0]}/{call_id[1]}/lease"
+    body = (
+        json.dumps({"owner": "forged", "expires": 32503680000.0})
+        if claim == "year 3000"
+        else "{not json"
+    )
+    store.fs.pipe_file(lease_path, body.encode())
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cached(4) == -4
+    assert time.monotonic() - started < 10

@@ -5,7 +5,9 @@ that creates the entry's ``lease`` object computes; the others poll until the
 entry appears. The lease holds its owner and an expiry time; its holder renews
 it while computing, so a holder that dies (SIGKILL, lost host) stops renewing,
 the lease expires, and a waiter takes over. Waiting is bounded by the store's
-``lock_timeout``.
+``lock_timeout``. A lease can never honestly claim more than its duration
+ahead (plus :data:`CLOCK_SKEW` between hosts): one that claims more, forged
+or written by a broken clock, is stale at once.
 
 Creation is a conditional put (``If-None-Match: *``, fsspec's
 ``pipe_file(mode='create')``): the store itself guarantees that only one of many
@@ -29,6 +31,8 @@ from typing import Any
 
 _FIRST_SLEEP = 0.02
 _MAX_SLEEP = 0.5
+#: Seconds the clocks of two hosts sharing a store may disagree.
+CLOCK_SKEW = 300.0
 
 
 class Lease:
@@ -91,8 +95,9 @@ class Lease:
             expires = float(document.get("expires", 0.0))
         except (TypeError, ValueError):
             expires = 0.0
-        if expires > time.time():
-            return False
+        now = time.time()
+        if now < expires <= now + self.duration + CLOCK_SKEW:
+            return False  # held, for no longer than a live holder could claim
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path)
         return True
