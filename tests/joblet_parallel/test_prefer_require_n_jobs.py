@@ -42,5 +42,6 @@ def test_backend_and_n_jobs_as_joblib(config, hint):
 def test_get_active_backend_drops_the_n_jobs_of_a_replaced_backend():
     with parallel_config(backend="loky", n_jobs=2):
         backend, n_jobs = get_active_backend(require="sharedmem")
-        assert backend.uses_threads and n_jobs is None
+        assert backend.uses_threads
+        assert n_jobs is None
         assert Parallel(require="sharedmem").n_jobs == 1
