@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -117,3 +118,55 @@ def test_the_first_write_of_a_function_sweeps_its_folder(tmp_path):
     _leftovers._swept.clear()  # as in a new process
     Memory(tmp_path, verbose=0).cache(abs)(-2)
     assert not any(os.path.exists(path) for path in planted)
+
+
+UPLOADS = """
+import sys, uuid
+from joblet_memory import Memory
+
+def negate(x):
+    return -x
+
+Memory(f"memory://uploads-{uuid.uuid4().hex}", verbose=0).cache(negate)(1)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_uploads_left_by_killed_clients_are_swept(tmp_path, fsspec_required):
+    """A client killed mid-upload leaves its staged result; a later one removes it."""
+    from joblet_memory._fsspec_store import UPLOAD_NAME
+    from joblet_persist import temporary_name
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = gone.stdout.strip()
+
+    def planted(pid: str, age: float) -> pathlib.Path:
+        name = temporary_name(UPLOAD_NAME)
+        own_pid = name.rsplit(".joblet-", 1)[1].split("-")[1]
+        path = tmp_path / name.replace(f"-{own_pid}-", f"-{pid}-")
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (time.time() - age, time.time() - age))
+        return path
+
+    stale = planted(dead_pid, age=7200)
+    young = planted(dead_pid, age=10)  # another pid namespace, maybe: kept
+    alive = planted(str(os.getpid()), age=7200)  # its writer runs: kept
+    done = subprocess.run(
+        [sys.executable, "-c", UPLOADS],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not stale.exists()
+    assert young.exists()
+    assert alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [young.name, alive.name]
+    )

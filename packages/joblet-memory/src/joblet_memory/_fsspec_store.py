@@ -26,7 +26,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, ClassVar
 
-from joblet_persist import Compress
+from joblet_persist import Compress, sweep_temporaries, temporary_name
 
 from ._leases import hold_lease
 from ._limits import CacheItemInfo
@@ -52,6 +52,31 @@ from ._store import (
 
 ACCESS_NAME = "access"
 LEASE_NAME = "lease"
+# A result is written to the temporary folder, then uploaded; its name there.
+UPLOAD_NAME = "joblet-upload-output.pkl"
+# A client killed mid-upload leaves its file behind; one older than this whose
+# writer is gone is removed (age too: a writer in another pid namespace
+# sharing the folder looks gone).
+UPLOAD_SWEEP_AGE = 3600.0
+_uploads_swept = False
+
+
+def sweep_uploads_once() -> list[str]:
+    """Remove, once per process, the uploads that killed clients left behind."""
+    global _uploads_swept
+    if _uploads_swept:
+        return []
+    _uploads_swept = True
+    removed = []
+    folder = tempfile.gettempdir()
+    for path, _size in sweep_temporaries(folder, target=UPLOAD_NAME, remove=False):
+        with contextlib.suppress(OSError):
+            if time.time() - os.stat(path).st_mtime > UPLOAD_SWEEP_AGE:
+                os.unlink(path)
+                removed.append(path)
+    return removed
+
+
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "fsspec", "gcs": "fsspec"}
 # Filesystems whose directory listings fsspec would otherwise cache: another
 # process's writes must be seen.
@@ -193,8 +218,8 @@ class FsspecStoreBackend(StoreBackendBase):
         compress: Compress = False,
     ) -> int:
         output = self._path(call_id, OUTPUT_NAME)
-        folder = tempfile.mkdtemp(prefix="joblet-upload-")
-        written = os.path.join(folder, OUTPUT_NAME)
+        sweep_uploads_once()
+        written = os.path.join(tempfile.gettempdir(), temporary_name(UPLOAD_NAME))
         try:
             write_signed(value, written, compress, self.signer, entry_name(call_id))
             size = os.path.getsize(written)
@@ -208,8 +233,6 @@ class FsspecStoreBackend(StoreBackendBase):
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(written)
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
         return size + len(text)
 
     def verify_item(self, call_id: CallId) -> str | None:
