@@ -211,3 +211,31 @@ def test_without_track_versions_no_distribution_metadata_is_read(
     monkeypatch.setattr(importlib.metadata, "version", refuse)
     monkeypatch.setattr(importlib.metadata, "packages_distributions", refuse)
     assert Memory(tmp_path, verbose=0).cache(pipeline)(1) == 2
+
+
+def kwonly(a, b, *, kw1, kw2="kw2"):
+    return a, b, kw1, kw2
+
+
+@pytest.mark.parametrize("library", ["joblet", "joblib"])
+def test_call_and_store_errors_are_caught_as_in_joblib(tmp_path, library):
+    """Code written against joblib's errors catches joblet's (side by side)."""
+    memory_class = (
+        Memory if library == "joblet" else pytest.importorskip("joblib").Memory
+    )
+    cached = memory_class(tmp_path / "a", verbose=0).cache(kwonly)
+    assert cached(1, 2, kw1=3) == (1, 2, 3, "kw2")
+    with pytest.raises(ValueError, match="(?i)too many"):  # joblib's type
+        cached(1, 2, 3, kw2=4)
+    with pytest.raises(TypeError, match="nope"):  # joblib's type, unknown backend
+        memory_class(tmp_path / "b", backend="nope")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joblet warns; both go on
+        ignoring = memory_class(tmp_path / "c", backend_options={"nope": 1}, verbose=0)
+    assert ignoring.cache(abs)(-2) == 2
+
+
+def test_a_wrong_call_is_a_type_error_too(tmp_path):
+    cached = Memory(tmp_path, verbose=0).cache(kwonly)
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        cached(1, 2, 3, kw2=4)

@@ -252,8 +252,11 @@ def test_validation_callback_and_expiry(tmp_path):
 def test_unknown_backend_and_option(tmp_path):
     with pytest.raises(ValueError, match="unknown store backend 'nope'"):
         Memory(tmp_path, backend="nope")
-    with pytest.raises(ValueError, match="unknown backend option 'lok'"):
-        Memory(tmp_path, backend_options={"lok": False})
+    with pytest.raises(ValueError, match="'loacl' \\(did you mean 'local'\\?\\)"):
+        Memory(tmp_path, backend="loacl")
+    with pytest.warns(UserWarning, match="'lok' \\(did you mean 'lock'\\?\\).*ignored"):
+        memory = Memory(tmp_path, backend_options={"lok": False}, verbose=0)
+    assert memory.cache(abs)(-1) == 1
 
 
 class DictStore(StoreBackendBase):

@@ -12,9 +12,14 @@
 
 from ._async import AsyncMemorizedFunc
 from ._counters import CacheInfo
+from ._errors import (
+    CallArgumentsError,
+    SignatureError,
+    UnhashableArgumentError,
+    UnknownStoreBackendError,
+)
 from ._expiry import expires_after
 from ._explain import Explanation
-from ._keys import UnhashableArgumentError
 from ._limits import CacheItemInfo
 from ._local_store import FileSystemStoreBackend
 from ._memorized import MemorizedFunc
@@ -37,7 +42,11 @@ __all__ = [
     # why a call hits or misses
     "Explanation",
     "CacheInfo",
+    # errors
     "UnhashableArgumentError",
+    "CallArgumentsError",
+    "UnknownStoreBackendError",
+    "SignatureError",
     # store backends
     "StoreBackendBase",
     "FileSystemStoreBackend",

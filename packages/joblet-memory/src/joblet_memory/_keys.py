@@ -24,9 +24,9 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from joblet_hash import UnhashableObjectError
 from joblet_hash.code import display_name
 
+from ._errors import CallArgumentsError
 from ._warnings import warn
 
 _WINDOWS_UNSAFE = re.compile(r'[<>:"|?*]')
@@ -111,7 +111,8 @@ class ArgumentBinder:
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by name, in signature order, ``ignore`` removed.
 
-        Raises ``TypeError`` as Python would when the call does not match.
+        Raises :class:`CallArgumentsError` (a ``TypeError`` as Python raises,
+        and a ``ValueError`` as joblib raises) when the call does not match.
         """
         if self._self:
             args = self._self + args
@@ -136,7 +137,7 @@ class ArgumentBinder:
         try:
             full = self.signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise TypeError(
+            raise CallArgumentsError(
                 f"{error} (calling the cached function {self.signature})"
             ) from None
         full.apply_defaults()
@@ -193,27 +194,3 @@ def entry_id(code_digest: str, args_digest: str) -> str:
     """
     text = f"{code_digest}/{args_digest}".encode()
     return hashlib.blake2b(text, digest_size=16).hexdigest()
-
-
-class UnhashableArgumentError(UnhashableObjectError):
-    """An argument of a cached call cannot be hashed; names it and the fix."""
-
-    def __init__(self, error: UnhashableObjectError, argument: str, func: str) -> None:
-        super().__init__(error.type_name, error.reason)
-        self._path = error.path
-        self.root = argument
-        self.func = func
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    def __str__(self) -> str:
-        return (
-            f"cannot hash the argument {self.root!r} of the cached function "
-            f"{self.func} (at {self.root}{self.path}: objects of type "
-            f"{self.type_name!r} have no deterministic content). If the result does "
-            f"not depend on it, pass ignore=[{self.root!r}] to memory.cache; "
-            "otherwise pass what identifies it instead, or give its class a "
-            "__joblet_fingerprint__() method."
-        )

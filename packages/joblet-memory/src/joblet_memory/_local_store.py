@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, ClassVar
 
+from joblet_hash.names import unknown_name_message
 from joblet_persist import Compress
 
 from ._limits import CacheItemInfo
@@ -37,6 +38,7 @@ from ._store import (
     parse_metadata,
 )
 from ._trust import why_not_private
+from ._warnings import warn
 
 GITIGNORE_TEXT = (
     "# Created by joblet-memory: everything in this folder is a cache.\n*\n"
@@ -83,11 +85,10 @@ class FileSystemStoreBackend(StoreBackendBase):
         backend_options: dict[str, Any] | None = None,
     ) -> None:
         options, unknown = self._take_options(backend_options, verbose)
-        if unknown:
-            raise ValueError(
-                f"unknown backend option {next(iter(unknown))!r} for the 'local' "
-                f"store; valid options are {sorted(options)!r}"
-            )
+        kind = "option of the 'local' store"
+        for name in unknown:
+            # joblib ignores options its store does not know; say so instead
+            warn(f"{unknown_name_message(kind, name, options)}; it is ignored")
         if options["permissions"] not in PERMISSIONS:
             raise ValueError(
                 f"backend option permissions={options['permissions']!r} is not one of "

@@ -32,6 +32,7 @@ from ._code import (
 from ._code_check import CodeCheck
 from ._counters import CacheInfo, Counters
 from ._depends_on import DependsOn
+from ._errors import UnhashableArgumentError
 from ._explain import (
     CACHING_OFF,
     Explanation,
@@ -43,7 +44,6 @@ from ._function_log import add_counts, record_evictions
 from ._hits import DAMAGED, MISSING, HitReader
 from ._keys import (
     ArgumentBinder,
-    UnhashableArgumentError,
     closure_state,
     entry_id,
     function_id,

@@ -42,6 +42,7 @@ from typing import IO, Any
 
 from joblet_persist._format import HEADER, MAGIC
 
+from ._errors import SignatureError
 from ._user_folders import user_folder
 
 TRAILER_MAGIC = b"JBLTSIG1"
@@ -55,20 +56,6 @@ _DOMAIN = b"joblet-memory entry v1\x00"
 _BLOCK = 64  # SHA-256's block size, for HMAC's key pads
 _SETTLED = 2.0  # seconds since a file's last change before it is remembered
 _MAX_REMEMBERED = 4096
-
-
-class SignatureError(Exception):
-    """A cache entry is unsigned or its signature does not match; never unpickled.
-
-    Attributes
-    ----------
-    reason : str
-        ``'unsigned'``, ``'bad signature'`` or ``'other key'``.
-    """
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def key_file_path() -> str:

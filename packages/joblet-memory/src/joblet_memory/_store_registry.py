@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from joblet_hash.names import unknown_name_message
+
+from ._errors import UnknownStoreBackendError
 from ._local_store import FileSystemStoreBackend
 from ._signing import Signer
 from ._store import StoreBackendBase
@@ -92,10 +95,10 @@ def make_store(
         try:
             cls = _STORE_BACKENDS[backend]
         except KeyError:
-            raise ValueError(
-                f"unknown store backend {backend!r}; registered backends are "
-                f"{sorted([*_STORE_BACKENDS, 'fsspec'])!r} (add one with "
-                "register_store_backend)"
+            known = [*_STORE_BACKENDS, "fsspec"]
+            raise UnknownStoreBackendError(
+                f"{unknown_name_message('store backend', backend, known)} "
+                "(add one with register_store_backend)"
             ) from None
     store = cls()
     store.configure(location, verbose=verbose, backend_options=backend_options)
