@@ -225,7 +225,7 @@ def test_call_and_store_errors_are_caught_as_in_joblib(tmp_path, library):
     )
     cached = memory_class(tmp_path / "a", verbose=0).cache(kwonly)
     assert cached(1, 2, kw1=3) == (1, 2, 3, "kw2")
-    with pytest.raises(ValueError, match="(?i)too many"):  # joblib's type
+    with pytest.raises(ValueError, match=r"(?i)too many"):  # joblib's type
         cached(1, 2, 3, kw2=4)
     with pytest.raises(TypeError, match="nope"):  # joblib's type, unknown backend
         memory_class(tmp_path / "b", backend="nope")
