@@ -64,6 +64,22 @@ def register_joblib_backend(name: str = "joblet", make_default: bool = False) ->
 
 _ADAPTER: list[type] = []
 
+#: joblib's defaults, for a joblib Parallel that does not pass them.
+_JOBLIB_MEMMAPPING = {"max_nbytes": "1M", "mmap_mode": "r", "temp_folder": None}
+
+
+class _MemmapSettings:
+    """What joblet's executor reads from a Parallel to memory-map large
+    arguments, taken from a joblib ``Parallel`` and the settings it passes."""
+
+    __slots__ = ("_managed", "max_nbytes", "mmap_mode", "temp_folder")
+
+    def __init__(self, parallel: Any, settings: dict[str, Any]) -> None:
+        for name, default in _JOBLIB_MEMMAPPING.items():
+            setattr(self, name, settings.get(name, getattr(parallel, name, default)))
+        # a joblib ``with Parallel(...)`` block: arrays are written for it alone
+        self._managed = bool(getattr(parallel, "_managed_backend", False))
+
 
 def _adapter_class() -> type:
     """The joblib backend class, built once joblib is importable."""
@@ -94,6 +110,7 @@ def _adapter_class() -> type:
             # Options of joblet's process backend (idle_worker_timeout, ...).
             self._options = backend_kwargs
             self._executor: ProcessBackend | None = None
+            self._settings: _MemmapSettings | None = None
 
         def _joblet(self) -> ProcessBackend:
             if self._executor is None:
@@ -113,11 +130,13 @@ def _adapter_class() -> type:
             require: str | None = None,
             **joblib_settings: Any,
         ) -> int:
-            # joblib passes its own settings (max_nbytes, context, verbose...);
-            # joblet's executor keeps its defaults for them.
+            # joblib passes its own settings: the memory mapping of large
+            # arrays (max_nbytes, mmap_mode, temp_folder) is honoured; the
+            # others (context, verbose) mean nothing to joblet's executor.
             self.parallel = parallel
             executor = self._joblet()
-            n_jobs = executor.configure(n_jobs=n_jobs)
+            self._settings = _MemmapSettings(parallel, joblib_settings)
+            n_jobs = executor.configure(n_jobs=n_jobs, parallel=self._settings)
             if n_jobs == 1:
                 # joblib runs n_jobs=1 in its own sequential loop; a joblet
                 # executor with one worker is then never started.
@@ -142,7 +161,7 @@ def _adapter_class() -> type:
             executor = self._joblet()
             executor.abort_everything(ensure_ready=False)
             if ensure_ready and self.parallel is not None:
-                executor.configure(n_jobs=self.parallel.n_jobs)
+                executor.configure(n_jobs=self.parallel.n_jobs, parallel=self._settings)
 
         def terminate(self) -> None:
             if self._executor is not None:
