@@ -1,4 +1,7 @@
-"""Helpers of the joblet-persist tests, importable by name (``_persist_sandbox``)."""
+"""Helpers of the joblet-persist tests, importable by name.
+
+``_persist_sandbox`` (limited children) and ``_persist_crafted`` (crafted inputs).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import pytest
 from joblet_test_helpers import load_helper
 
 load_helper(pathlib.Path(__file__).with_name("_persist_sandbox.py"))
+load_helper(pathlib.Path(__file__).with_name("_persist_crafted.py"))
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from ._allow_list import AllowList
 from ._budget import Budget
 from ._checksums import (
     DIGEST,
-    mark_unverified,
     hash_file_range,
     hash_view,
+    mark_unverified,
     read_hashed,
     verify,
 )
@@ -129,9 +129,8 @@ class _InMemoryBuffers:
         what = f"buffer {index}"
         if self.chunks is not None:
             chunks = self.chunks
-            step = max(1, GROW_MIN // chunks.chunk_size) * chunks.chunk_size
             return fill_growing(
-                entry.nbytes, lambda view: chunks.fill(view, what), step
+                entry.nbytes, lambda view: chunks.fill(view, what), chunks.chunk_size
             )
         self.source.skip_to(self.base + entry.offset)
         buffer = fill_growing(entry.nbytes, self.source.read_into)

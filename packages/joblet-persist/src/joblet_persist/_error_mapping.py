@@ -34,6 +34,7 @@ DAMAGE_ERRORS: tuple[type[BaseException], ...] = (
     MemoryError,
     RecursionError,
     UnicodeError,
+    SyntaxError,  # numpy parses some dtype strings with ast
     zlib.error,
     lzma.LZMAError,
 )

@@ -21,6 +21,7 @@ RAW_READ_SLICE = 1 << 30
 #: A buffer of an input of unknown size (a compressed stream, a file object)
 #: larger than this is grown as its data arrives, this many bytes at a time.
 GROW_MIN = 1 << 26
+FIRST_PIECE = 1 << 20
 
 
 def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
@@ -46,21 +47,27 @@ def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
 
 
 def fill_growing(
-    total: int, fill: Callable[[memoryview], Any], step: int = GROW_MIN
+    total: int, fill: Callable[[memoryview], Any], unit: int = 1
 ) -> bytearray:
-    """A ``total``-byte buffer filled by ``fill(view)`` one ``step`` at a time.
+    """A ``total``-byte buffer filled by ``fill(view)`` piece by piece, growing.
 
-    Memory follows the data: a stream declaring far more than it holds fails
-    (``fill`` raises at its end) after allocating one step more than it held.
+    For inputs of unknown size: memory follows the data actually read. Pieces
+    start at ``FIRST_PIECE`` bytes and double up to ``GROW_MIN``, each a
+    multiple of ``unit``; a stream declaring far more than it holds fails
+    (``fill`` raises at its end) after allocating at most twice what it held,
+    plus one first piece.
     """
     out = bytearray()
     done = 0
+    piece = max(unit, FIRST_PIECE // unit * unit)
+    largest = max(unit, GROW_MIN // unit * unit)
     while done < total:
-        n = min(step, total - done)
+        n = min(piece, total - done)
         out.extend(bytes(n))
-        with memoryview(out) as whole, whole[done : done + n] as piece:
-            fill(piece)
+        with memoryview(out) as whole, whole[done : done + n] as part:
+            fill(part)
         done += n
+        piece = min(2 * piece, largest)
     return out
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ._compressors import get_compressor, lookup, registered
 from ._error_mapping import CODEC_ERRORS
 from ._errors import FormatError
-from ._io import GROW_MIN, Source, fill_growing
+from ._io import Source, fill_growing
 from ._threads import ordered_map, thread_count
 
 CHUNK_PREFIX_SIZE = 4
@@ -94,8 +94,7 @@ class ChunkReader:
 
     def read_growing(self, total: int, what: str) -> bytearray:
         """``total`` raw bytes, the buffer grown as chunks arrive (never up front)."""
-        step = max(1, GROW_MIN // self.chunk_size) * self.chunk_size
-        return fill_growing(total, lambda view: self.fill(view, what), step)
+        return fill_growing(total, lambda view: self.fill(view, what), self.chunk_size)
 
     def fill(self, view: memoryview, what: str) -> None:
         total = view.nbytes
