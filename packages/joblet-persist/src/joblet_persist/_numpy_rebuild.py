@@ -131,7 +131,7 @@ class _PendingArray(Pending):
         numpy = walk.numpy()
         flat = numpy.frombuffer(data, dtype=dtype, count=count)
         array = flat.reshape(shape, order=order).copy(order=order)
-        if dtype.byteorder not in ("=", "|") and dtype.names is None:
+        if not dtype.isnative and dtype.names is None:
             # numpy's own unpickling gives such arrays in native order
             array = array.byteswap().view(dtype.newbyteorder("="))
         return array if self.subclass is None else array.view(self.subclass)
