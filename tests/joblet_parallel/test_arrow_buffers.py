@@ -185,3 +185,39 @@ def test_max_nbytes_none_sends_arrow_data_by_value(temp_folder):
     assert n_large >= 1
     assert not mapped
     assert back.equals(table)
+
+
+def count_fingerprints(monkeypatch):
+    import joblet_parallel._memmapping as memmapping
+
+    seen: list[int] = []
+    original = memmapping.fingerprint
+
+    def counting(data):
+        seen.append(1)
+        return original(data)
+
+    monkeypatch.setattr(memmapping, "fingerprint", counting)
+    return seen
+
+
+def noop(_):
+    return None
+
+
+@pytest.mark.parametrize("kind", ["arrow-dataframe", "string-dataframe"])
+def test_an_arrow_backed_frame_is_sent_as_a_table_is(kind, temp_folder, monkeypatch):
+    # pandas copies an Arrow column each time it pickles it: each batch would
+    # bring new buffers to hash and match. Sent as a table, each buffer is
+    # looked at once per call, whatever the number of batches.
+    table, frame = sample_table(), sample(kind)
+    seen = count_fingerprints(monkeypatch)
+    Parallel(n_jobs=2, batch_size=1, temp_folder=temp_folder)(
+        delayed(noop)(table.select(frame.columns.tolist())) for _ in range(1)
+    )
+    per_table = len(seen)
+    seen.clear()
+    Parallel(n_jobs=2, batch_size=1, temp_folder=temp_folder)(
+        delayed(noop)(frame) for _ in range(8)
+    )
+    assert 1 <= len(seen) <= per_table

@@ -189,6 +189,13 @@ class ArrayMemmapper:
         """``obj.__reduce_ex__(5)`` with its large ``PickleBuffer`` arguments mapped."""
         import pickle
 
+        from ._pandas_arrow import (
+            is_arrow_extension_array,
+            reduce_arrow_extension_array,
+        )
+
+        if is_arrow_extension_array(obj):
+            return reduce_arrow_extension_array(obj)  # its chunks come back here
         reduced = obj.__reduce_ex__(5)
         if not isinstance(reduced, tuple) or len(reduced) < 2:
             return reduced
