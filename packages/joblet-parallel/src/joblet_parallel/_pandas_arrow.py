@@ -33,7 +33,7 @@ def reduce_arrow_extension_array(obj: Any) -> tuple[Any, ...]:
     return rebuild_arrow_extension_array, (type(obj), state)
 
 
-def rebuild_arrow_extension_array(cls: type, state: dict[str, Any]) -> Any:
+def rebuild_arrow_extension_array(cls: Any, state: dict[str, Any]) -> Any:
     """The column, in the worker: pandas' own ``__setstate__`` on the state."""
     array = cls.__new__(cls)
     array.__setstate__(state)
