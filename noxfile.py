@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def _install(session: nox.Session, why: str, *requirements: str) -> None:
         return
     session.log(
         f"installing {why}: {names} (the first run downloads them; "
-        f"`nox -R -s {session.name}` reuses this environment next time)"
+        f"`nox -R -s {shlex.quote(session.name)}` reuses this environment next time)"
     )
     session.install(*requirements, silent=False)
 

@@ -8,9 +8,8 @@ parallel step also reports the CPU time the workers got and the load average,
 and says when the machine was too busy for its speed-up to mean much. The
 persistence step uses the data and the method of the README's benchmark
 (``tools/bench_persist.py``) and prints the README's ratio beside each figure
-the two share. Then
-every example of the documentation's gallery (``docs/examples/plot_*.py``)
-runs end to end, and a report sums it up.
+the two share. Then every example of the documentation's gallery
+(``docs/examples/plot_*.py``) runs end to end, and a report sums it up.
 
 Everything happens in a temporary folder (caches, files), with local worker
 processes and a dask ``LocalCluster``; the folder is removed and the cluster
