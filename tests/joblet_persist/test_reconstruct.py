@@ -106,7 +106,7 @@ def test_streams_pickle_never_writes_are_refused(stream):
 def test_user_globals_are_trusted_code_called_as_pickle_would(tmp_path):
     value = collections.Counter(a=2)
     data = pickle.dumps(value, 2)
-    with pytest.raises(joblet_persist.UnsafeGlobalError, match="collections.Counter"):
+    with pytest.raises(joblet_persist.UnsafeGlobalError, match=r"collections\.Counter"):
         load(io.BytesIO(data), allowed_globals=[])
     assert load(io.BytesIO(data), allowed_globals=[collections.Counter]) == value
 

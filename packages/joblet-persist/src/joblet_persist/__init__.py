@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._allow_list import DEFAULT_ALLOWED_GLOBALS
 from ._atomic import atomic_write, sweep_temporaries, temporary_name
+from ._budget import RESTRICTED_FLOOR, RESTRICTED_RATIO
+from ._bytes import dumps, loads
 from ._compressors import register_compressor
 from ._dump import dump
 from ._errors import (
@@ -51,11 +53,15 @@ __all__ = [
     # persistence
     "dump",
     "load",
+    "dumps",
+    "loads",
     # compressors
     "register_compressor",
     "CompressorWrapper",
     # safety
     "DEFAULT_ALLOWED_GLOBALS",
+    "RESTRICTED_RATIO",
+    "RESTRICTED_FLOOR",
     "inspect_file",
     # errors
     "FormatError",

@@ -85,10 +85,13 @@ def get_compressor(name: str, where: str = "") -> CompressorWrapper:
     try:
         compressor = _registry()[name]
     except KeyError:
-        context = f"{where} needs " if where else ""
+        from joblet_hash.names import unknown_name_message
+
+        context = f"{where} needs an " if where else ""
+        message = unknown_name_message("compressor", name, registered())
         raise ValueError(
-            f"{context}unknown compressor {name!r}; registered: {registered()}. "
-            "Use one of those or add yours with joblet_persist.register_compressor"
+            f"{context}{message}. Use one of those or add yours with "
+            "joblet_persist.register_compressor"
         ) from None
     missing = compressor.available()
     if missing is not None:

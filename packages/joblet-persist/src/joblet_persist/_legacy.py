@@ -14,6 +14,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from joblet_hash.names import unknown_name_message
+
 from ._compressors import get_compressor, lookup, registered
 from ._error_mapping import CODEC_ERRORS
 from ._errors import FormatError
@@ -71,7 +73,7 @@ def chunk_decoder(codec: str, where: str) -> Callable[[bytes, int], bytes]:
     if lookup(codec) is None:
         raise FormatError(
             f"{where} is corrupted or needs a compressor that is not registered: "
-            f"unknown compressor {codec!r}; registered: {registered()}. Register it "
+            f"{unknown_name_message('compressor', codec, registered())}. Register it "
             "with joblet_persist.register_compressor, or dump the data again"
         )
     return get_compressor(codec, where).decompress_chunk

@@ -243,7 +243,8 @@ def _load(
         with damage_is_format_error(options.where):
             if detect_format(head).kind == "joblet":
                 return _dispatch(raw, head, options)  # large unbuffered reads
-            return _dispatch(io.BufferedReader(raw, 1 << 16), head, options)
+            with io.BufferedReader(raw, 1 << 16) as buffered:  # closed, not collected
+                return _dispatch(buffered, head, options)
 
 
 def _size_left(file: IO[bytes]) -> int | None:

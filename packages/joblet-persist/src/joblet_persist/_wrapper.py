@@ -70,8 +70,18 @@ class CompressorWrapper:
                 f"{type(self).__name__} must define compressor_file"
             )
         if compresslevel is None:
-            return self.fileobj_factory(fileobj, "wb")
-        return self.fileobj_factory(fileobj, "wb", compresslevel=compresslevel)
+            return self._open(fileobj, "wb")
+        return self._open(fileobj, "wb", compresslevel=compresslevel)
+
+    def _open(self, fileobj: IO[bytes], mode: str, **kwargs: Any) -> IO[bytes]:
+        """``obj(fileobj, mode)``, or ``obj(fileobj=fileobj, mode=mode)`` for a
+        class whose first parameter is a file name (``gzip.GzipFile``, as joblib's
+        documentation registers it)."""
+        factory = self.fileobj_factory
+        assert factory is not None
+        if _takes_a_file_name(factory):
+            return factory(fileobj=fileobj, mode=mode, **kwargs)
+        return factory(fileobj, mode, **kwargs)
 
     def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
         """A readable file object decompressing from ``fileobj``."""
@@ -79,7 +89,7 @@ class CompressorWrapper:
             raise NotImplementedError(
                 f"{type(self).__name__} must define decompressor_file"
             )
-        return self.fileobj_factory(fileobj, "rb")
+        return self._open(fileobj, "rb")
 
     def compress_chunk(self, data: memoryview, level: int | None) -> bytes:
         """One self-contained compressed stream of ``data`` (joblet 0.1 chunks)."""
@@ -97,3 +107,14 @@ class CompressorWrapper:
                 f"a chunk holds more than the {raw_size} bytes it declares"
             )
         return out
+
+
+def _takes_a_file_name(factory: Callable[..., Any]) -> bool:
+    """True when ``factory``'s first parameter is a file name, with a ``fileobj`` one."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(parameters) and parameters[0] == "filename" and "fileobj" in parameters
