@@ -8,8 +8,8 @@ import warnings
 import pytest
 
 from joblet_persist import FormatError, dump, load
-from joblet_persist._checksums import DIGEST
-from joblet_persist._format import HEADER, Header
+from joblet_persist._checksums import DIGEST, UNVERIFIED_MARK
+from joblet_persist._format import HEADER
 
 np = pytest.importorskip("numpy")
 ARRAY = np.arange(200_000, dtype=np.int64)
@@ -83,14 +83,16 @@ def test_writable_mapping_flags_the_checksums_it_would_break(tmp_path):
     path = tmp_path / "x.joblet"
     dump({"a": np.zeros(10)}, path)
     trailer = path.read_bytes()[-DIGEST.size :]
+    header = path.read_bytes()[: HEADER.size]
     shared = load(path, mmap_mode="r+")["a"]
     shared[3] = 7.0
     shared.flush()
     del shared
     assert load(path)["a"][3] == 7.0  # changed on purpose, not damage
-    # the checksums stay as written; the header's flag says they no longer hold
-    assert path.read_bytes()[-DIGEST.size :] == trailer
-    assert Header.unpack(path.read_bytes()[: HEADER.size], "x").unverified
+    # the checksums are marked as no longer holding, with a pattern no damage
+    # makes by accident (never 0: a zeroed trailer is damage)
+    assert path.read_bytes()[-DIGEST.size :] == UNVERIFIED_MARK != trailer
+    assert path.read_bytes()[: HEADER.size] == header  # the header is untouched
     with pytest.raises(FormatError, match="verify=True cannot check it"):
         load(path, verify=True)
 

@@ -123,21 +123,43 @@ def hash_file_range(file: IO[bytes], offset: int, nbytes: int) -> int:
     return int(hasher.intdigest())
 
 
-def mark_unverified(path: str) -> None:
-    """Set ``FLAG_UNVERIFIED`` in the header of ``path`` (its arrays may now change).
+#: What ``load(mmap_mode='r+')`` writes over every checksum of the file it maps
+#: writable (its arrays may then change): the checksums are marked as no longer
+#: holding. The mark is this exact pattern in every slot, never a value a
+#: damaged file takes by accident: a zeroed trailer is checked, and fails.
+UNVERIFIED_MARK = b"JLNOSUM!"
 
-    The checksums themselves stay as written: that they no longer hold is
-    recorded by the flag, so that a zeroed trailer is always detected as damage.
-    """
-    from ._format import FLAG_UNVERIFIED, FLAGS_OFFSET
 
+def mark_unverified(path: str, offset: int, count: int) -> None:
+    """Write :data:`UNVERIFIED_MARK` over the ``count`` checksums at ``offset``."""
     with open(path, "r+b") as handle:
-        handle.seek(FLAGS_OFFSET)
-        handle.write(struct.pack("<H", FLAG_UNVERIFIED))  # version 2: no other flag
+        handle.seek(offset)
+        if handle.read(DIGEST.size * count) != UNVERIFIED_MARK * count:
+            handle.seek(offset)
+            handle.write(UNVERIFIED_MARK * count)
 
 
-def verify(digests: list[int], trailer: bytes, where: str) -> None:
-    """Compare the digests of the buffers read with those the file records."""
+def is_unverified(trailer: bytes, count: int) -> bool:
+    """True when ``trailer`` is the mark of a file mapped writable."""
+    return count > 0 and trailer == UNVERIFIED_MARK * count
+
+
+def verify(
+    digests: list[int], trailer: bytes, where: str, asked: bool | None = None
+) -> None:
+    """Compare the digests of the buffers read with those the file records.
+
+    A trailer marked unverified (:func:`mark_unverified`) is skipped, unless
+    the caller ``asked`` for verification explicitly (``verify=True``).
+    """
+    if is_unverified(trailer, len(digests)):
+        if asked:
+            raise FormatError(
+                f"{where} was memory-mapped writable (mmap_mode='r+'), so its "
+                "checksums no longer hold and verify=True cannot check it; load it "
+                "with verify=None (the default) or verify=False"
+            )
+        return
     expected = [
         DIGEST.unpack_from(trailer, i * DIGEST.size)[0] for i in range(len(digests))
     ]
@@ -146,8 +168,8 @@ def verify(digests: list[int], trailer: bytes, where: str) -> None:
             zeroed = (
                 " Its recorded checksum is 0: the end of the file was zeroed (as "
                 "after a power loss), or the file was memory-mapped writable by "
-                "joblet-persist 0.1, which cleared its checksums; in that case "
-                "only, load it with verify=False."
+                "an earlier joblet-persist, which cleared its checksums; in that "
+                "case only, load it with verify=False."
                 if recorded == 0
                 else ""
             )

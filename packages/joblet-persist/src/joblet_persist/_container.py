@@ -92,7 +92,8 @@ class _InMemoryBuffers:
         self.entries = entries
         self.chunks = chunks
         self.checksummed = header.version >= CHECKSUM_VERSION
-        self.verify = verify and self.checksummed and not header.unverified
+        self.verify = verify and self.checksummed
+        self.asked = options.verify
         self.digests: list[int] = []
         self.end = self.base + header.buffers_len if entries else self.source.position
         self._next = 0
@@ -148,7 +149,7 @@ class _InMemoryBuffers:
             DIGEST.size * len(self.entries), "the buffer checksums"
         )
         if self.verify:
-            verify(self.digests, trailer, self.source.where)
+            verify(self.digests, trailer, self.source.where, self.asked)
 
 
 def _buffers_mapped(
@@ -186,7 +187,7 @@ def _verify_mapped(
         trailer = handle.read(DIGEST.size * len(entries))
     if len(trailer) != DIGEST.size * len(entries):
         raise TruncatedFileError(f"{where} is truncated inside its checksums")
-    verify(digests, trailer, where)
+    verify(digests, trailer, where, asked=True)
 
 
 def _check_size(
@@ -294,26 +295,16 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
             )
         entries = decode_table(table, where)
         _check_entries(entries, header, where)
-        if options.verify and header.unverified and entries:
-            raise FormatError(
-                f"{where} was memory-mapped writable (mmap_mode='r+'), so its "
-                "checksums no longer hold and verify=True cannot check it; load it "
-                "with verify=None (the default) or verify=False"
-            )
         if not header.compressed:
             _check_size(header, entries, options)
         if mmap_mode is not None and options.path is not None:
             if options.verify:
                 _verify_mapped(options.path, header, entries, where)
             mode = "r+" if mmap_mode == "w+" else mmap_mode
-            if (
-                mode == "r+"
-                and entries
-                and header.version >= CHECKSUM_VERSION
-                and not header.unverified
-            ):
+            if mode == "r+" and entries and header.version >= CHECKSUM_VERSION:
                 # the arrays may now change in place: their checksums no longer hold
-                mark_unverified(options.path)
+                end = align(HEADER.size + header.table_len + header.pickle_len)
+                mark_unverified(options.path, end + header.buffers_len, len(entries))
             mapped = _buffers_mapped(options.path, header, entries, mode)
             return _unpickle(pickled, mapped, options)
         buffers = _InMemoryBuffers(

@@ -43,12 +43,6 @@ ALIGNMENT = 64
 # pickle raw bytes, total raw bytes of the buffers, chunk size (0 uncompressed)
 HEADER = struct.Struct("<8sHH16sbxxxIQQQQ")
 FLAG_COMPRESSED = 1
-#: Version 2: the buffers' checksums no longer hold, because ``load`` mapped the
-#: file writable (``mmap_mode='r+'``). Their presence is this flag, never a
-#: value: a recorded checksum of 0 is checked like any other.
-FLAG_UNVERIFIED = 2
-#: Where the u16 flags lie in the header.
-FLAGS_OFFSET = 10
 # A table larger than this is certainly corruption, not data.
 MAX_TABLE_BYTES = 1 << 31
 # No section of a real file comes near this (64 PiB).
@@ -70,16 +64,13 @@ class Header:
     pickle_len: int
     buffers_len: int
     chunk_size: int
-    unverified: bool = False  # FLAG_UNVERIFIED: the checksums no longer hold
 
     @property
     def compressed(self) -> bool:
         return bool(self.codec)
 
     def pack(self) -> bytes:
-        flags = (FLAG_COMPRESSED if self.codec else 0) | (
-            FLAG_UNVERIFIED if self.unverified else 0
-        )
+        flags = FLAG_COMPRESSED if self.codec else 0
         return HEADER.pack(
             MAGIC,
             self.version,
@@ -135,10 +126,10 @@ class Header:
             raise FormatError(
                 f"{where} is corrupted: unreadable codec field {codec!r}"
             ) from None
-        known = FLAG_COMPRESSED | (
-            FLAG_UNVERIFIED if version >= CHECKSUM_VERSION else 0
-        )
-        if bool(flags & FLAG_COMPRESSED) != bool(codec_name) or flags & ~known:
+        if (
+            bool(flags & FLAG_COMPRESSED) != bool(codec_name)
+            or flags & ~FLAG_COMPRESSED
+        ):
             raise FormatError(
                 f"{where} is corrupted: inconsistent header flags {flags}"
             )
@@ -153,15 +144,7 @@ class Header:
         ):
             raise FormatError(f"{where} is corrupted: implausible header values")
         return cls(
-            version,
-            codec_name,
-            level,
-            crc,
-            table_len,
-            pickle_len,
-            buffers_len,
-            chunk,
-            bool(flags & FLAG_UNVERIFIED),
+            version, codec_name, level, crc, table_len, pickle_len, buffers_len, chunk
         )
 
 
