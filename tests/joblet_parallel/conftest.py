@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -42,3 +44,21 @@ def nothing_left_in_temporary_folders():
     gc.collect()
     leftovers = leftover_folders()
     assert not leftovers, f"the tests left temporary folders behind: {leftovers}"
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 1 MB tmpfs (needs root and mount; skipped elsewhere)."""
+    mount = shutil.which("mount")
+    if os.geteuid() != 0 or mount is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    done = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr!r}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import gc
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -324,24 +323,6 @@ def test_a_full_temp_folder_is_named_with_the_fix(temp_folder, monkeypatch):
     assert_says_the_folder_is_full(info.value, temp_folder)
     assert info.value.errno == errno.ENOSPC
     assert written_files(temp_folder) == []  # the partial file was removed
-
-
-@pytest.fixture
-def tiny_filesystem(tmp_path):
-    """A 1 MB tmpfs (needs root and mount; skipped elsewhere)."""
-    mount = shutil.which("mount")
-    if os.geteuid() != 0 or mount is None:
-        pytest.skip("mounting a small tmpfs needs root")
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    done = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-        capture_output=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr!r}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_a_really_full_filesystem_is_reported_the_same(tiny_filesystem):

@@ -27,6 +27,7 @@ from ._tempfolders import (
     make_private_folder,
     new_file_name,
     remove_folder,
+    reserve_file,
 )
 
 _lock = threading.Lock()
@@ -64,6 +65,13 @@ def shared_empty(
         Writable in this process. Its memory is freed when the last array using
         it here is freed (and the workers dropped theirs).
 
+    Raises
+    ------
+    TempFolderFullError
+        The shared-memory folder (``/dev/shm``, or ``JOBLET_TEMP_FOLDER``) has
+        no room for the array: its space is reserved when it is created, so
+        that no later write into it can find the folder full.
+
     Examples
     --------
     >>> import numpy as np
@@ -93,10 +101,10 @@ def shared_empty(
         return numpy.empty(shape_tuple, dtype=dtype, order=order)  # type: ignore[call-overload]
     filename = _new_segment(worker_mode="r+" if writable else "r")
     try:
+        reserve_file(filename, nbytes)
         array = numpy.memmap(  # type: ignore[call-overload]
-            filename, dtype=dtype, mode="w+", shape=shape_tuple, order=order
+            filename, dtype=dtype, mode="r+", shape=shape_tuple, order=order
         )
-        os.chmod(filename, 0o600)
     except BaseException:
         _free(filename)
         raise

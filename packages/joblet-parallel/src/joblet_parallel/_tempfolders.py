@@ -6,6 +6,14 @@ Memmapped arguments and shared arrays live in folders named
 longer needed, at interpreter exit (also after Ctrl-C), and, when its process died
 without cleaning up (killed, crashed), by the next process that creates one.
 
+The owner holds a lock (``flock``) on the folder itself from before the
+folder gets its name (it is made under a hidden name, locked, then renamed)
+until it is removed; the kernel releases the lock when the owner dies. A
+folder is stale only when that lock is free and its pid is not alive: the pid
+alone proves nothing, since the folder may belong to a process of another pid
+namespace (containers that share ``/dev/shm``), where that pid means another
+process or none.
+
 A write that fails because the folder is full raises :class:`TempFolderFullError`,
 which names the folder and says how to avoid it.
 """
@@ -73,8 +81,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _lock_folder(folder: Path, blocking: bool) -> int | None:
+    """An fd of ``folder`` holding its exclusive lock; None when another
+    process holds it (or it cannot be opened)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock: judged by the pid alone
+        return os.open(os.devnull, os.O_RDONLY)
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def remove_stale_folders(base: Path) -> None:
-    """Remove folders of ours whose owning process is gone."""
+    """Remove folders of ours whose owner is provably gone: its pid is not
+    alive here and the folder's lock is free."""
     import shutil
 
     try:
@@ -90,12 +118,27 @@ def remove_stale_folders(base: Path) -> None:
                 continue
         except OSError:
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        fd = _lock_folder(entry, blocking=False)
+        if fd is None:
+            continue  # its owner lives (perhaps in another pid namespace)
+        try:
+            shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
-# Folders of this process still in use, removed at exit if nothing else did.
-_live_folders: set[Path] = set()
+# Folders of this process still in use (with the fd holding each one's lock),
+# removed at exit if nothing else did.
+_live_folders: dict[Path, int | None] = {}
 _live_lock = threading.Lock()
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 @atexit.register
@@ -103,10 +146,11 @@ def _remove_live_folders() -> None:
     import shutil
 
     with _live_lock:
-        folders = list(_live_folders)
+        folders = list(_live_folders.items())
         _live_folders.clear()
-    for folder in folders:
+    for folder, fd in folders:
         shutil.rmtree(folder, ignore_errors=True)
+        _release(fd)
 
 
 def make_private_folder(
@@ -118,14 +162,18 @@ def make_private_folder(
     base = choose_temp_folder(temp_folder)
     base.mkdir(parents=True, exist_ok=True)
     remove_stale_folders(base)
-    folder = base / f"{prefix}{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    folder, unnamed = base / name, base / f".{name}"
     try:
-        folder.mkdir(mode=0o700)
+        unnamed.mkdir(mode=0o700)
     except OSError as error:
         _raise_if_full(error, base, 0)
         raise
+    # Locked before it has the name that stale-folder scans look for.
+    fd = _lock_folder(unnamed, blocking=True)
+    os.rename(unnamed, folder)
     with _live_lock:
-        _live_folders.add(folder)
+        _live_folders[folder] = fd
     return folder
 
 
@@ -134,7 +182,8 @@ def remove_folder(folder: Path) -> None:
 
     shutil.rmtree(folder, ignore_errors=True)
     with _live_lock:
-        _live_folders.discard(folder)
+        fd = _live_folders.pop(folder, None)
+    _release(fd)
 
 
 def new_file_name(folder: Path, suffix: str) -> Path:
@@ -174,15 +223,53 @@ def write_file(path: Path, chunks: Iterable[Any], nbytes: int) -> None:
         raise
 
 
-def _raise_if_full(error: OSError, folder: Path, nbytes: int) -> None:
+def reserve_file(filename: str, nbytes: int) -> None:
+    """Create ``filename`` (mode 0600) with ``nbytes`` reserved on its file
+    system, so that writing through a memory map never finds it full.
+
+    A sparse file would take its pages only when first written, and a full
+    file system then kills the writer with SIGBUS; reserving now raises
+    :class:`TempFolderFullError` instead.
+    """
+    fd = os.open(filename, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, nbytes)
+        else:  # pragma: no cover - macOS, Windows: a sparse file
+            os.ftruncate(fd, nbytes)
+    except OSError as error:
+        os.close(fd)
+        _raise_if_full(
+            error,
+            Path(filename).parent,
+            nbytes,
+            what=f"a {nbytes / 1024**2:.1f} MB shared array",
+            advice=f"Set {TEMP_FOLDER_ENV} to a folder with more free space, or "
+            "share a smaller array.",
+        )
+        raise
+    os.close(fd)
+
+
+def _raise_if_full(
+    error: OSError,
+    folder: Path,
+    nbytes: int,
+    what: str | None = None,
+    advice: str | None = None,
+) -> None:
     if error.errno not in (errno.ENOSPC, errno.EDQUOT):
         return
-    what = f"a {nbytes / 1024**2:.1f} MB argument" if nbytes else "its folder"
+    if what is None:
+        what = f"a {nbytes / 1024**2:.1f} MB argument" if nbytes else "its folder"
     raise TempFolderFullError(
         error.errno,
         f"The temporary folder for memmapping, {folder}, is full: could not write "
-        f"{what} there for the workers ({os.strerror(error.errno)}). Pass "
-        f"temp_folder= (or set {TEMP_FOLDER_ENV}) to a folder with more free "
-        "space, or max_nbytes=None to send arguments to the workers by value "
-        "instead of memory-mapping them.",
+        f"{what} there for the workers ({os.strerror(error.errno)}). "
+        + (
+            advice
+            or f"Pass temp_folder= (or set {TEMP_FOLDER_ENV}) to a folder with more "
+            "free space, or max_nbytes=None to send arguments to the workers by "
+            "value instead of memory-mapping them."
+        ),
     ) from error
