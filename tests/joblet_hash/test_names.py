@@ -21,7 +21,9 @@ BACKENDS = ["loky", "threading", "multiprocessing", "sequential", "dask"]
 )
 def test_a_slip_suggests_the_meant_name(typed: str, meant: str) -> None:
     assert suggest_name(typed, BACKENDS) == meant
-    assert f"did you mean {meant!r}?" in unknown_name_message("backend", typed, BACKENDS)
+    assert f"did you mean {meant!r}?" in unknown_name_message(
+        "backend", typed, BACKENDS
+    )
 
 
 @pytest.mark.parametrize("typed", ["spark-cluster-xyz", 42, None])
