@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._base import ParallelBackendBase
 from ._one_pool import _OnePoolBackend
 
 
@@ -34,6 +35,15 @@ class ThreadingBackend(_OnePoolBackend):
         if callback is not None:
             future.add_done_callback(callback)
         return future
+
+    def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
+        """As joblib: a call inside a task of a top-level thread pool gets
+        threads of its own (its ``n_jobs``, uncapped); deeper calls run
+        sequentially."""
+        level = (self.nesting_level or 0) + 1
+        if level > 1:
+            return super().get_nested_backend()
+        return ThreadingBackend(nesting_level=level), None
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
         # Threads cannot be killed: queued batches are cancelled, running ones end.
