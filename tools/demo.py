@@ -449,7 +449,12 @@ class Demo:
         for note in self.notes:
             print(f"note: {note}")
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        print(f"temporary files left behind: {'yes' if left_behind else 'none'}")
+        # Only the demo's own folder: `nox -s demo` then checks what all the
+        # demo's processes left in /tmp and /dev/shm, and says so.
+        print(
+            "the demo's temporary folder: "
+            f"{'LEFT BEHIND' if left_behind else 'removed'}"
+        )
         print(f"load average (1, 5, 15 min): {load}, on {CPUS} CPUs")
         print(f"\ndemo finished in {human(elapsed, 's')}")
 
