@@ -55,14 +55,8 @@ def _tree_size(path: str) -> int:
     return total
 
 
-def find_leftovers(store: Any, func_id: str = "") -> list[Leftover]:
-    """The leftovers under the store (or one function's folder); [] if not local."""
-    # Imported here: _local_store imports _limits, which imports this module.
-    from ._local_store import FileSystemStoreBackend
-
-    if not isinstance(store, FileSystemStoreBackend):
-        return []
-    root = os.path.join(store.location, func_id) if func_id else store.location
+def leftovers_under(root: str) -> list[Leftover]:
+    """The leftovers found in the folder tree ``root`` (a local store's)."""
     found = []
     for folder, dirs, files in os.walk(root):
         for name in [*files, *dirs]:
@@ -77,6 +71,15 @@ def find_leftovers(store: Any, func_id: str = "") -> list[Leftover]:
             found.append(Leftover(path, size, info.st_mtime))
         dirs[:] = [name for name in dirs if not _is_leftover_name(name)]
     return found
+
+
+def find_leftovers(store: Any, func_id: str = "") -> list[Leftover]:
+    """The leftovers of ``store`` (or of one function's folder).
+
+    Asks the store (:meth:`StoreBackendBase.find_leftovers`): only stores
+    that keep temporaries beside their entries have any.
+    """
+    return list(store.find_leftovers(func_id))
 
 
 def remove_stale(

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from joblet_hash.names import unknown_name_message
 from joblet_persist import Compress
 
+from ._leftovers import Leftover, leftovers_under
 from ._limits import CacheItemInfo
 from ._locking import entry_lock
 from ._serialize import OUTPUT_NAME, read_output, write_output, write_text
@@ -204,6 +205,11 @@ class FileSystemStoreBackend(StoreBackendBase):
             except SignatureError as error:
                 return str(error)
         return None
+
+    def find_leftovers(self, func_id: str = "") -> list[Leftover]:
+        return leftovers_under(
+            os.path.join(self.location, func_id) if func_id else self.location
+        )
 
     def function_ids(self) -> list[str]:
         ids = set()

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from joblet_persist import Compress
 
+from ._leftovers import Leftover
 from ._limits import CacheItemInfo, select_evictions
 from ._signing import Signer
 
@@ -163,6 +164,15 @@ class StoreBackendBase(ABC):
         do not sign their entries return ``'not verifiable'``.
         """
         return "not verifiable"
+
+    def find_leftovers(self, func_id: str = "") -> list[Leftover]:
+        """Temporary files of killed writers (of one function, or all).
+
+        The default has none; a store writing temporaries beside its entries
+        (the local store) lists them, so that they count in its size and are
+        swept (see :mod:`joblet_memory._leftovers`).
+        """
+        return []
 
     def function_ids(self) -> list[str]:
         """Every function with entries or a code record (for listings)."""
