@@ -174,7 +174,8 @@ def test_nested_calls_do_not_oversubscribe():
     threaded = Parallel(n_jobs=2, backend="threading")(
         delayed(inner_info)(i) for i in range(2)
     )
-    assert {name for name, _, _ in threaded} == {"SequentialBackend"}
+    # inside a thread worker: threads, with the inner call's own n_jobs (joblib)
+    assert {(name, n_jobs) for name, n_jobs, _ in threaded} == {("ThreadingBackend", 1)}
 
 
 def thread_limits(_):

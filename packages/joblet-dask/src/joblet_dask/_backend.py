@@ -229,6 +229,13 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
         require: str | None = None,
         **backend_kwargs: Any,
     ) -> int:
+        if backend_kwargs:
+            raise ValueError(
+                f"the 'dask' backend cannot offer {', '.join(sorted(backend_kwargs))}: "
+                "options of joblet's process workers. Prepare dask workers with "
+                "client.register_plugin(...) or client.run(...), or use "
+                "backend='loky'"
+            )
         self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         self.scattered  # noqa: B018 - send the scatter=[...] objects now

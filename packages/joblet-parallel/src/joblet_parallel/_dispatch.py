@@ -124,6 +124,10 @@ class CallDispatch:
         self.tasks_per_child: int | None = getattr(
             self.backend, "max_tasks_per_child", None
         )
+        if self.tasks_per_child is not None and getattr(
+            self.backend, "counts_batches_per_child", False
+        ):
+            self.tasks_per_child = 1  # the pool counts batches: one task each
         # Whether a batch's failure can be survived: then its items are kept.
         self.recover = bool(
             parallel.return_exceptions or parallel.retries or self.task_timeout

@@ -155,8 +155,31 @@ def check_failure_options(
     return return_exceptions, retries, retry_on, task_timeout
 
 
-def check_call_support(backend: Any, n_jobs: int, task_timeout: float | None) -> None:
-    """At call time: refuse ``task_timeout`` where a late task cannot be stopped."""
+def check_call_support(
+    backend: Any,
+    n_jobs: int,
+    task_timeout: float | None,
+    timeout: float | None = None,
+    retries: int = 0,
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> None:
+    """At call time: refuse what this backend cannot offer, naming the
+    alternative (``task_timeout`` where a late task cannot be stopped,
+    ``timeout`` where tasks run in the caller, ``retries`` where a dead
+    worker's task is lost)."""
+    name = type(backend).__name__
+    if timeout is not None and name == "SequentialBackend":
+        raise ValueError(
+            f"timeout={timeout} needs workers: SequentialBackend runs each task in "
+            "the calling thread, which cannot be interrupted. Use "
+            "backend='threading' or 'loky' with n_jobs > 1"
+        )
+    if retries and not retry_on and getattr(backend, "loses_dead_workers_tasks", False):
+        raise ValueError(
+            f"retries={retries} sends again the task of a worker that died, and "
+            f"{name} cannot see a worker die (its task is lost). Use the default "
+            "process backend ('loky'), or retry_on= for exceptions raised by tasks"
+        )
     if task_timeout is None:
         return
     if n_jobs == 1 or not getattr(backend, "supports_task_timeout", False):

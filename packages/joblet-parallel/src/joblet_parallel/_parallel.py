@@ -354,7 +354,14 @@ class Parallel:
             self._claim_backend()
         try:
             n_jobs = self._configure()
-            check_call_support(self._backend, n_jobs, self.task_timeout)
+            check_call_support(
+                self._backend,
+                n_jobs,
+                self.task_timeout,
+                self.timeout,
+                self.retries,
+                self.retry_on,
+            )
             if n_jobs == 0:  # a backend with no worker (yet): joblib's error
                 raise RuntimeError(
                     f"{type(self._backend).__name__} has no active worker."

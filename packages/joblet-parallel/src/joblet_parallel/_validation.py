@@ -201,8 +201,30 @@ def check_backend(backend: Any) -> None:
         )
 
 
+#: Options of process workers, and the backends that offer them.
+WORKER_OPTIONS = {
+    "initializer": "'loky' or 'multiprocessing'",
+    "initargs": "'loky' or 'multiprocessing'",
+    "max_tasks_per_child": "'loky' or 'multiprocessing'",
+    "forward_output": "'loky'",
+    "prefix_output": "'loky'",
+    "idle_worker_timeout": "'loky'",
+    "max_memory_growth": "'loky'",
+    "memory_check_interval": "'loky'",
+    "reducers": "'loky'",
+}
+
+
 def refuse_unknown_options(backend: Any, options: dict[str, Any], where: str) -> None:
-    """Built-in backends take no other option: a typo must not pass silently."""
+    """Built-in backends take no other option: a typo must not pass silently,
+    and an option another backend offers names that backend."""
+    offered = sorted(name for name in options if name in WORKER_OPTIONS)
+    if offered:
+        homes = "; ".join(f"{name}: {WORKER_OPTIONS[name]}" for name in offered)
+        raise ValueError(
+            f"{type(backend).__name__} cannot offer {', '.join(offered)}, options "
+            f"of process workers; use a backend that has them ({homes})"
+        )
     if options:
         raise TypeError(
             f"{type(backend).__name__} got unexpected {where} "

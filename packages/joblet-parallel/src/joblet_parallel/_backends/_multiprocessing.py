@@ -32,6 +32,13 @@ def _run_cloudpickled(main: bytes, buffers: list[Any]) -> Any:
         raise explained from None
 
 
+def _checked_tasks_per_child(value: int | None) -> int | None:
+    from .._executor._options import check_worker_options
+
+    check_worker_options(True, False, value)
+    return value
+
+
 def _in_daemonic_process() -> bool:
     # Only a process started by multiprocessing can be daemonic: if the module
     # was never imported, this is not one (and importing it costs ~30 ms).
@@ -59,24 +66,40 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
     Started with ``forkserver`` where available, else ``spawn`` (set
     ``JOBLET_START_METHOD`` to choose). Tasks are pickled with cloudpickle so
     functions of ``__main__`` work. Less robust than the default backend: a worker
-    that dies loses its task.
+    that dies loses its task (so ``retries=`` is refused).
+
+    Parameters
+    ----------
+    context : multiprocessing context, optional
+        The context whose ``Pool`` runs the tasks.
+    initializer, initargs
+        ``initializer(*initargs)`` runs once in each new worker.
+    max_tasks_per_child : int, optional
+        Replace a worker after it ran this many tasks (batches then hold one
+        task each).
     """
 
     supports_retrieve_callback = True
     supports_timeout = True
     supports_return_generator = True
+    # a worker that dies loses its task: retries= cannot apply (refused)
+    loses_dead_workers_tasks = True
+    # the pool counts batches per worker: with max_tasks_per_child, one task each
+    counts_batches_per_child = True
 
     def __init__(
         self,
         context: Any = None,
         initializer: Callable[..., Any] | None = None,
         initargs: tuple[Any, ...] = (),
+        max_tasks_per_child: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.context = context
         self.initializer = initializer
         self.initargs = tuple(initargs)
+        self.max_tasks_per_child = _checked_tasks_per_child(max_tasks_per_child)
         self._pool_settings: Any = None
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
@@ -111,11 +134,20 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
             import cloudpickle  # functions of __main__ reach spawned workers
 
             user_initializer = cloudpickle.dumps((self.initializer, self.initargs))
-        self._pool_settings = (self.context, self.initializer, self.initargs)
+        self._pool_settings = self._settings()
         return context.Pool(
             n_jobs,
             initializer=_init_mp_worker,
             initargs=(self._prepare_worker_env(n_jobs), user_initializer),
+            maxtasksperchild=self.max_tasks_per_child,
+        )
+
+    def _settings(self) -> tuple[Any, ...]:
+        return (
+            self.context,
+            self.initializer,
+            self.initargs,
+            self.max_tasks_per_child,
         )
 
     def configure(
@@ -127,6 +159,7 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
         context: Any = None,
         initializer: Callable[..., Any] | None = None,
         initargs: tuple[Any, ...] | None = None,
+        max_tasks_per_child: int | None = None,
         **backend_kwargs: Any,
     ) -> int:
         if context is not None:
@@ -135,7 +168,9 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
             self.initializer = initializer
         if initargs is not None:
             self.initargs = tuple(initargs)
-        settings = (self.context, self.initializer, self.initargs)
+        if max_tasks_per_child is not None:
+            self.max_tasks_per_child = _checked_tasks_per_child(max_tasks_per_child)
+        settings = self._settings()
         if self._pool is not None and settings != self._pool_settings:
             self.terminate()  # workers started with other settings
         n_jobs = super().configure(n_jobs, parallel, prefer, require, **backend_kwargs)
