@@ -288,3 +288,39 @@ def test_unix_socket_paths_reads_the_kernel_table(tmp_path):
         inode = str(os.fstat(server.fileno()).st_ino)
         found = leftovers._unix_socket_paths({inode}, (f"{tmp_path}{os.sep}",))
     assert found == {str(path)}
+
+
+def test_the_gallery_check_names_the_example_and_its_files(monkeypatch, tmp_path):
+    """docs/gallery.py's per-example hook, on the same Watch."""
+    gallery = load_helper(
+        Path(__file__).resolve().parents[2] / "docs" / "gallery.py",
+        "joblet_docs_gallery",
+    )
+    examples, temp = tmp_path / "examples", tmp_path / "tmp"
+    examples.mkdir()
+    temp.mkdir()
+    monkeypatch.setattr(gallery, "EXAMPLES", examples)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.delenv(leftovers.RUN_TMPDIR_ENV, raising=False)
+    check = gallery.LeftoverCheck()
+
+    # Another program's file in the shared temp dir, the interpreter's pymp-
+    # folder: not the example's.
+    check({}, "plot_clean.py", "before")
+    (temp / "someone-elses-file").touch()
+    (temp / "pymp-abc").mkdir()
+    check({}, "plot_clean.py", "after")
+
+    # A file written into the working folder (the examples folder) is.
+    check({}, "plot_messy.py", "before")
+    (examples / "result.pkl").touch()
+    with pytest.raises(RuntimeError, match=r"plot_messy\.py left files behind") as info:
+        check({}, "plot_messy.py", "after")
+    assert "result.pkl" in str(info.value)
+
+    # When nox made the temp dir for this build alone, all of it counts.
+    monkeypatch.setenv(leftovers.RUN_TMPDIR_ENV, str(temp))
+    check({}, "plot_temp.py", "before")
+    (temp / "closed-file").touch()
+    with pytest.raises(RuntimeError, match="closed-file"):
+        check({}, "plot_temp.py", "after")
