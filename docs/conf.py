@@ -40,9 +40,10 @@ napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
-# Signatures show defaults as written in the source (``backend=default(None)``,
-# ``n_jobs=None``), not the repr of the evaluated object: parallel_config's
-# "not given" sentinels would otherwise all read ``<object object at 0x...>``.
+# Signatures show defaults as written in the source (``n_jobs=None``, and a
+# sentinel by its name: ``parallel_config(backend=_UNSET, ...)``), not the repr
+# of the evaluated object, which for parallel_config's "not given" sentinels
+# read ``<object object at 0x...>``. The source is read when the page is built.
 autodoc_preserve_defaults = True
 autosummary_generate = True
 autosummary_imported_members = True

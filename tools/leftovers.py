@@ -16,10 +16,12 @@ folders, sockets), so "new since the start" is not "left by this run". A
 
 The processes of this run are the root process (by default the one running the
 watch) and its descendants, found in ``/proc``; processes that were seen and
-then re-parented (a resource tracker outliving its parent) stay counted. When
-the watch stops it first waits, up to ``settle`` seconds, for the run's
-processes to exit, since some remove their files as they exit. Every other new
-entry belongs to another program: it is listed in the summary, not counted.
+then re-parented (a resource tracker outliving its parent) stay counted, and so
+do descendants that were already running when the watch started (a worker pool
+that the run reuses). When the watch stops it first waits, up to ``settle``
+seconds, for the processes started during the run to exit, since some remove
+their files as they exit. Every other new entry belongs to another program: it
+is listed in the summary, not counted.
 
 What this misses: an entry whose name carries no process id and that no process
 of the run held open while the watch looked (a file created and closed between
