@@ -6,8 +6,7 @@ remove files there at the same time (semaphores ``sem.*``, joblib's memmapping
 folders, sockets), so "new since the start" is not "left by this run". A
 :class:`Watch` counts an entry as this run's only on evidence:
 
-* it is in a folder created for this run alone (``Place(..., ours=True)``), or
-  it is one of the run's own names (``own_names``);
+* it is in a folder created for this run alone (``Place(..., ours=True)``);
 * its name carries the process id of a process of this run: joblet's
   ``joblet_memmapping_<pid>_*`` and ``joblet_shared_<pid>_*``, joblib's
   ``joblib_memmapping_folder_<pid>_*``, loky's semaphores ``sem.loky-<pid>-*``;
@@ -28,7 +27,7 @@ of the run held open while the watch looked (a file created and closed between
 two looks). A folder of the run's own (``ours=True``) has no such gap, which is
 why the nox sessions point ``TMPDIR`` at one.
 
-Linux only (``/proc``); elsewhere only the run's own folders and names count.
+Linux only (``/proc``); elsewhere only the run's own folders count.
 Standard library only: nox imports it in its own interpreter.
 """
 
@@ -89,7 +88,7 @@ class Findings:
             plural = "es" if self.processes_seen != 1 else ""
             lines.append(f"{self.processes_seen} process{plural} of this run seen")
         else:
-            lines.append("no /proc: only this run's own folders and names were checked")
+            lines.append("no /proc: only this run's own folders were checked")
         if self.still_running:
             lines.append(
                 "still running after the run: " + ", ".join(self.still_running)
@@ -116,7 +115,6 @@ class Findings:
 class _Seen:
     processes: dict[int, tuple[str, str]] = field(default_factory=dict)  # start, name
     paths: set[str] = field(default_factory=set)
-    socket_inodes: set[str] = field(default_factory=set)
 
 
 def _listing(folder: Path) -> set[str]:
@@ -175,10 +173,6 @@ class Watch:
         The folders to check (the temp dir, ``/dev/shm``, ...).
     root_pid : int, optional
         The process whose descendants are the run (default: this process).
-    own_names : iterable of str
-        Entry names that are the run's own whatever their content (for example
-        the run's private temp folder, which must not count as a leftover: list
-        it in ``removed_later`` too if the caller removes it afterwards).
     removed_later : iterable of str
         Name prefixes of entries the caller knows are removed later (by the
         interpreter at exit): never counted.
@@ -190,13 +184,11 @@ class Watch:
         self,
         places: Iterable[Place],
         root_pid: int | None = None,
-        own_names: Iterable[str] = (),
         removed_later: Iterable[str] = (),
         interval: float = 0.5,
     ) -> None:
         self.places = [Place(Path(p.path), p.ours) for p in places]
         self.root_pid = os.getpid() if root_pid is None else root_pid
-        self.own_names = set(own_names)
         self.removed_later = tuple(removed_later)
         self.interval = interval
         self.proc_available = (PROC / str(os.getpid()) / "stat").exists()
@@ -260,7 +252,6 @@ class Watch:
         with self._lock:
             self._seen.processes.update(processes)
             self._seen.paths |= paths
-            self._seen.socket_inodes |= inodes
 
     def stop(self, settle: float = 15.0) -> Findings:
         """Stop watching; wait for the run's processes; attribute new entries."""
@@ -309,8 +300,6 @@ class Watch:
     def _why_ours(self, place: Place, name: str) -> str:
         if place.ours:
             return "in this run's own folder"
-        if name in self.own_names:
-            return "a name of this run"
         for pattern in PID_IN_NAME:
             match = pattern.match(name)
             if match and int(match.group(1)) in self._seen.processes:
