@@ -29,7 +29,7 @@ class AsyncMemorizedFunc(MemorizedFunc):
         except StoreUnreachable:
             self._announce(args, kwargs)
             return await self.func(*args, **kwargs)
-        value = self._hits.load(store, call_id)
+        value = self._read_hit(store, call_id)
         if value is MISSING or value is DAMAGED:
             self._announce(args, kwargs)
             start = time.time()

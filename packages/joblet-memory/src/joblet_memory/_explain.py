@@ -36,6 +36,7 @@ from joblet_hash import hash as hash_value
 from ._code import CodeRecord, source_diff
 from ._deps import DISTRIBUTION
 from ._function_log import FunctionLog
+from ._hits import validate
 from ._types import ValidationCallback
 from ._verbose import format_duration, format_when, plural
 
@@ -198,12 +199,14 @@ def explain_existing_entry(
     """The explanation when an entry exists: a hit, expired or unreadable."""
     if not store.contains_item(call_id):
         return None
-    try:
-        metadata = store.get_metadata(call_id)
-    except (KeyError, ValueError, OSError):
-        metadata = {}
+    valid, metadata = validate(store, call_id, callback)
+    if metadata is None:
+        try:
+            metadata = store.get_metadata(call_id)
+        except (KeyError, ValueError, OSError):
+            metadata = {}
     computed = format_when(metadata.get("time"))
-    if callback is not None and not callback(metadata):
+    if not valid:
         return Explanation(
             False,
             EXPIRED,

@@ -10,14 +10,13 @@ process). A damaged entry is warned about here, once, and reported as
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _verbose
+from ._counters import Counters
 from ._store import CallId, StoreBackendBase
+from ._types import ValidationCallback
 from ._warnings import CacheWarning, warn
-
-if TYPE_CHECKING:
-    from ._memorized import MemorizedFunc
 
 #: No valid entry (absent, or rejected by the validation callback).
 MISSING = object()
@@ -30,62 +29,84 @@ TOUCH_SECONDS = 1.0
 _MAX_REMEMBERED = 10_000
 
 
+def validate(
+    store: StoreBackendBase, call_id: CallId, callback: ValidationCallback | None
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether ``callback`` accepts the entry, and the metadata it was given.
+
+    The one home of the ``cache_validation_callback`` rule: no callback
+    accepts everything (and reads nothing); unreadable metadata is rejected.
+    """
+    if callback is None:
+        return True, None
+    try:
+        metadata = store.get_metadata(call_id)
+    except (KeyError, ValueError, OSError):
+        return False, None
+    return bool(callback(metadata)), metadata
+
+
 class HitReader:
     """The read side of one memoized function, with what its hits remember.
 
     Parameters
     ----------
-    owner : MemorizedFunc
-        The function whose entries are read; its ``mmap_mode``, ``verbose`` and
-        ``cache_validation_callback`` apply at each read.
+    name : str
+        The function's display name, for messages.
+    counters : Counters
+        Where hits and the time they saved are counted.
     """
 
-    def __init__(self, owner: MemorizedFunc) -> None:
-        self._owner = owner
+    def __init__(self, name: str, counters: Counters) -> None:
+        self._name = name
+        self._counters = counters
         self._durations: dict[str, float] = {}
         self._touched: dict[str, float] = {}
 
-    def load(self, store: StoreBackendBase, call_id: CallId) -> Any:
+    def load(
+        self,
+        store: StoreBackendBase,
+        call_id: CallId,
+        mmap_mode: str | None,
+        verbose: int,
+        callback: ValidationCallback | None,
+    ) -> Any:
         """The valid cached value, :data:`MISSING`, or :data:`DAMAGED` (warned about).
 
         Never raises for a bad entry.
         """
-        owner = self._owner
         start = time.time()
-        metadata = None
-        if owner.cache_validation_callback is not None:
-            try:
-                metadata = store.get_metadata(call_id)
-            except (KeyError, ValueError, OSError):
-                return MISSING
-            if not owner.cache_validation_callback(metadata):
-                if owner.verbose >= _verbose.PATH_VERBOSITY:
-                    print(
-                        f"[Memory] {owner._name}: cached result rejected by the validation callback"
-                    )
-                return MISSING
+        valid, metadata = validate(store, call_id, callback)
+        if not valid:
+            if callback is not None and verbose >= _verbose.PATH_VERBOSITY:
+                print(
+                    f"[Memory] {self._name}: cached result rejected by the "
+                    "validation callback"
+                )
+            return MISSING
         try:
-            value = store.load_item(call_id, owner.mmap_mode)
+            value = store.load_item(call_id, mmap_mode)
         except KeyError:
             return MISSING
         except Exception as error:
             warn(
                 CacheWarning(
-                    f"the cached result of {owner._name} at {store.item_location(call_id)} "
-                    f"cannot be read ({type(error).__name__}: {error}); it is recomputed "
-                    "and stored again"
+                    f"the cached result of {self._name} at "
+                    f"{store.item_location(call_id)} cannot be read "
+                    f"({type(error).__name__}: {error}); it is recomputed and "
+                    "stored again"
                 )
             )
             return DAMAGED
         self._touch(store, call_id)
-        owner._counters.add(hits=1, time_saved=self._duration(store, call_id, metadata))
-        if owner.verbose >= _verbose.LOAD_VERBOSITY:
-            if owner.verbose >= _verbose.PATH_VERBOSITY:
+        self._counters.add(hits=1, time_saved=self._duration(store, call_id, metadata))
+        if verbose >= _verbose.LOAD_VERBOSITY:
+            if verbose >= _verbose.PATH_VERBOSITY:
                 print(
-                    f"[Memory] Loading {owner._name} from {store.item_location(call_id)}"
+                    f"[Memory] Loading {self._name} from {store.item_location(call_id)}"
                 )
             print(
-                _verbose.format_done(owner._name, time.time() - start, " cache loaded")
+                _verbose.format_done(self._name, time.time() - start, " cache loaded")
             )
         return value
 

@@ -41,7 +41,7 @@ from ._explain import (
     explain_existing_entry,
 )
 from ._function_log import add_counts, record_evictions
-from ._hits import DAMAGED, MISSING, HitReader
+from ._hits import DAMAGED, MISSING, HitReader, validate
 from ._keys import (
     ArgumentBinder,
     closure_state,
@@ -168,10 +168,10 @@ class MemorizedFunc:
         self._record: CodeRecord | None = None
         self._hash_state = True
         self._check_lock = threading.Lock()
-        self._hits = HitReader(self)
         self._counters = Counters(
             memory_counters, self._flush_counts if store_backend is not None else None
         )
+        self._hits = HitReader(self._name, self._counters)
         try:
             functools.update_wrapper(self, func)
         except (AttributeError, TypeError):
@@ -330,7 +330,7 @@ class MemorizedFunc:
 
         with store.lock_item(call_id, ready if not force else (lambda: False)) as state:
             if state == "ready" and not force:
-                value = self._hits.load(store, call_id)
+                value = self._read_hit(store, call_id)
                 if value is not MISSING and value is not DAMAGED:
                     return value, None
             elif state == "timeout":
@@ -429,7 +429,7 @@ class MemorizedFunc:
         except StoreUnreachable:
             self._announce(args, kwargs)
             return self.func(*args, **kwargs)
-        value = self._hits.load(store, call_id)
+        value = self._read_hit(store, call_id)
         if value is MISSING or value is DAMAGED:
             # A damaged entry was warned about once: recompute, do not reread it.
             force = value is DAMAGED
@@ -506,16 +506,21 @@ class MemorizedFunc:
         except StoreUnreachable:
             return False
 
+    def _read_hit(self, store: StoreBackendBase, call_id: tuple[str, str]) -> Any:
+        """The cached value, ``MISSING`` or ``DAMAGED`` (see :mod:`._hits`)."""
+        return self._hits.load(
+            store,
+            call_id,
+            self.mmap_mode,
+            self.verbose,
+            self.cache_validation_callback,
+        )
+
     def _is_cached(self, store: StoreBackendBase, call_id: tuple[str, str]) -> bool:
         """The entry exists and the validation callback (if any) accepts it."""
         if not store.contains_item(call_id):
             return False
-        if self.cache_validation_callback is not None:
-            try:
-                return bool(self.cache_validation_callback(store.get_metadata(call_id)))
-            except (KeyError, ValueError, OSError):
-                return False
-        return True
+        return validate(store, call_id, self.cache_validation_callback)[0]
 
     def explain(self, *args: Any, **kwargs: Any) -> Explanation:
         """Whether this call would be a hit, and if not, why (runs nothing).
