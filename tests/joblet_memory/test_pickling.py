@@ -97,3 +97,15 @@ def test_call_and_shelve_hit_does_not_read_the_value(tmp_path, monkeypatch):
     assert reads == []  # a hit: the (possibly large) value is not read
     assert result.get() == 64
     assert len(reads) == 1
+
+
+def test_every_constructor_parameter_survives_pickling(tmp_path):
+    """A new MemorizedFunc parameter cannot be forgotten by pickling."""
+    import inspect
+
+    from joblet_memory import MemorizedFunc
+
+    parameters = set(inspect.signature(MemorizedFunc).parameters)
+    carried = {*MemorizedFunc._PICKLED, "store_backend"}
+    # memory_counters are this process's counts: a copy starts its own
+    assert parameters - carried == {"memory_counters"}

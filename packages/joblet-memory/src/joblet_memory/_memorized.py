@@ -179,38 +179,33 @@ class MemorizedFunc:
 
     # -- pickling -----------------------------------------------------------------
 
+    #: What a pickled MemorizedFunc carries: the constructor's parameters,
+    #: read back from the attributes of the same names. A new parameter is
+    #: added here once.
+    _PICKLED = (
+        "func",
+        "location",
+        "backend",
+        "ignore",
+        "mmap_mode",
+        "compress",
+        "verbose",
+        "cache_validation_callback",
+        "backend_options",
+        "limits",
+        "track_versions",
+        "depends_on",
+        "check_code",
+    )
+
     def __reduce__(self) -> tuple[Any, ...]:
-        options = {
-            "track_versions": self.track_versions,
-            "depends_on": self.depends_on,
-            "check_code": self.check_code,
-            # The store travels whole (signer, options): a dask worker reads
-            # and writes the same cache with the same key and credentials.
-            "store_backend": (
-                None
-                if self.store_backend is None
-                else store_to_pickle(self.store_backend)
-            ),
-        }
-        return (
-            _rebuild_memorized_func,
-            (
-                type(self),
-                (
-                    self.func,
-                    self.location,
-                    self.backend,
-                    self.ignore,
-                    self.mmap_mode,
-                    self.compress,
-                    self.verbose,
-                    self.cache_validation_callback,
-                    self.backend_options,
-                    self.limits,
-                ),
-                options,
-            ),
+        options = {name: getattr(self, name) for name in self._PICKLED}
+        # The store travels whole (signer, options): a dask worker reads and
+        # writes the same cache with the same key and credentials.
+        options["store_backend"] = (
+            None if self.store_backend is None else store_to_pickle(self.store_backend)
         )
+        return (_rebuild_memorized_func, (type(self), options))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(func={self.func!r}, location={self.location!r})"
@@ -583,6 +578,6 @@ class MemorizedFunc:
 
 
 def _rebuild_memorized_func(
-    cls: type[MemorizedFunc], args: tuple[Any, ...], options: dict[str, Any]
+    cls: type[MemorizedFunc], options: dict[str, Any]
 ) -> MemorizedFunc:
-    return cls(*args, **options)
+    return cls(**options)
