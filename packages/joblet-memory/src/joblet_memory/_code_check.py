@@ -15,7 +15,7 @@ from typing import Any
 from . import _verbose
 from ._code import CodeRecord, is_lambda, still_in_file
 from ._function_log import FunctionLog
-from ._registry import live_functions
+from ._memos import live_functions
 from ._warnings import JobletCollisionWarning, warn
 
 # The user's call -> MemorizedFunc -> _ensure_checked -> CodeCheck.run -> here.

@@ -52,7 +52,7 @@ from ._keys import (
 from ._leftovers import sweep_function_once
 from ._limits import LimitsPolicy
 from ._location import normalize_location
-from ._registry import checked, code_records
+from ._memos import checked, code_records
 from ._results import MemorizedResult, NotMemorizedResult
 from ._store import StoreBackendBase
 from ._store_registry import make_store, store_to_pickle

@@ -17,7 +17,7 @@ from ._leftovers import find_leftovers, remove_stale
 from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_items
 from ._location import normalize_location
 from ._memorized import MemorizedFunc
-from ._registry import checked
+from ._memos import checked
 from ._signing import Signer
 from ._store import StoreBackendBase
 from ._store_registry import make_store

@@ -1,4 +1,4 @@
-"""Process-wide registries of cached functions: what this process already knows.
+"""What this process already knows of cached functions (memos, not registries).
 
 * :data:`code_records`: each function's code record, computed once per
   function object while its code and names stay the same (re-wrapping
