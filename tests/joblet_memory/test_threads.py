@@ -36,7 +36,7 @@ def test_threads_sharing_a_memory_compute_each_key_once(tmp_path, compress):
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(call, keys))
     assert all(value == x * x for x, value in results)
-    assert computed == {k: 1 for k in range(5)}, computed
+    assert computed == dict.fromkeys(range(5), 1), computed
     info = cached.cache_info()
     assert info.misses == 5
     assert info.hits + info.misses == len(keys)
