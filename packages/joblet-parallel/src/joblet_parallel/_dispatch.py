@@ -530,6 +530,8 @@ class CallDispatch:
                         self.timeout_error() if expired else _caller_error(error)
                     )
             return
+        if self.policy.return_exceptions:
+            result = unwrap_failures(result)
         with self.lock:
             if not head.done:
                 head.result, head.done = result, True

@@ -174,6 +174,18 @@ def check_call_support(
             "the calling thread, which cannot be interrupted. Use "
             "backend='threading' or 'loky' with n_jobs > 1"
         )
+    if (
+        timeout is not None
+        and n_jobs > 1
+        and not backend.supports_retrieve_callback
+        and not backend.supports_timeout
+    ):
+        raise ValueError(
+            f"timeout={timeout} cannot apply: {name} neither reports results "
+            "through callbacks nor honours a timeout when results are read "
+            "(supports_timeout=False). Use a backend that does, such as 'loky' "
+            "or 'threading'"
+        )
     if retries and not retry_on and getattr(backend, "loses_dead_workers_tasks", False):
         raise ValueError(
             f"retries={retries} sends again the task of a worker that died, and "

@@ -36,6 +36,7 @@ from ._validation import (
     check_timeout,
     check_verbose,
     parse_pre_dispatch,
+    refuse_worker_options,
 )
 
 _RETURN_AS = ("list", "generator", "generator_unordered")
@@ -290,6 +291,7 @@ class Parallel:
             wanted = self._backend.effective_n_jobs(n_jobs)
             n_jobs = min(wanted, self._max_n_jobs)
         self._n_jobs = n_jobs
+        refuse_worker_options(self._backend, self._backend_kwargs)
         # As joblib: backends written for it take only these (no prefer/require).
         return self._backend.configure(
             n_jobs=n_jobs, parallel=self, **self._backend_kwargs

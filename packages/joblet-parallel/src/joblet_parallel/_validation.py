@@ -215,11 +215,27 @@ WORKER_OPTIONS = {
 }
 
 
+def refuse_worker_options(backend: Any, options: dict[str, Any]) -> None:
+    """Refuse process-worker options that ``backend.configure`` does not name
+    (a backend written for joblib ignores unknown keyword arguments)."""
+    import inspect
+
+    asked = [name for name in options if name in WORKER_OPTIONS]
+    if not asked:
+        return
+    try:
+        parameters = inspect.signature(backend.configure).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a C-level callable
+        return
+    missing = {name: options[name] for name in asked if name not in parameters}
+    refuse_unknown_options(backend, missing, "keyword arguments")
+
+
 def refuse_unknown_options(backend: Any, options: dict[str, Any], where: str) -> None:
     """Built-in backends take no other option: a typo must not pass silently,
     and an option another backend offers names that backend."""
     offered = sorted(name for name in options if name in WORKER_OPTIONS)
-    if offered:
+    if offered and type(backend).__name__ != "ProcessBackend":
         homes = "; ".join(f"{name}: {WORKER_OPTIONS[name]}" for name in offered)
         raise ValueError(
             f"{type(backend).__name__} cannot offer {', '.join(offered)}, options "

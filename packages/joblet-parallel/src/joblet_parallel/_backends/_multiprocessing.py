@@ -189,11 +189,25 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
         if callback is not None:
             future.add_done_callback(callback)
         main, buffers = dumps_task(func, self._task_reducers(None))
+        describe = getattr(func, "describe", None)
+
+        def failed(error: BaseException) -> None:
+            if type(error).__name__ == "MaybeEncodingError":
+                # the pool could not pickle the batch's result in the worker
+                from .._errors import ResultPicklingError
+
+                what = describe() if callable(describe) else "a batch"
+                error = ResultPicklingError(
+                    f"the result of {what} could not be pickled in the worker to "
+                    f"be sent back: {error}"
+                )
+            future.set_exception(error)
+
         self._pool.apply_async(
             _run_cloudpickled,
             (main, [bytes(buffer) for buffer in buffers]),
             callback=future.set_result,
-            error_callback=future.set_exception,
+            error_callback=failed,
         )
         return future
 
