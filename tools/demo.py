@@ -292,7 +292,8 @@ class Demo:
                 f"average of {load_before:.1f}-{load_after:.1f} on {CPUS} CPUs. "
                 "joblet compresses and decompresses on threads across the CPUs, "
                 "joblib on one, so joblet's ratios fall when other programs hold "
-                "the CPUs"
+                "the CPUs; the shared disk and page cache move both contenders' "
+                "times from run to run"
             )
             self.notes.append(note)
             print(f"  note: {note}")
