@@ -37,7 +37,15 @@ from joblet_parallel import (
 # Workers cannot import this file by name: its functions travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "parallel.rst"
+# Where the table is. Kept in the environment by the first load: a dask
+# cluster's scheduler may import a copy of this file from elsewhere
+# (``client.upload_file``), whose ``__file__`` is not in the repository.
+DOCS = Path(
+    os.environ.setdefault(
+        "JOBLET_CONTRACT_DOCS",
+        str(Path(__file__).resolve().parents[2] / "docs" / "parallel.rst"),
+    )
+)
 BACKENDS = ("sequential", "threading", "loky", "multiprocessing", "dask", "third-party")
 FEATURES = (
     "``return_as`` generators",
