@@ -36,7 +36,7 @@ import numpy as np
 from benchlib import Row, alternate, main, per_call, touch_memory
 
 from joblet_memory import Memory
-from joblet_memory._signing import Signer
+from joblet_memory._stores._signing import Signer
 
 MB = 1024 * 1024
 _RESULT: dict[str, np.ndarray] = {}

@@ -47,7 +47,7 @@ class Import:
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
-    """Every module of every package: ``{'joblet_memory._store': path}``."""
+    """Every module of every package: ``{'joblet_memory._stores._base': path}``."""
     found: dict[str, Path] = {}
     for src in sorted(root.glob("packages/*/src")):
         for path in sorted(src.rglob("*.py")):

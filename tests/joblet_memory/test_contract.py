@@ -30,7 +30,7 @@ from joblet_memory import (
     Memory,
     expires_after,
 )
-from joblet_memory._signing import TRAILER_MAGIC
+from joblet_memory._stores._signing import TRAILER_MAGIC
 
 np = pytest.importorskip("numpy")
 

@@ -21,7 +21,7 @@ from joblet_memory import (
     expires_after,
 )
 from joblet_memory.__main__ import main as cli_main
-from joblet_memory._fsspec_store import FsspecStoreBackend
+from joblet_memory._stores._fsspec import FsspecStoreBackend
 
 pytestmark = pytest.mark.usefixtures("fsspec_required")
 

@@ -14,7 +14,7 @@ import pytest
 
 from joblet_memory import Memory
 from joblet_memory.__main__ import main
-from joblet_memory._leftovers import LEFTOVER_SECONDS, find_leftovers
+from joblet_memory._stores._leftovers import LEFTOVER_SECONDS, find_leftovers
 
 pytest.importorskip("numpy")
 
@@ -113,7 +113,7 @@ def test_prune_and_list_see_leftovers(tmp_path, capsys):
 
 def test_the_first_write_of_a_function_sweeps_its_folder(tmp_path):
     _memory, _cached, planted = _plant(tmp_path, age=LEFTOVER_SECONDS + 60)
-    from joblet_memory import _leftovers
+    from joblet_memory._stores import _leftovers
 
     _leftovers._swept.clear()  # as in a new process
     Memory(tmp_path, verbose=0).cache(abs)(-2)
@@ -134,7 +134,7 @@ Memory(f"memory://uploads-{uuid.uuid4().hex}", verbose=0).cache(negate)(1)
 @pytest.mark.timeout(60)
 def test_uploads_left_by_killed_clients_are_swept(tmp_path, fsspec_required):
     """A client killed mid-upload leaves its staged result; a later one removes it."""
-    from joblet_memory._fsspec_store import UPLOAD_NAME
+    from joblet_memory._stores._fsspec import UPLOAD_NAME
     from joblet_persist import temporary_name
 
     gone = subprocess.run(

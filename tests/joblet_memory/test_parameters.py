@@ -22,7 +22,7 @@ from joblet_memory import (
     expires_after,
     register_store_backend,
 )
-from joblet_memory._signing import TRAILER_MAGIC
+from joblet_memory._stores._signing import TRAILER_MAGIC
 
 np = pytest.importorskip("numpy")
 

@@ -244,7 +244,7 @@ class LostRaceFS:
 
 
 def test_refused_conditional_put_means_held_even_once_released():
-    from joblet_memory._leases import Lease
+    from joblet_memory._stores._leases import Lease
 
     assert Lease(LostRaceFS(), "b/lease", 60.0).try_create() is False
 

@@ -18,7 +18,7 @@ from joblet_test_helpers import run_limited
 
 import joblet_persist
 from joblet_memory import CacheWarning, FileSystemStoreBackend, Memory
-from joblet_memory._signing import (
+from joblet_memory._stores._signing import (
     KEY_ENV,
     TRAILER_MAGIC,
     TRAILER_SIZE,
@@ -230,7 +230,7 @@ def test_key_from_argument_then_environment_then_file(tmp_path, monkeypatch):
 
 def test_key_file_created_once_by_concurrent_processes(tmp_path):
     code = (
-        "from joblet_memory._signing import Signer; import sys; "
+        "from joblet_memory._stores._signing import Signer; import sys; "
         "sys.stdout.write(Signer().key.decode())"
     )
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
@@ -341,7 +341,7 @@ def test_mac_is_standard_hmac_sha256(key):
     import hashlib
     import hmac
 
-    from joblet_memory._signing import _DOMAIN
+    from joblet_memory._stores._signing import _DOMAIN
 
     region = os.urandom(1000)
     expected = hmac.new(key, _DOMAIN + b"f/a\x00" + region, hashlib.sha256).digest()
@@ -372,7 +372,7 @@ DAMAGE = textwrap.dedent(
     """
     import os, pathlib, struct, sys, warnings
     from joblet_memory import CacheWarning, Memory
-    from joblet_memory._signing import TRAILER_MAGIC, TRAILER_SIZE, region_length
+    from joblet_memory._stores._signing import TRAILER_MAGIC, TRAILER_SIZE, region_length
 
     def double(x):
         return 2 * x

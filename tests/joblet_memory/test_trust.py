@@ -16,8 +16,8 @@ import warnings
 import pytest
 
 from joblet_memory import CacheWarning, Memory
-from joblet_memory._signing import KEY_ENV, TRAILER_MAGIC, key_file_path
-from joblet_memory._trust import why_not_private
+from joblet_memory._stores._signing import KEY_ENV, TRAILER_MAGIC, key_file_path
+from joblet_memory._stores._trust import why_not_private
 
 KEY = "k" * 32
 calls: list[object] = []

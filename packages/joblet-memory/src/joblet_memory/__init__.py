@@ -21,12 +21,12 @@ from ._errors import (
 from ._expiry import expires_after
 from ._explain import Explanation
 from ._limits import CacheItemInfo
-from ._local_store import FileSystemStoreBackend
 from ._memorized import MemorizedFunc
 from ._memory import Memory
 from ._results import MemorizedResult, NotMemorizedResult
-from ._store import StoreBackendBase
-from ._store_registry import register_store_backend
+from ._stores._base import StoreBackendBase
+from ._stores._local import FileSystemStoreBackend
+from ._stores._registry import register_store_backend
 from ._warnings import CacheWarning, JobletCollisionWarning
 
 __version__ = "0.1.0"

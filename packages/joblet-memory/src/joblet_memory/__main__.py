@@ -41,10 +41,10 @@ from collections.abc import Sequence
 from . import __version__
 from ._explain import record_changes
 from ._function_log import FunctionLog, record_evictions
-from ._leftovers import find_leftovers, remove_stale
 from ._limits import CacheItemInfo, parse_age, parse_bytes, select_evictions
-from ._store import CACHE_FOLDER, StoreBackendBase
-from ._store_registry import is_url, make_store
+from ._stores._base import CACHE_FOLDER, StoreBackendBase
+from ._stores._leftovers import find_leftovers, remove_stale
+from ._stores._registry import is_url, make_store
 from ._verbose import format_duration, format_size, format_when, plural
 
 EXIT_CODES = """exit codes:

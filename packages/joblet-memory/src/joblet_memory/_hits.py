@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _verbose
 from ._counters import Counters
-from ._store import CallId, StoreBackendBase
+from ._stores._base import CallId, StoreBackendBase
 from ._types import ValidationCallback
 from ._warnings import CacheWarning, warn
 

@@ -10,7 +10,7 @@ two files each) and removes, in this order:
    their total size is at most ``bytes_limit``.
 
 Temporary files left by killed writers count in the size; those older than a
-few minutes are removed first (see :mod:`joblet_memory._leftovers`).
+few minutes are removed first (see :mod:`joblet_memory._stores._leftovers`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from joblet_persist import parse_size
 
-from ._leftovers import find_leftovers, remove_stale
+from ._stores._leftovers import find_leftovers, remove_stale
 from ._types import AgeLimit, BytesLimit
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([smhdw]?)\s*$", re.IGNORECASE)

@@ -49,13 +49,13 @@ from ._keys import (
     function_id,
     warn_unhashable_state,
 )
-from ._leftovers import sweep_function_once
 from ._limits import LimitsPolicy
 from ._location import normalize_location
 from ._memos import checked, code_records
 from ._results import MemorizedResult, NotMemorizedResult
-from ._store import StoreBackendBase
-from ._store_registry import make_store, store_to_pickle
+from ._stores._base import StoreBackendBase
+from ._stores._leftovers import sweep_function_once
+from ._stores._registry import make_store, store_to_pickle
 from ._types import ValidationCallback
 from ._warnings import CacheWarning, warn
 

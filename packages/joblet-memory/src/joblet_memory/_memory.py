@@ -13,14 +13,14 @@ from joblet_persist import MMAP_MODES, Compress
 from ._async import AsyncMemorizedFunc
 from ._counters import CacheInfo, Counters
 from ._function_log import record_evictions
-from ._leftovers import find_leftovers, remove_stale
 from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_items
 from ._location import normalize_location
 from ._memorized import MemorizedFunc
 from ._memos import checked
-from ._signing import Signer
-from ._store import StoreBackendBase
-from ._store_registry import make_store
+from ._stores._base import StoreBackendBase
+from ._stores._leftovers import find_leftovers, remove_stale
+from ._stores._registry import make_store
+from ._stores._signing import Signer
 from ._types import AgeLimit, BytesLimit, MmapModeOverride, ValidationCallback
 from ._warnings import warn
 

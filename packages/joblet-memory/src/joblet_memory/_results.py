@@ -10,8 +10,8 @@ from typing import Any
 from . import _verbose
 from ._keys import function_id
 from ._location import normalize_location
-from ._store import StoreBackendBase
-from ._store_registry import make_store, store_to_pickle
+from ._stores._base import StoreBackendBase
+from ._stores._registry import make_store, store_to_pickle
 
 
 class MemorizedResult:

@@ -13,10 +13,10 @@ from typing import Any
 
 from joblet_hash.names import unknown_name_message
 
-from ._errors import UnknownStoreBackendError
-from ._local_store import FileSystemStoreBackend
+from .._errors import UnknownStoreBackendError
+from ._base import StoreBackendBase
+from ._local import FileSystemStoreBackend
 from ._signing import Signer
-from ._store import StoreBackendBase
 
 _STORE_BACKENDS: dict[str, type[StoreBackendBase]] = {"local": FileSystemStoreBackend}
 
@@ -88,7 +88,7 @@ def make_store(
     location = os.fspath(location)
     scheme, location = _split_url(location)
     if backend == "fsspec" or (scheme and backend == "local"):
-        from ._fsspec_store import FsspecStoreBackend
+        from ._fsspec import FsspecStoreBackend
 
         cls: type[StoreBackendBase] = FsspecStoreBackend
     else:

@@ -16,9 +16,9 @@ import os
 import shutil
 from typing import Any
 
-from ._serialize import read_output, temporary_path, write_text
+from .._user_folders import user_folder
+from ._result_files import read_output, temporary_path, write_text
 from ._signing import Signer
-from ._user_folders import user_folder
 
 
 def default_folder() -> str:

@@ -28,18 +28,8 @@ from typing import Any, ClassVar
 
 from joblet_persist import Compress, sweep_temporaries, temporary_name
 
-from ._leases import hold_lease
-from ._limits import CacheItemInfo
-from ._local_copies import LocalCopies, object_tag
-from ._serialize import OUTPUT_NAME, load_bytes, write_signed
-from ._signing import (
-    HEADER,
-    TRAILER_MAGIC,
-    TRAILER_SIZE,
-    SignatureError,
-    region_length,
-)
-from ._store import (
+from .._limits import CacheItemInfo
+from ._base import (
     CACHE_FOLDER,
     FUNC_CODE_NAME,
     METADATA_NAME,
@@ -48,6 +38,16 @@ from ._store import (
     entry_name,
     metadata_text,
     parse_metadata,
+)
+from ._leases import hold_lease
+from ._local_copies import LocalCopies, object_tag
+from ._result_files import OUTPUT_NAME, load_bytes, write_signed
+from ._signing import (
+    HEADER,
+    TRAILER_MAGIC,
+    TRAILER_SIZE,
+    SignatureError,
+    region_length,
 )
 
 ACCESS_NAME = "access"
@@ -129,7 +129,7 @@ class FsspecStoreBackend(StoreBackendBase):
 
     ``lock`` : bool, default True
         One process, on any host, computes a missing entry; the others wait
-        (a lease object, see :mod:`joblet_memory._leases`).
+        (a lease object, see :mod:`joblet_memory._stores._leases`).
     ``lock_timeout`` : float, default 600
         Seconds a caller waits for another's computation before computing.
     ``lease_duration`` : float, default 60

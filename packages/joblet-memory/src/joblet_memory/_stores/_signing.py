@@ -17,7 +17,7 @@ compressed or foreign file the region is the whole file before the trailer.
 joblet-persist ignores bytes after the end its header announces, so a signed
 file is still an ordinary joblet-persist file.
 
-Which stores sign is decided by :mod:`joblet_memory._trust` (a folder only
+Which stores sign is decided by :mod:`joblet_memory._stores._trust` (a folder only
 the user can write is read without signatures, as joblib's). A store that does
 not sign still reads signed files: :func:`body_size` tells where the result
 file ends and the trailer begins.
@@ -42,8 +42,8 @@ from typing import IO, Any
 
 from joblet_persist._format import HEADER, MAGIC
 
-from ._errors import SignatureError
-from ._user_folders import user_folder
+from .._errors import SignatureError
+from .._user_folders import user_folder
 
 TRAILER_MAGIC = b"JBLTSIG1"
 MAC_SIZE = 32

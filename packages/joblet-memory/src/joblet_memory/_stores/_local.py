@@ -23,12 +23,9 @@ from typing import Any, ClassVar
 from joblet_hash.names import unknown_name_message
 from joblet_persist import Compress
 
-from ._leftovers import Leftover, leftovers_under
-from ._limits import CacheItemInfo
-from ._locking import entry_lock
-from ._serialize import OUTPUT_NAME, read_output, write_output, write_text
-from ._signing import SignatureError, Signer
-from ._store import (
+from .._limits import CacheItemInfo
+from .._warnings import warn
+from ._base import (
     CACHE_FOLDER,
     FUNC_CODE_NAME,
     METADATA_NAME,
@@ -38,8 +35,11 @@ from ._store import (
     metadata_text,
     parse_metadata,
 )
+from ._leftovers import Leftover, leftovers_under
+from ._locking import entry_lock
+from ._result_files import OUTPUT_NAME, read_output, write_output, write_text
+from ._signing import SignatureError, Signer
 from ._trust import why_not_private
-from ._warnings import warn
 
 GITIGNORE_TEXT = (
     "# Created by joblet-memory: everything in this folder is a cache.\n*\n"

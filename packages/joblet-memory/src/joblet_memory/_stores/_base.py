@@ -5,9 +5,9 @@ An **entry** is one cached call, addressed by ``call_id = (func_id, args_id)``:
 :func:`joblet_memory._keys.function_id`) and ``args_id`` the 32-hex-digit hash
 of its arguments and code. This module holds the interface every backend
 implements and what the backends share (option parsing, the metadata file);
-the backends are :mod:`joblet_memory._local_store` (a folder tree) and
-:mod:`joblet_memory._fsspec_store` (object stores), chosen by name or URL in
-:mod:`joblet_memory._store_registry`.
+the backends are :mod:`joblet_memory._stores._local` (a folder tree) and
+:mod:`joblet_memory._stores._fsspec` (object stores), chosen by name or URL in
+:mod:`joblet_memory._stores._registry`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from joblet_persist import Compress
 
+from .._limits import CacheItemInfo, select_evictions
 from ._leftovers import Leftover
-from ._limits import CacheItemInfo, select_evictions
 from ._signing import Signer
 
 CallId = tuple[str, str]
@@ -149,7 +149,7 @@ class StoreBackendBase(ABC):
 
         Remote and shared stores sign (the default); the local store reads a
         folder only its user can write without signatures (see
-        :mod:`joblet_memory._trust`).
+        :mod:`joblet_memory._stores._trust`).
         """
         return self.signer
 
@@ -170,7 +170,7 @@ class StoreBackendBase(ABC):
 
         The default has none; a store writing temporaries beside its entries
         (the local store) lists them, so that they count in its size and are
-        swept (see :mod:`joblet_memory._leftovers`).
+        swept (see :mod:`joblet_memory._stores._leftovers`).
         """
         return []
 

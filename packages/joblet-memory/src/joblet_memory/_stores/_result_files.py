@@ -2,14 +2,14 @@
 
 Results: the only module that knows the file format of outputs, so a store
 backend or a test never depends on it. A store that signs (see
-:mod:`joblet_memory._trust`) passes its :class:`~._signing.Signer`: the file
+:mod:`joblet_memory._stores._trust`) passes its :class:`~._signing.Signer`: the file
 then carries a signature trailer, checked before anything in it is unpickled.
 A store that does not sign passes None: files are written plain, and files
 signed elsewhere (a cache copied from a shared store) still load, their trailer
 cut off first, since joblet-persist refuses bytes after a compressed dump. Small text files (metadata, code records, tags)
 go through joblet-persist's atomic write. Temporary files are named as
 joblet-persist names them, so a dead writer's temporary is recognised and
-swept (see :mod:`joblet_memory._leftovers`).
+swept (see :mod:`joblet_memory._stores._leftovers`).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def read_output(
 
     With ``signer`` None the file is loaded without a check (a trusted store),
     a trailer left by a signing writer cut off. Raises ``FileNotFoundError`` if
-    absent and :class:`~joblet_memory._signing.SignatureError` if unsigned or
+    absent and :class:`~joblet_memory._stores._signing.SignatureError` if unsigned or
     tampered with (nothing of it is unpickled then). A symbolic link at
     ``path`` is not followed.
     """
