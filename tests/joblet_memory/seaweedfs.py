@@ -88,15 +88,13 @@ class SeaweedFS:
             # Fixed default ports of optional services: off, so servers coexist.
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            # Local sockets too (weed's default is /tmp/seaweedfs-*.sock).
-            f"-filer.localSocket={self.folder}/filer.sock",
-            f"-s3.localSocket={self.folder}/s3.sock",
         ]
         for name in names:
             command += [
                 f"-{name}.port={ports[name]}",
                 f"-{name}.port.grpc={grpc[name]}",
             ]
+        # Local sockets too (weed's default is /tmp/seaweedfs-*.sock).
         for name in ("filer", "s3"):
             command.append(f"-{name}.localSocket={self.folder}/{name}.sock")
         self._ports = free
@@ -194,9 +192,9 @@ class SeaweedFS:
         self._remove_sockets()
 
     def _remove_sockets(self) -> None:
-        # The gRPC unix sockets always go to /tmp, named by port; a killed
-        # server cannot remove them.
-        folder = tempfile.gettempdir()
+        # The gRPC unix sockets always go to the literal /tmp (whatever TMPDIR
+        # says), named by port; a killed server cannot remove them.
+        folder = "/tmp"
         for port in self._ports:
             for name in glob.glob(os.path.join(folder, f"seaweedfs-*-{port}.sock")):
                 with contextlib.suppress(OSError):
