@@ -13,7 +13,7 @@ Figures (medians of alternating repetitions in one process; lower is better):
   ratio;
 * a dict of 100k small Python objects against pickle protocol 5.
 
-Fairness on this shared VM (see /work/shared/benchmarking.md):
+Fairness on a shared, noisy machine:
 
 * the contenders' order is reversed every other round, and medians are reported;
 * before every timed dump, each contender's previous file is removed and
