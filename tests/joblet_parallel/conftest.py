@@ -1,5 +1,8 @@
-"""Session check for the joblet_parallel tests: once they end, nothing of this
-process is left in the temporary folders (memmapped arguments, shared arrays)."""
+"""Session check for the joblet_parallel tests: once they end, nothing joblet
+started is left running (worker processes, its threads) and nothing of this
+process is left in the temporary folders (memmapped arguments, shared arrays).
+Only what joblet creates is looked at: its folder prefixes with this pid, its
+thread names, this process's children."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -31,8 +36,70 @@ def leftover_folders() -> list[Path]:
     found: list[Path] = []
     for base in bases:
         for prefix in (FOLDER_PREFIX, SHARED_FOLDER_PREFIX):
-            found += base.glob(f"{prefix}{os.getpid()}_*")
+            # named, or still hidden (made, locked, not yet renamed)
+            for pattern in (f"{prefix}{os.getpid()}_*", f".{prefix}{os.getpid()}_*"):
+                found += base.glob(pattern)
     return sorted(found)
+
+
+#: Names of the threads joblet starts (its pools, readers, helpers).
+JOBLET_THREADS = (
+    "joblet-thread",
+    "joblet-writer",
+    "joblet-reader",
+    "joblet-watchdog",
+    "joblet-rm",
+    "joblet-dask-watch",
+)
+#: Children that are not joblet's: multiprocessing's helpers, kept for the
+#: life of this process, and joblib's own reusable executor (tests compare
+#: with joblib), which joblib keeps on purpose.
+NOT_JOBLETS = (
+    "multiprocessing.resource_tracker",
+    "multiprocessing.forkserver",
+    "joblib.externals.loky",
+)
+
+
+def leftover_threads() -> list[str]:
+    return sorted(
+        thread.name
+        for thread in threading.enumerate()
+        if thread.is_alive() and thread.name.startswith(JOBLET_THREADS)
+    )
+
+
+def leftover_children() -> list[str]:
+    """This process's children still running, but those of ``NOT_JOBLETS``."""
+    try:
+        import psutil
+    except ImportError:  # the thread and folder checks still run
+        return []
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:  # it ended meanwhile
+            continue
+        if not any(other in command for other in NOT_JOBLETS):
+            found.append(f"{child.pid}: {command[:120]}")
+    return found
+
+
+def wait_for_nothing_left(
+    seconds: float = 10.0,
+) -> tuple[list[str], list[str], list[Path]]:
+    """What is still left after up to ``seconds`` (tasks of an aborted thread
+    call end on their own; workers take a moment to exit)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        gc.collect()
+        left = leftover_threads(), leftover_children(), leftover_folders()
+        if not any(left) or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,9 +108,10 @@ def nothing_left_in_temporary_folders():
     from joblet_parallel._executor import shutdown_pool
 
     shutdown_pool()  # the default pool keeps the files of arrays still alive
-    gc.collect()
-    leftovers = leftover_folders()
-    assert not leftovers, f"the tests left temporary folders behind: {leftovers}"
+    threads, children, folders = wait_for_nothing_left()
+    assert not threads, f"the tests left joblet threads running: {threads}"
+    assert not children, f"the tests left processes running: {children}"
+    assert not folders, f"the tests left temporary folders behind: {folders}"
 
 
 @pytest.fixture
