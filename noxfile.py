@@ -9,6 +9,7 @@
     nox -s install       pip-installs joblet, joblet-persist and joblet-memory +
                          joblet-parallel (no dask) from the wheelhouse, and
                          ./packages/*, into fresh venvs, imports them, logs sizes
+    nox -s threads       thread-safe tests, each in 4 threads at once
     nox -s lint          ruff check + ruff format --check
     nox -s typecheck     mypy on the packages
     nox -s layers        each package imports only what it declares
@@ -259,6 +260,37 @@ def tests(session: nox.Session) -> None:
         "pytest",
         *(session.posargs or ["tests"]),
         env={"JOBLET_TEST_REQUIRE_OPTIONAL": "1"},
+    )
+
+
+# The tests written for many callers at once, and the pure ones that must
+# stay thread-safe: run by pytest-run-parallel, each test in 4 threads at
+# once (as joblib 1.6's CI does). Tests that measure or change process-wide
+# state are marked ``thread_unsafe`` and run once.
+THREAD_SAFE_TESTS = [
+    "tests/joblet_hash",
+    "tests/joblet_persist/test_roundtrip.py",
+]
+
+
+@nox.session
+def threads(session: nox.Session) -> None:
+    """Thread-safe tests, each run in 4 threads at once (pytest-run-parallel).
+
+    Installs the six distributions, the test runner and pytest-run-parallel.
+    """
+    _install_everything(
+        session,
+        "the test runner and pytest-run-parallel",
+        *TEST_DEPS,
+        "pytest-run-parallel>=0.7",
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--parallel-threads=4",
+        *(session.posargs or THREAD_SAFE_TESTS),
     )
 
 
