@@ -156,6 +156,26 @@ def exit_once(marker: str) -> str:
     return "ok"
 
 
+def segfault_once(marker: str) -> str:
+    """Crashes its worker with a segmentation fault at the first attempt."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0
+    return "ok"
+
+
+def hang_once(marker: str) -> str:
+    """Hangs at the first attempt."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        time.sleep(60)
+    return "ok"
+
+
 def sleep_for(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
@@ -283,12 +303,15 @@ class BackendContract:
         if cell == "n/a":
             pytest.skip("the tasks run in this process: no worker dies alone")
         call = contract_case.parallel(retries=1, batch_size=1)
-        tasks = (delayed(exit_once)(str(tmp_path / "marker")) for _ in range(1))
+        tasks = [
+            delayed(exit_once)(str(tmp_path / "exit")),
+            delayed(segfault_once)(str(tmp_path / "segfault")),
+        ]
         if cell == "no":
             assert_refused(call, tasks, "retries=1", contract_case.label(), "'loky'")
             return
         start = time.monotonic()
-        assert call(tasks) == ["ok"]
+        assert call(tasks) == ["ok", "ok"]
         assert time.monotonic() - start < 30
 
     def test_task_timeout(self, contract_case: Case) -> None:
@@ -306,6 +329,16 @@ class BackendContract:
         assert (first, last) == (0.01, 0.01)
         assert isinstance(late, TaskTimeoutError)
         assert time.monotonic() - start < 15
+
+    def test_a_hanging_task_is_retried_after_its_task_timeout(
+        self, contract_case: Case, tmp_path: Path
+    ) -> None:
+        if contract_case.cell("``task_timeout``") == "no":
+            pytest.skip("task_timeout is refused here (test_task_timeout)")
+        call = contract_case.parallel(task_timeout=1, retries=1, retry_on=TimeoutError)
+        assert call(delayed(hang_once)(str(tmp_path / "hang")) for _ in range(1)) == [
+            "ok"
+        ]
 
     def test_timeout(self, contract_case: Case) -> None:
         call = contract_case.parallel(timeout=0.5)
