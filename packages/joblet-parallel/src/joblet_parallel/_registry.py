@@ -1,10 +1,12 @@
-"""Backend names: built-ins, registered factories and plug-ins (entry points).
+"""Backend names: built-ins, registered factories, plug-ins and joblib's backends.
 
 Plug-in distributions declare an entry point in the ``joblet.parallel_backends``
 group whose name is the backend name and whose object is the backend factory
 (usually the class). They are looked up when a name is first used, never at
 import time, so ``import joblet_parallel`` stays cheap and this package never names
-the plug-ins.
+the plug-ins. A name found nowhere else is looked up among the backends
+registered with joblib, which is how the engines' own registration lines reach
+joblet (see :mod:`joblet_parallel._joblib_backends`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from joblet_hash.names import unknown_name_message
 
 from ._errors import UnknownBackendError
+from ._joblib_backends import joblib_backend_factory, joblib_backend_names
 
 ENTRY_POINT_GROUP = "joblet.parallel_backends"
 
@@ -120,7 +123,11 @@ def get_backend_factory(name: str) -> Callable[..., Any]:
     factory = _from_entry_points(name)
     if factory is not None:
         return factory
-    known = {*builtins, *_factories, *_plugin_names()}
+    # An engine's backend registered with joblib (ray, spark, ipyparallel).
+    factory = joblib_backend_factory(name)
+    if factory is not None:
+        return factory
+    known = {*builtins, *_factories, *_plugin_names(), *joblib_backend_names()}
     hint = ""
     if name in _KNOWN_PLUGINS:
         hint = (
