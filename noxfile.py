@@ -10,6 +10,7 @@
                          joblet-parallel (no dask) from the wheelhouse, and
                          ./packages/*, into fresh venvs, imports them, logs sizes
     nox -s threads       thread-safe tests, each in 4 threads at once
+    nox -s engines       joblet on Ray, Spark and ipyparallel (slow to install)
     nox -s lint          ruff check + ruff format --check
     nox -s typecheck     mypy on the packages
     nox -s layers        each package imports only what it declares
@@ -291,6 +292,35 @@ def threads(session: nox.Session) -> None:
         "pytest",
         "--parallel-threads=4",
         *(session.posargs or THREAD_SAFE_TESTS),
+    )
+
+
+# The engines joblib users run, each with its joblib backend: Ray, Spark (with
+# joblibspark; needs Java) and ipyparallel.
+ENGINE_DEPS = ["ray", "pyspark", "joblibspark", "ipyparallel", "scikit-learn"]
+
+
+@nox.session
+def engines(session: nox.Session) -> None:
+    """joblet on Ray, Spark local[2] and ipyparallel, started by the tests.
+
+    Installs the six distributions, the test runner, joblib 1.6, scikit-learn,
+    Ray, PySpark, joblibspark and ipyparallel (about 1 GB). Spark needs Java
+    on PATH (``.ci/run`` installs Debian's if it is missing).
+    """
+    _install_everything(
+        session,
+        "the test runner, joblib 1.6 and the engines",
+        *TEST_DEPS,
+        *COMPARISON_DEPS,
+        *ENGINE_DEPS,
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *(session.posargs or ["tests/engines"]),
+        env={"JOBLET_TEST_ENGINES": "1", "RAY_USAGE_STATS_ENABLED": "0"},
     )
 
 
