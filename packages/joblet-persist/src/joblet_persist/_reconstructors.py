@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: Most decimal digits of a number a reconstructor computes (Python's own
 #: limit for ``int`` from a string).
 MAX_INT_DIGITS = 4300
+#: Bytes charged per object a reconstructor makes anew from a compact argument
+#: (an int of a materialised range), besides the container's slot for it.
+NEW_ITEM_BYTES = 32
 _EXPONENT = re.compile(r"[eE]\s*([-+]?\d+)")
 _ITERABLES = (list, tuple, set, frozenset, str, bytes, bytearray, range, dict)
 
@@ -42,7 +45,9 @@ def _args(walk: Walk, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
 def _iterable(walk: Walk, value: Any, what: str) -> Any:
     if type(value) not in _ITERABLES:
         raise walk.fail(f"{what} is given a {type(value).__name__}")
-    walk.budget.charge(SLOT_BYTES * len(value), what)
+    # a range or bytes materialised makes a new int per item, besides its slot
+    per_item = NEW_ITEM_BYTES if type(value) in (range, bytes, bytearray) else 0
+    walk.budget.charge((SLOT_BYTES + per_item) * len(value), what)
     return value
 
 
