@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -168,6 +169,8 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
         self._scattered: ScatterCache | None = None
         self._call_futures: set[Any] = set()
         self._described: dict[Any, str] = {}  # future key -> its first task
+        # callback threads, the watch and the caller change the two above
+        self._futures_lock = threading.Lock()
         self._watch: ClusterWatch | None = None
         self._lost: str | None = None  # why the call's cluster was given up
 
@@ -253,7 +256,8 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
     def _cluster_lost(self, message: str) -> None:
         """No worker left (from the watch thread): fail the waiting batches."""
         self._lost = message
-        futures = list(self._call_futures)
+        with self._futures_lock:
+            futures = list(self._call_futures)
         if futures:
             self.client.cancel(futures, reason=message)
 
@@ -286,26 +290,35 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             pure=False,
             **self.submit_kwargs,
         )
-        self._call_futures.add(future)
         describe = getattr(func, "describe", None)
-        self._described[future.key] = describe() if callable(describe) else "a batch"
+        with self._futures_lock:
+            self._call_futures.add(future)
+            self._described[future.key] = (
+                describe() if callable(describe) else "a batch"
+            )
         if callback is not None:
             future.add_done_callback(callback)
         return future
 
     def retrieve_result_callback(self, out: Any) -> Any:
-        self._call_futures.discard(out)
         return self._result(out)
 
     def retrieve_result(self, out: Any, timeout: float | None = None) -> Any:
-        self._call_futures.discard(out)
         return self._result(out, timeout)
 
     def _result(self, future: Any, timeout: float | None = None) -> Any:
-        describe = self._described.pop(future.key, "a batch")
+        """The batch's result. The future stays among the call's futures until
+        it is read: a result lost with its worker makes ``result()`` wait for
+        dask to compute it again, and if the cluster has no worker left the
+        watch cancels it there (else that wait would never end)."""
+        with self._futures_lock:
+            describe = self._described.get(future.key, "a batch")
         try:
-            return _result_with_remote_traceback(future, timeout)
+            result = _result_with_remote_traceback(future, timeout)
+            self._forget(future)
+            return result
         except BaseException as error:
+            self._forget(future)
             if self._lost is not None:
                 raise ClusterLostError(self._lost) from error
             if future.status == "finished" and isinstance(error, Exception):
@@ -318,17 +331,24 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
                 ) from error
             raise
 
+    def _forget(self, future: Any) -> None:
+        with self._futures_lock:
+            self._call_futures.discard(future)
+            self._described.pop(future.key, None)
+
     def abort_everything(self, ensure_ready: bool = True) -> None:
         self._stop_watch()
-        futures, self._call_futures = list(self._call_futures), set()
-        self._described = {}
+        with self._futures_lock:
+            futures, self._call_futures = list(self._call_futures), set()
+            self._described = {}
         if futures:
             self.client.cancel(futures)
 
     def stop_call(self) -> None:
         self._stop_watch()
-        self._call_futures = set()
-        self._described = {}
+        with self._futures_lock:
+            self._call_futures = set()
+            self._described = {}
 
     def terminate(self) -> None:
         self._stop_watch()
