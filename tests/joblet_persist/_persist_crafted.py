@@ -171,14 +171,15 @@ def _joblet_file(
     return header + table + pickled
 
 
-def legacy_header_zero_fill(pickle_len: int = 700 << 20) -> bytes:
+def legacy_header_zero_fill(pickle_len: int = 700 << 20, chunk: int = 1 << 20) -> bytes:
     """A version-1 (0.1 compressed container) header announcing a huge pickle stream.
 
-    98 bytes made load and inspect zero-fill ``pickle_len`` bytes up front.
+    98 bytes made load and inspect zero-fill ``pickle_len`` bytes up front (and,
+    with a huge ``chunk``, decode one chunk of that size at once).
     """
     table = b'{"buffers":[]}'
     return _joblet_file(
-        table, b"", version=1, codec="zlib", chunk=1 << 20, pickle_len=pickle_len
+        table, b"", version=1, codec="zlib", chunk=chunk, pickle_len=pickle_len
     )
 
 

@@ -303,6 +303,8 @@ def run_for(minutes: float, count: int, memory: int) -> dict[str, Any]:
     seed = 0
     while time.monotonic() < end:
         for family in FAMILIES:
+            if seed and time.monotonic() >= end:
+                break
             result = run_child(family, seed, count, memory, timeout=600)
             totals["mutations"][family] = (
                 totals["mutations"].get(family, 0) + result["mutations"]

@@ -124,9 +124,13 @@ def test_a_joblib_object_record_lists_the_globals_of_its_nested_stream(tmp_path)
     assert loaded["o"].tolist() == [1, "two", None]
 
 
+@pytest.mark.parametrize(
+    "chunk", [1 << 20, 1 << 44], ids=["1MiB-chunks", "huge-chunks"]
+)
 @pytest.mark.parametrize("call", ["load", "inspect"])
-def test_a_legacy_header_never_zero_fills_what_it_announces(tmp_path, call):
-    path = _write(tmp_path, crafted.legacy_header_zero_fill(700 << 20), "v1.joblet")
+def test_a_legacy_header_never_zero_fills_what_it_announces(tmp_path, call, chunk):
+    data = crafted.legacy_header_zero_fill(700 << 20, chunk)
+    path = _write(tmp_path, data, "v1.joblet")
     result = _peak(path, call)
     assert result["error"], result
     assert "FormatError" in result["error"], result

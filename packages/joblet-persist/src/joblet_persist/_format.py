@@ -47,6 +47,9 @@ FLAG_COMPRESSED = 1
 MAX_TABLE_BYTES = 1 << 31
 # No section of a real file comes near this (64 PiB).
 MAX_SECTION_BYTES = 1 << 56
+# joblet-persist 0.1 wrote chunks of 1 MiB: a version-1 chunk larger than this
+# is damage (each chunk is decoded whole, so its size is allocated at once).
+MAX_CHUNK_BYTES = 1 << 26
 
 
 def align(offset: int) -> int:
@@ -140,7 +143,7 @@ class Header:
         if (
             table_len > MAX_TABLE_BYTES
             or max(pickle_len, buffers_len, chunk) > MAX_SECTION_BYTES
-            or (codec_name and chunk <= 0)
+            or (codec_name and not 0 < chunk <= MAX_CHUNK_BYTES)
         ):
             raise FormatError(f"{where} is corrupted: implausible header values")
         return cls(
