@@ -120,3 +120,13 @@ def test_inspect_lists_every_global_load_imports(tmp_path):
     with pytest.raises(joblet_persist.UnsafeGlobalError):
         load(path, allowed_globals=sorted(names - {"collections.Counter"}))
     assert load(path, allowed_globals=sorted(names)) == value
+
+
+def test_an_allowed_global_container_is_never_modified():
+    import json.decoder
+
+    before = dict(json.decoder.BACKSLASH)
+    stream = b"\x80\x02cjson.decoder\nBACKSLASH\nX\x01\x00\x00\x00kX\x01\x00\x00\x00vs."
+    with pytest.raises(joblet_persist.UnsafeGlobalError, match="SETITEM"):
+        load(io.BytesIO(stream), allowed_globals=["json.decoder.BACKSLASH"])
+    assert before == json.decoder.BACKSLASH

@@ -18,7 +18,7 @@ every global the stream names is listed, including those of nested streams.
 
 from __future__ import annotations
 
-import struct
+import functools
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -104,6 +104,7 @@ class JoblibInput:
 Handler = Callable[["Walk", tuple[Any, ...], dict[str, Any]], Any]
 
 
+@functools.cache
 def _handlers() -> tuple[dict[str, Handler], dict[str, Handler]]:
     from ._numpy_rebuild import NUMPY_CALLS, NUMPY_NEW
     from ._reconstructors import CALLS, NEW
@@ -266,25 +267,28 @@ class Walk:
             return value
         if isinstance(target, Opaque):
             return target
-        if id(target) in self._user_made and self._user_made[id(target)] is target:
+        name = self.name_of(target)
+        if name is None and self._made_by_user(target):
             _setstate(target, state)
             return target
-        name = self.name_of(target)
         if name is not None or isinstance(target, type):
             raise UnsafeModificationError(name or repr(target), "BUILD")
         raise self.fail(f"it applies BUILD to a {type(target).__name__}")
 
     def _mutable(self, target: Any, opcode: str) -> Any:
+        name = self.name_of(target)
+        if name is not None:  # a global itself (a module's dict ...): never changed
+            raise UnsafeModificationError(name, opcode)
         if type(target) in _MUTABLE:
             return target
-        if isinstance(target, Opaque) or (
-            id(target) in self._user_made and self._user_made[id(target)] is target
-        ):
+        if isinstance(target, Opaque) or self._made_by_user(target):
             return target
-        name = self.name_of(target)
-        if name is not None or isinstance(target, type):
-            raise UnsafeModificationError(name or repr(target), opcode)
+        if isinstance(target, type):
+            raise UnsafeModificationError(repr(target), opcode)
         raise self.fail(f"it applies {opcode} to a {type(target).__name__}")
+
+    def _made_by_user(self, target: Any) -> bool:
+        return self._user_made.get(id(target)) is target
 
     # -- the loop
 
@@ -393,10 +397,6 @@ def _setstate(target: Any, state: Any) -> None:
     if slots:
         for key, value in slots.items():
             setattr(target, key, value)
-
-
-def unpack(fmt: str, data: bytes) -> Any:
-    return struct.unpack(fmt, data)[0]
 
 
 def truncated(where: str, what: str) -> TruncatedFileError:
