@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import warnings
 
@@ -9,7 +10,7 @@ import pytest
 
 from joblet_persist import FormatError, dump, load
 from joblet_persist._checksums import DIGEST, UNVERIFIED_MARK
-from joblet_persist._format import HEADER
+from joblet_persist._format import HEADER, Header
 
 np = pytest.importorskip("numpy")
 ARRAY = np.arange(200_000, dtype=np.int64)
@@ -169,3 +170,19 @@ def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
     assert not [
         t for t in threading.enumerate() if t.name.startswith("joblet-persist-checksum")
     ]
+
+
+def test_code_region_length_covers_what_a_load_runs(tmp_path):
+    from joblet_persist import code_region_length
+
+    path = tmp_path / "r.joblet"
+    dump({"a": np.zeros(1000)}, path)
+    data = path.read_bytes()
+    header = Header.unpack(data[: HEADER.size], "r")
+    end = HEADER.size + header.table_len + header.pickle_len
+    assert code_region_length(data, len(data)) == end < len(data)
+    assert code_region_length(data[: HEADER.size], len(data)) == end
+    # anything else is code from its first byte to its last
+    assert code_region_length(gzip.compress(data), 999) == 999
+    assert code_region_length(b"\x80\x04junk", 7) == 7
+    assert code_region_length(data[:20], len(data)) == len(data)

@@ -28,7 +28,7 @@ from ._errors import (
     UnsafeGlobalError,
     UnsupportedVersionError,
 )
-from ._format import FORMAT_VERSION
+from ._format import FORMAT_VERSION, code_region_length
 from ._load import load
 from ._sizes import parse_size
 from ._types import MMAP_MODES, Compress
@@ -71,6 +71,7 @@ __all__ = [
     "UnsafeGlobalError",
     # format
     "FORMAT_VERSION",
+    "code_region_length",
     # shared with joblet-memory and joblet-parallel
     "MMAP_MODES",
     "Compress",

@@ -211,3 +211,36 @@ def decode_table(raw: bytes, where: str) -> list[BufferEntry]:
             f"{where} is corrupted: unreadable buffer table ({exc})"
         ) from None
     return entries
+
+
+def code_region_length(head: bytes, file_size: int) -> int:
+    """How many leading bytes of a file can run code when it is loaded.
+
+    For an uncompressed joblet-persist file: its header, buffer table and
+    pickle stream (the raw buffers after them are data nothing executes).
+    For any other file (compressed, joblib, pickle) or a header that does not
+    parse: the whole ``file_size``. A signature over this region (as
+    joblet-memory signs its cache entries) covers everything a load runs.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes: at least ``HEADER.size`` (68) of them for a
+        joblet-persist file to be recognised; the whole file will do.
+    file_size : int
+        The size of the file (without anything appended after the dump).
+
+    Returns
+    -------
+    int
+        The length of the region, at most ``file_size``.
+    """
+    if len(head) < HEADER.size or not head.startswith(MAGIC):
+        return file_size
+    try:
+        header = Header.unpack(head[: HEADER.size], "the file")
+    except FormatError:
+        return file_size
+    if header.compressed:  # version 1: the pickle stream is in compressed chunks
+        return file_size
+    return min(file_size, HEADER.size + header.table_len + header.pickle_len)
