@@ -277,7 +277,7 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
                 f"mmap_mode={mmap_mode!r} has no effect on {where}: it is compressed "
                 f"({header.codec}), so its arrays are loaded in memory. Dump it without "
                 "compress to memory-map it.",
-                stacklevel=4,
+                stacklevel=5,
             )
             mmap_mode = None
     try:

@@ -57,7 +57,7 @@ def _read_compressed(
             f"mmap_mode={options.mmap_mode!r} has no effect on {where}: it is "
             f"compressed ({name}), so its arrays are loaded in memory. Decompress it "
             "(or dump it without compress) to memory-map it.",
-            stacklevel=4,
+            stacklevel=5,
         )
     inner = open_decompressed(file, name, compressor, where)
     try:
@@ -221,7 +221,7 @@ def _load(
                 f"mmap_mode={mmap_mode!r} is ignored for {where}: memory mapping needs "
                 "a path, so the arrays are loaded in memory. Pass the file's path to "
                 "memory-map them.",
-                stacklevel=2,
+                stacklevel=3,
             )
         budget = _budget(allow, max_bytes, _size_left(filename), where)
         with damage_is_format_error(where):
