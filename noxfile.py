@@ -276,9 +276,11 @@ THREAD_SAFE_TESTS = [
 
 @nox.session
 def threads(session: nox.Session) -> None:
-    """Thread-safe tests, each run in 4 threads at once (pytest-run-parallel).
+    """Thread-safe tests, each run in 4 threads at once (pytest-run-parallel),
+    then the many-callers stress tests (16 threads of mixed calls per backend).
 
-    Installs the six distributions, the test runner and pytest-run-parallel.
+    Installs the six distributions, the test runner, psutil and
+    pytest-run-parallel.
     """
     _install_everything(
         session,
@@ -293,6 +295,15 @@ def threads(session: nox.Session) -> None:
         "--parallel-threads=4",
         *(session.posargs or THREAD_SAFE_TESTS),
     )
+    if not session.posargs:  # 16 threads x 50 calls on every backend, once
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "tests/joblet_parallel/test_many_callers.py",
+            "tests/joblet_memory/test_threads.py",
+            env={"JOBLET_TEST_STRESS": "1"},
+        )
 
 
 # The engines joblib users run, each with its joblib backend: Ray, Spark (with
