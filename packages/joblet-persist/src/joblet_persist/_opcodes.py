@@ -32,12 +32,13 @@ class _Machine:
     # -- reading
 
     def read(self, n: int, what: str) -> bytes:
-        if n <= _STEP:
-            data = self.read_raw(n)
-            if len(data) < n:
-                raise truncated(self.walk.where, what)
+        """Exactly ``n`` bytes, read in steps (a damaged length fails at the end)."""
+        data = self.read_raw(min(n, _STEP))
+        if len(data) == n:
             return data
-        parts, left = [], n
+        if not data and n:
+            raise truncated(self.walk.where, what)
+        parts, left = [data], n - len(data)
         while left:
             data = self.read_raw(min(left, _STEP))
             if not data:
