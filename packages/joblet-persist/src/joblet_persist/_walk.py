@@ -200,10 +200,9 @@ class Walk:
         return inner.run()
 
     def call_user(
-        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, name: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        """Call a global the user allowed (its code is trusted), or describe the call."""
-        name = self.name_of(func) or "?"
+        """Call ``name``, a global the user allowed (trusted code), or describe the call."""
         if self.dry:
             return Opaque(name)
         made = func(*args, **kwargs)
@@ -252,8 +251,8 @@ class Walk:
         if new:
             if not isinstance(func, type) and not self.dry:
                 raise self.fail(f"NEWOBJ on {name}, which is not a class")
-            return self.call_user(_new_of(func), (func, *args), kwargs)
-        return self.call_user(func, args, kwargs)
+            return self.call_user(name, _new, (func, *args), kwargs)
+        return self.call_user(name, func, args, kwargs)
 
     def _build(self, target: Any, state: Any) -> Any:
         if isinstance(target, Pending):
@@ -364,11 +363,9 @@ def _resolve(module: str, name: str, where: str) -> Any:
     return obj
 
 
-def _new_of(cls: Any) -> Any:
-    def new(klass: Any, *args: Any, **kwargs: Any) -> Any:
-        return klass.__new__(klass, *args, **kwargs)
-
-    return new
+def _new(klass: Any, *args: Any, **kwargs: Any) -> Any:
+    """NEWOBJ: ``klass.__new__(klass, *args, **kwargs)``, as pickle does."""
+    return klass.__new__(klass, *args, **kwargs)
 
 
 def _has_opaque(value: Any, depth: int = 0) -> bool:
