@@ -5,7 +5,9 @@ A joblib file is a pickle stream in which each numpy array is a
 raw array bytes (since joblib 1.2, after one pad-length byte and that many pad
 bytes). Plain pickles go through the fast C unpickler; when it meets joblib's
 wrapper, the stream is read again by a pure-Python unpickler that reads the
-inline array bytes (or memory-maps them) after each wrapper.
+inline array bytes (or memory-maps them) after each wrapper. A restricted load
+reads both with the walk of ``_walk`` instead (``_array_records`` reads the
+inline arrays), never with an unpickler.
 """
 
 from __future__ import annotations
