@@ -27,7 +27,12 @@ from ._failures import (
 )
 from ._memmapping import parse_max_nbytes
 from ._progress import ProgressHook, short_format_time, verbosity_filter
-from ._registry import default_backend_name, get_backend_factory, name_of_backend
+from ._registry import (
+    default_backend_name,
+    get_backend_factory,
+    gil_disabled,
+    name_of_backend,
+)
 from ._validation import (
     check_backend,
     check_batch_size,
@@ -242,6 +247,8 @@ class Parallel:
             n_jobs = None  # the configured n_jobs was meant for the other backend
         self._backend = self._backend_source
         self._backend_name = backend if isinstance(backend, str) else None
+        # Nothing chose a backend: the interpreter's default did (see verbose).
+        self._by_default = backend is None and config.get("backend") is None
         self._claimed = False
         backend_default = getattr(self._backend, "default_n_jobs", 1)
         # Still unset: the backend's default (1 for the built-in ones), as joblib.
@@ -371,9 +378,12 @@ class Parallel:
             self._start = time.monotonic()
             self._reset_counters()
             if self.verbose:
+                why = ""
+                if self._by_default and gil_disabled():
+                    why = " (threads by default: this interpreter runs without the GIL)"
                 self._print(
                     f"Using backend {self._backend_label()} with {n_jobs} concurrent "
-                    "workers."
+                    f"workers.{why}"
                 )
             inline = n_jobs == 1 and getattr(self._backend, "inline_single_job", True)
             if inline or isinstance(self._backend, SequentialBackend):

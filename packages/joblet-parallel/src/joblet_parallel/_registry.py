@@ -11,6 +11,7 @@ joblet (see :mod:`joblet_parallel._joblib_backends`).
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -85,8 +86,24 @@ def name_of_backend(backend: Any) -> str | None:
     return None
 
 
+def gil_disabled() -> bool:
+    """Whether this is a free-threaded interpreter running without the GIL."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return is_gil_enabled is not None and not is_gil_enabled()
+
+
 def default_backend_name() -> str:
-    return _state["default"]
+    """The backend of a ``Parallel`` that names none and has no configuration.
+
+    ``'loky'`` (joblet's process pool) or what ``make_default`` chose. On a
+    free-threaded interpreter with the GIL off (3.13t, 3.14t), threads run
+    Python code in parallel and share memory without pickling, so the built-in
+    default becomes ``'threading'``.
+    """
+    name = _state["default"]
+    if name == "loky" and gil_disabled():
+        return "threading"
+    return name
 
 
 def _from_entry_points(name: str) -> Callable[..., Any] | None:
