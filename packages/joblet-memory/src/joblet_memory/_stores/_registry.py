@@ -9,6 +9,7 @@ backend here (:func:`make_store`): a folder is the ``'local'`` backend, a URL
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from joblet_hash.names import unknown_name_message
@@ -19,6 +20,8 @@ from ._local import FileSystemStoreBackend
 from ._signing import Signer
 
 _STORE_BACKENDS: dict[str, type[StoreBackendBase]] = {"local": FileSystemStoreBackend}
+# Registering may happen in any thread (free-threaded builds included).
+_lock = threading.Lock()
 
 
 def register_store_backend(backend_name: str, backend: type[StoreBackendBase]) -> None:
@@ -38,7 +41,8 @@ def register_store_backend(backend_name: str, backend: type[StoreBackendBase]) -
         raise ValueError(
             f"store backend must be a subclass of StoreBackendBase, got {backend!r}"
         )
-    _STORE_BACKENDS[backend_name] = backend
+    with _lock:
+        _STORE_BACKENDS[backend_name] = backend
 
 
 def _split_url(location: str) -> tuple[str, str]:
@@ -95,7 +99,8 @@ def make_store(
         try:
             cls = _STORE_BACKENDS[backend]
         except KeyError:
-            known = [*_STORE_BACKENDS, "fsspec"]
+            with _lock:
+                known = [*_STORE_BACKENDS, "fsspec"]
             raise UnknownStoreBackendError(
                 f"{unknown_name_message('store backend', backend, known)} "
                 "(add one with register_store_backend)"
