@@ -31,10 +31,10 @@ class CountingScaler(StandardScaler):
         return super().fit(X, y, **params)
 
 
-def test_cached_pipeline_fitted_twice_hits_the_cache(tmp_path, data):
-
+@pytest.mark.parametrize("compress", [False, 3, ("lz4", 1)], ids=repr)
+def test_cached_pipeline_fitted_twice_hits_the_cache(tmp_path, data, compress):
     X, y = data
-    memory = joblet.Memory(tmp_path, verbose=0)
+    memory = joblet.Memory(tmp_path, verbose=0, compress=compress)
 
     def pipeline():
         return Pipeline(
