@@ -435,6 +435,28 @@ class BackendContract:
         assert len(consumed) < 40  # the input is read a few batches ahead
         assert [0, *output] == [i * i for i in range(40)]
 
+    def test_ctrl_c_while_waiting_stops_the_call(self, contract_case: Case) -> None:
+        """SIGINT in the caller while tasks run: KeyboardInterrupt at once,
+        and the backend serves the next call."""
+        import signal
+
+        call = contract_case.parallel(batch_size=1)
+        tasks = [delayed(sleep_for)(3) for _ in range(4)]
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        start = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                call(tasks)
+        finally:
+            timer.cancel()
+        assert time.monotonic() - start < 2.5
+        assert contract_case.parallel()(delayed(square)(i) for i in range(3)) == [
+            0,
+            1,
+            4,
+        ]
+
     def test_nested_calls(self, contract_case: Case) -> None:
         assert contract_case.cell("nested calls") == "yes"
         assert contract_case.parallel()(delayed(nested_sum)(n) for n in (2, 3)) == [

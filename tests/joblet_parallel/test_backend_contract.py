@@ -52,7 +52,11 @@ class ThirdPartyBackend(ParallelBackendBase):
             self._pool = None
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
-        self.terminate()
+        # threads cannot be stopped: the pool ends once they do, in the
+        # background (ThreadPool.terminate would wait for them)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
         if ensure_ready:
             self.configure(n_jobs=self.parallel.n_jobs, parallel=self.parallel)
 
