@@ -28,6 +28,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+from ._array_bytes import array_chunks, file_strides
 from ._tempfolders import choose_temp_folder, make_private_folder, remove_folder
 
 FILE_SUFFIX = ".mmap"
@@ -48,8 +49,6 @@ def fingerprint(data: Any) -> str:
     if isinstance(data, memoryview):
         hasher.update(data)
     else:
-        from ._memmapping import array_chunks, file_strides
-
         hasher.update(repr((data.dtype.str, data.shape, file_strides(data))).encode())
         for chunk in array_chunks(data):
             hasher.update(chunk)

@@ -29,10 +29,11 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+from ._array_bytes import array_chunks, file_strides
 from ._dumpstore import DumpStore, fingerprint, store_for_pool
 from ._tempfolders import (  # noqa: F401  (re-exported: where tests and docs look)
     FOLDER_PREFIX,
@@ -42,10 +43,6 @@ from ._tempfolders import (  # noqa: F401  (re-exported: where tests and docs lo
     choose_temp_folder,
     write_file,
 )
-
-# Arrays are written in pieces of this size when they are not contiguous, so that
-# no full-size copy is made.
-_CHUNK_BYTES = 64 * 1024**2
 
 
 def parse_max_nbytes(value: int | float | str | None) -> int | None:
@@ -282,33 +279,6 @@ def _buffer_writer(raw: memoryview) -> Callable[[Path], None]:
 
 def _array_writer(array: Any) -> Callable[[Path], None]:
     return lambda path: write_file(path, array_chunks(array), array.nbytes)
-
-
-def array_chunks(array: Any) -> Iterator[Any]:
-    """The bytes of ``array`` in the layout :func:`file_strides` describes."""
-    import numpy
-
-    if array.flags.c_contiguous or array.flags.f_contiguous:
-        yield array.ravel(order="K").view(numpy.uint8)
-        return
-    if array.ndim == 0:
-        yield numpy.ascontiguousarray(array).reshape(-1).view(numpy.uint8)
-        return
-    rows = max(1, _CHUNK_BYTES // max(1, array[0].nbytes))
-    for start in range(0, array.shape[0], rows):
-        piece = numpy.ascontiguousarray(array[start : start + rows])
-        yield piece.reshape(-1).view(numpy.uint8)
-
-
-def file_strides(array: Any) -> tuple[int, ...]:
-    if array.flags.c_contiguous or array.flags.f_contiguous:
-        return tuple(array.strides)
-    strides = []
-    step = array.itemsize
-    for size in reversed(array.shape):
-        strides.append(step)
-        step *= size
-    return tuple(reversed(strides))
 
 
 # --- references to memory-mapped data ---------------------------------------------

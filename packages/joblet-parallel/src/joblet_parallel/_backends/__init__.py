@@ -2,10 +2,11 @@
 and the built-in backends: sequential, threading, multiprocessing and our
 process executor (named 'loky' for joblib code).
 
-One module per backend, as httpx's ``_transports/``: the protocol (``_base``),
-the batching heuristic (``_auto_batching``), the memmapping of large arguments
-(``_large_arrays``), and the sequential, threading, process ('loky') and
-multiprocessing backends; ``_claims`` decides which instance a call runs on.
+One module per backend, as httpx's ``_transports/``: the protocol and the
+sequential backend it nests into (``_base``), the batching heuristic
+(``_auto_batching``), the memmapping of large arguments (``_large_arrays``),
+and the threading, process ('loky') and multiprocessing backends;
+``_claims`` decides which instance a call runs on.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._auto_batching import AutoBatchingMixin
-    from ._base import ParallelBackendBase
+    from ._base import ParallelBackendBase, SequentialBackend
     from ._claims import claim_backend, is_multiprocessing_context, release_backend
     from ._multiprocessing import MultiprocessingBackend
     from ._process import ProcessBackend
-    from ._sequential import SequentialBackend
     from ._threading import ThreadingBackend
 
 # Loaded on first use: a worker unpickling its nested backend (sequential or
@@ -32,7 +32,7 @@ _HOMES = {
     "release_backend": "._claims",
     "MultiprocessingBackend": "._multiprocessing",
     "ProcessBackend": "._process",
-    "SequentialBackend": "._sequential",
+    "SequentialBackend": "._base",
     "ThreadingBackend": "._threading",
 }
 

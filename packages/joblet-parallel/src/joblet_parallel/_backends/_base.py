@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._cpu import cpu_count
-from .._validation import check_effective_n_jobs
+from .._validation import check_effective_n_jobs, refuse_unknown_options
 
 
 class ParallelBackendBase(metaclass=ABCMeta):
@@ -158,8 +158,6 @@ class ParallelBackendBase(metaclass=ABCMeta):
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
         """The backend (and n_jobs cap) for ``Parallel`` calls inside a task."""
         level = (self.nesting_level or 0) + 1
-        from ._sequential import SequentialBackend  # a subclass of this one
-
         return SequentialBackend(nesting_level=level), None
 
     @contextlib.contextmanager
@@ -193,3 +191,39 @@ def _effective_n_jobs(n_jobs: int | None) -> int:
     if n_jobs < 0:
         return max(cpu_count() + 1 + n_jobs, 1)
     return n_jobs
+
+
+# The backend every backend nests into by default: defined here, beside the
+# base class, because the base class returns it.
+class SequentialBackend(ParallelBackendBase):
+    """Runs every task in the calling thread, one after the other."""
+
+    uses_threads = True
+    supports_sharedmem = True
+    supports_return_generator = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
+
+    def configure(
+        self,
+        n_jobs: int | None = 1,
+        parallel: Any = None,
+        prefer: str | None = None,
+        require: str | None = None,
+        **backend_kwargs: Any,
+    ) -> int:
+        refuse_unknown_options(self, backend_kwargs, "keyword arguments")
+        return super().configure(n_jobs, parallel)
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        check_effective_n_jobs(n_jobs)
+        return 1
+
+    def submit(
+        self, func: Callable[[], Any], callback: Callable[[Any], Any] | None = None
+    ) -> Any:
+        raise RuntimeError(
+            "SequentialBackend.submit is never called: Parallel runs inline"
+        )

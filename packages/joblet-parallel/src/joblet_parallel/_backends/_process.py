@@ -10,9 +10,8 @@ from .._batching import BatchedCalls
 from .._cpu import cpu_count
 from .._validation import refuse_unknown_options
 from ._auto_batching import AutoBatchingMixin
-from ._base import ParallelBackendBase, _effective_n_jobs
+from ._base import ParallelBackendBase, SequentialBackend, _effective_n_jobs
 from ._large_arrays import _SharesLargeArrays
-from ._sequential import SequentialBackend
 from ._threading import ThreadingBackend
 
 
