@@ -77,10 +77,12 @@ import sys
 import numpy as np
 import joblet_persist
 for path in sys.argv[1:]:
-    try:
-        joblet_persist.load(path, allowed_globals=[])
-    except joblet_persist.FormatError:
-        pass
+    for read in (lambda: joblet_persist.load(path, allowed_globals=[]),
+                 lambda: joblet_persist.inspect_file(path)):
+        try:
+            read()
+        except joblet_persist.FormatError:
+            pass
 sizes = [np.dtype(kind).itemsize for kind in "SUV"]
 assert sizes == [0, 0, 0], sizes
 assert np.array([b"abcdef"], dtype="S").itemsize == 6
