@@ -78,10 +78,15 @@ def leftover_children() -> list[str]:
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            command = " ".join(child.cmdline())
+            arguments = child.cmdline()
+            command = " ".join(arguments)
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue
         except psutil.Error:  # it ended meanwhile
+            continue
+        # joblet's workers are Python interpreters; other tests' servers
+        # (SeaweedFS's weed, started by the memory tests) are not ours
+        if not arguments or "python" not in os.path.basename(arguments[0]):
             continue
         if not any(other in command for other in NOT_JOBLETS):
             found.append(f"{child.pid}: {command[:120]}")
