@@ -372,7 +372,8 @@ DAMAGE = textwrap.dedent(
     """
     import os, pathlib, struct, sys, warnings
     from joblet_memory import CacheWarning, Memory
-    from joblet_memory._stores._signing import TRAILER_MAGIC, TRAILER_SIZE, region_length
+    from joblet_memory._stores._signing import TRAILER_MAGIC, TRAILER_SIZE
+    from joblet_persist import code_region_length as region_length
 
     def double(x):
         return 2 * x

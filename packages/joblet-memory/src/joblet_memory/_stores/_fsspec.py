@@ -26,7 +26,12 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any, ClassVar
 
-from joblet_persist import Compress, sweep_temporaries, temporary_name
+from joblet_persist import (
+    Compress,
+    code_region_length,
+    sweep_temporaries,
+    temporary_name,
+)
 
 from .._limits import CacheItemInfo
 from ._base import (
@@ -43,11 +48,10 @@ from ._leases import hold_lease
 from ._local_copies import LocalCopies, object_tag
 from ._result_files import OUTPUT_NAME, load_bytes, write_signed
 from ._signing import (
-    HEADER,
+    HEAD_BYTES,
     TRAILER_MAGIC,
     TRAILER_SIZE,
     SignatureError,
-    region_length,
 )
 
 ACCESS_NAME = "access"
@@ -246,8 +250,8 @@ class FsspecStoreBackend(StoreBackendBase):
         # Range reads: the trailer, then the signed region only.
         tail = self.fs.cat_file(output, start=max(0, size - TRAILER_SIZE), end=size)
         body_size = size - TRAILER_SIZE if tail.endswith(TRAILER_MAGIC) else size
-        head = self.fs.cat_file(output, start=0, end=min(HEADER.size, body_size))
-        length = region_length(head, body_size)
+        head = self.fs.cat_file(output, start=0, end=min(HEAD_BYTES, body_size))
+        length = code_region_length(head, body_size)
         region = (
             self.fs.cat_file(output, start=0, end=length)
             if length > len(head)

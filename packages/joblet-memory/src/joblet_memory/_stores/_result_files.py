@@ -19,16 +19,21 @@ import io
 import os
 from typing import IO, Any, cast
 
-from joblet_persist import Compress, atomic_write, dump, load, temporary_name
+from joblet_persist import (
+    Compress,
+    atomic_write,
+    code_region_length,
+    dump,
+    load,
+    temporary_name,
+)
 
-from ._signing import TRAILER_SIZE, Signer, body_size, region_length
+from ._signing import HEAD_BYTES, TRAILER_SIZE, Signer, body_size
 
 OUTPUT_NAME = "output.pkl"
 # Files this small are read in one go and loaded from memory (one read).
 _READ_WHOLE = 1 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-# More than any joblet-persist header: enough to tell whether a dump is compressed.
-_HEAD = 4096
 
 
 def temporary_path(path: str) -> str:
@@ -181,7 +186,7 @@ def maps_in_place(handle: IO[bytes], body: int) -> bool:
     stream; False for a compressed one (all of it is the signed region).
     """
     handle.seek(0)
-    return region_length(handle.read(min(body, _HEAD)), body) < body
+    return code_region_length(handle.read(min(body, HEAD_BYTES)), body) < body
 
 
 def _load_whole(data: bytes) -> Any:

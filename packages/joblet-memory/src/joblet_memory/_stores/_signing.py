@@ -40,12 +40,15 @@ import threading
 import time
 from typing import IO, Any
 
-from joblet_persist._format import HEADER, MAGIC
+from joblet_persist import code_region_length
 
 from .._errors import SignatureError
 from .._user_folders import user_folder
 
 TRAILER_MAGIC = b"JBLTSIG1"
+#: Bytes read to find a dump's code region: more than any joblet-persist
+#: header (see ``joblet_persist.code_region_length``).
+HEAD_BYTES = 256
 MAC_SIZE = 32
 KEY_ID_SIZE = 8
 TRAILER_SIZE = MAC_SIZE + KEY_ID_SIZE + len(TRAILER_MAGIC)
@@ -289,13 +292,13 @@ class Signer:
         size = len(data)
         body_size = size - TRAILER_SIZE
         if size >= TRAILER_SIZE and data.endswith(TRAILER_MAGIC):
-            region = memoryview(data)[: region_length(data, body_size)]
+            region = memoryview(data)[: code_region_length(data, body_size)]
             if hmac.compare_digest(
                 self.mac(entry, region), data[body_size : body_size + MAC_SIZE]
             ):
                 return
             self.check(entry, region, data[body_size:])
-        region = memoryview(data)[: region_length(data, size)]
+        region = memoryview(data)[: code_region_length(data, size)]
         self.check(entry, region, b"")
 
     def verify_file(self, handle: IO[bytes], entry: str) -> None:
@@ -322,25 +325,9 @@ def body_size(size: int, tail: bytes) -> int:
     return size
 
 
-def region_length(head: bytes, body_size: int) -> int:
-    """How many leading bytes of a file of ``body_size`` bytes are signed.
-
-    The header, buffer table and pickle stream of an uncompressed joblet-persist
-    file; everything for any other file. The header's sizes are part of the
-    signed region, so a forged size cannot move code out of it.
-    """
-    if len(head) < HEADER.size or not head.startswith(MAGIC):
-        return body_size
-    fields = HEADER.unpack_from(head)  # head may be the whole file
-    flags, codec, table_len, pickle_len = fields[2], fields[3], fields[6], fields[7]
-    if flags or codec.strip(b"\x00"):  # compressed: the pickle is in chunks
-        return body_size
-    return min(body_size, HEADER.size + table_len + pickle_len)
-
-
 def read_region(handle: IO[bytes], body_size: int) -> bytes:
     """The signed region of the file open as ``handle`` (positioned at 0)."""
-    head = handle.read(min(HEADER.size, body_size))
-    length = region_length(head, body_size)
+    head = handle.read(min(HEAD_BYTES, body_size))
+    length = code_region_length(head, body_size)
     rest = handle.read(length - len(head)) if length > len(head) else b""
     return head + rest
