@@ -15,10 +15,44 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import TruncatedFileError
 from ._io import read_exact_into
-from ._walk import BufferInfo, Pending
+from ._walk_values import BufferInfo, Pending
 
 if TYPE_CHECKING:
     from ._walk import Walk
+
+_ARRAY_CLASSES = ("numpy.ndarray", "numpy.memmap")
+
+
+def check_dtype(walk: Walk, dtype: Any, what: str) -> Any:
+    """``dtype`` when it is a numpy dtype (every dtype a walk holds was rebuilt)."""
+    numpy = walk.numpy()
+    if not isinstance(dtype, numpy.dtype):
+        raise walk.fail(f"{what} has a dtype that is a {type(dtype).__name__}")
+    return dtype
+
+
+def check_shape(walk: Walk, shape: Any, what: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of non-negative ints (at most 64 dimensions)."""
+    if type(shape) is int:
+        shape = (shape,)
+    if type(shape) not in (tuple, list) or len(shape) > 64:
+        raise walk.fail(f"{what} has an invalid shape {shape!r:.80}")
+    if any(type(n) is not int or n < 0 for n in shape):
+        raise walk.fail(f"{what} has an invalid shape {shape!r:.80}")
+    return tuple(shape)
+
+
+def subclass_of(walk: Walk, cls: Any, what: str) -> Any:
+    """None for ndarray and memmap (a plain array), else a class the user allowed."""
+    if cls is None:
+        return None
+    name = walk.name_of(cls)
+    if name in _ARRAY_CLASSES:
+        return None
+    if name is None or name in walk.calls or name in walk.news:
+        raise walk.fail(f"{what} names a subclass that is not an allowed class")
+    return cls
+
 
 # joblib's keys, and the padding joblet's joblib writer adds for alignment
 _JOBLIB_KEYS = frozenset(
@@ -44,7 +78,6 @@ def array_info(walk: Walk, dtype: Any, shape: tuple[int, ...], order: str,
 
 def _rebuild_array(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     from ._numpy_io import MappedSlot, rebuild_array
-    from ._numpy_rebuild import check_dtype, check_shape, subclass_of
 
     if kwargs or len(args) != 5:
         raise walk.fail("rebuild_array is called with something joblet never writes")
@@ -73,7 +106,6 @@ def _rebuild_array(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
 
 class _PendingJoblibArray(Pending):
     def finish(self, walk: Walk, state: Any) -> Any:
-        from ._numpy_rebuild import check_dtype, check_shape, subclass_of
 
         if (
             type(state) is not dict

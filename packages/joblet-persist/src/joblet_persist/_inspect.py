@@ -22,7 +22,8 @@ from ._io import Source, read_upto
 from ._joblib_reader import JOBLIB_MODULES
 from ._legacy import ChunkReader
 from ._load import open_decompressed
-from ._walk import BufferInfo, Found, Walk
+from ._walk import Walk
+from ._walk_values import BufferInfo, Found
 
 _STEP = 1 << 20
 

@@ -15,45 +15,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ._array_records import RECORD_CALLS, RECORD_NEW, array_info
+from ._array_records import (
+    RECORD_CALLS,
+    RECORD_NEW,
+    array_info,
+    check_dtype,
+    check_shape,
+    subclass_of,
+)
 from ._dtype_state import rebuild_dtype
-from ._walk import BufferInfo, Pending
+from ._walk_values import BufferInfo, Pending
 
 if TYPE_CHECKING:
     from ._walk import Walk
-
-_ARRAY_CLASSES = ("numpy.ndarray", "numpy.memmap")
-
-
-def check_dtype(walk: Walk, dtype: Any, what: str) -> Any:
-    """``dtype`` when it is a numpy dtype (every dtype a walk holds was rebuilt)."""
-    numpy = walk.numpy()
-    if not isinstance(dtype, numpy.dtype):
-        raise walk.fail(f"{what} has a dtype that is a {type(dtype).__name__}")
-    return dtype
-
-
-def check_shape(walk: Walk, shape: Any, what: str) -> tuple[int, ...]:
-    """``shape`` as a tuple of non-negative ints (at most 64 dimensions)."""
-    if type(shape) is int:
-        shape = (shape,)
-    if type(shape) not in (tuple, list) or len(shape) > 64:
-        raise walk.fail(f"{what} has an invalid shape {shape!r:.80}")
-    if any(type(n) is not int or n < 0 for n in shape):
-        raise walk.fail(f"{what} has an invalid shape {shape!r:.80}")
-    return tuple(shape)
-
-
-def subclass_of(walk: Walk, cls: Any, what: str) -> Any:
-    """None for ndarray and memmap (a plain array), else a class the user allowed."""
-    if cls is None:
-        return None
-    name = walk.name_of(cls)
-    if name in _ARRAY_CLASSES:
-        return None
-    if name is None or name in walk.calls or name in walk.news:
-        raise walk.fail(f"{what} names a subclass that is not an allowed class")
-    return cls
 
 
 def _dtype(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -13,9 +13,12 @@ import pickle
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._walk import CONTAINER_BYTES, SLOT_BYTES, Opaque, Walk, truncated
+from ._walk_values import CONTAINER_BYTES, SLOT_BYTES, Opaque, truncated
+
+if TYPE_CHECKING:
+    from ._walk import Walk
 
 _HIGHEST = 5
 _MARK = object()

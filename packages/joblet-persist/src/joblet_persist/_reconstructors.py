@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import SizeLimitError
-from ._walk import SLOT_BYTES, BufferInfo, Pending
+from ._walk_values import SLOT_BYTES, BufferInfo, Pending
 
 if TYPE_CHECKING:
     from ._walk import Walk

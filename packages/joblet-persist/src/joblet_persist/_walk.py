@@ -22,83 +22,27 @@ import functools
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ._allow_list import AllowList, python3_name
 from ._budget import Budget
 from ._errors import (
     FormatError,
-    TruncatedFileError,
     UnsafeGlobalError,
     UnsafeModificationError,
+)
+from ._walk_values import (
+    Found,
+    JoblibInput,
+    Opaque,
+    Pending,
+    Ref,
 )
 
 #: Largest piece read at once: a damaged length fails when the data ends.
 _STEP = 1 << 20
-#: Budget charged per slot of a container (a reference) and per new container.
-SLOT_BYTES = 8
-CONTAINER_BYTES = 64
 _LINE_LIMIT = 1 << 16
 _MUTABLE = (list, dict, set, OrderedDict, deque)
-
-
-class Pending:
-    """An object a reconstructor made, complete only once BUILD gives its state.
-
-    Subclasses implement :meth:`finish`; the walk replaces the pending object
-    by its result on the stack and in the memo. Used before its BUILD, or
-    BUILT twice, it is refused.
-    """
-
-    done = False
-
-    def finish(self, walk: Walk, state: Any) -> Any:
-        """The finished object, from the BUILD ``state``."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A global in a dry walk: its name only, never imported."""
-
-    name: str
-
-
-@dataclass(eq=False)
-class Opaque:
-    """What a dry walk gets from a call it does not reconstruct (user code)."""
-
-    name: str
-
-
-@dataclass
-class BufferInfo:
-    """An out-of-band buffer in a dry walk: its size only."""
-
-    nbytes: int
-    kind: str = "buffer"
-
-
-@dataclass
-class Found:
-    """What a walk saw: globals named, arrays and buffers with their sizes."""
-
-    globals: list[str] = field(default_factory=list)
-    arrays: list[dict[str, Any]] = field(default_factory=list)
-
-    def name(self, full: str) -> None:
-        if full not in self.globals:
-            self.globals.append(full)
-
-
-@dataclass
-class JoblibInput:
-    """What reading joblib's inline arrays needs besides the stream."""
-
-    path: str | None = None
-    mmap_mode: str | None = None
-    file_size: int | None = None
 
 
 Handler = Callable[["Walk", tuple[Any, ...], dict[str, Any]], Any]
@@ -394,10 +338,3 @@ def _setstate(target: Any, state: Any) -> None:
     if slots:
         for key, value in slots.items():
             setattr(target, key, value)
-
-
-def truncated(where: str, what: str) -> TruncatedFileError:
-    return TruncatedFileError(
-        f"{where} is truncated: its pickle stream ends inside {what}. "
-        "Dump the data again."
-    )
