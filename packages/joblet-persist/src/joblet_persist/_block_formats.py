@@ -187,6 +187,10 @@ BZ2_MAX_STORED = 2 * BZ2_MAX_RAW
 
 # -- lz4 ---------------------------------------------------------------------
 
+LZ4_MISSING = (
+    "the lz4 compressor needs the lz4 package, which is not installed; "
+    "install it with `pip install 'joblet-persist[lz4]'`"
+)
 LZ4_MAGIC = 0x184D2204
 LZ4_SKIPPABLE = 0x184D2A50  # low nibble free
 LZ4_MAX_BLOCK = {4: 1 << 16, 5: 1 << 18, 6: 1 << 20, 7: 1 << 22}
@@ -195,8 +199,6 @@ LZ4_END_MARK = b"\0\0\0\0"
 
 
 def lz4_module() -> Any:
-    from ._codecs import LZ4_MISSING
-
     try:
         import lz4.block
         import lz4.frame

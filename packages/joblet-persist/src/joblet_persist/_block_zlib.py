@@ -31,6 +31,7 @@ from ._block_formats import deflate_block
 from ._errors import FormatError
 from ._io import Source
 from ._streams import BlockFormat, Encoded, Handover, NotOneUnit, Unit, Written
+from ._zlib_file import zlib_file
 
 ADLER_BASE = 65521
 ADLER = struct.Struct(">I")
@@ -194,8 +195,6 @@ class ZlibBlocks(BlockFormat):
 
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
         if not self._after_header:
-            from ._codecs import zlib_file
-
             return zlib_file(file, "rb")
         return io.BufferedReader(ResumedInflate(file, self._window, self._check))
 

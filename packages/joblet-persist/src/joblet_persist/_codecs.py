@@ -11,79 +11,16 @@ from __future__ import annotations
 import bz2
 import gzip
 import importlib.util
-import io
 import lzma
-import zlib
-from typing import IO, Any
+from typing import IO
 
-from ._block_formats import Bz2Blocks, GzipBlocks, Lz4Blocks
+from ._block_formats import LZ4_MISSING, Bz2Blocks, GzipBlocks, Lz4Blocks
 from ._block_xz import XzBlocks
 from ._block_zlib import ZlibBlocks
 from ._block_zstd import ZSTD_MISSING, ZstdBlocks, zstd_available, zstd_module
 from ._streams import BlockFormat
 from ._wrapper import CompressorWrapper
-
-LZ4_MISSING = (
-    "the lz4 compressor needs the lz4 package, which is not installed; "
-    "install it with `pip install 'joblet-persist[lz4]'`"
-)
-
-
-class _ZlibFile(io.RawIOBase):
-    """A zlib stream (``78 ..``) as a binary file, as joblib writes for ``.z``."""
-
-    def __init__(
-        self, fileobj: IO[bytes], mode: str = "rb", compresslevel: int = 3
-    ) -> None:
-        super().__init__()
-        self._fileobj = fileobj
-        self._reading = mode.startswith("r")
-        self._pending = b""
-        if self._reading:
-            self._engine: Any = zlib.decompressobj(zlib.MAX_WBITS)
-        else:
-            self._engine = zlib.compressobj(
-                compresslevel, zlib.DEFLATED, zlib.MAX_WBITS
-            )
-
-    def readable(self) -> bool:
-        return self._reading
-
-    def writable(self) -> bool:
-        return not self._reading
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        while not self._pending:
-            if self._engine.eof:
-                return 0
-            raw = self._engine.unconsumed_tail or self._fileobj.read(1 << 16)
-            if not raw:
-                raise EOFError("compressed file ended before the end-of-stream marker")
-            # bounded: never more than the caller asked for at once
-            self._pending = self._engine.decompress(raw, 1 << 22)
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def write(self, data: Any) -> int:
-        self._fileobj.write(self._engine.compress(data))
-        return memoryview(data).nbytes
-
-    def close(self) -> None:
-        if not self.closed and not self._reading:
-            self._fileobj.write(self._engine.flush())
-        super().close()
-
-
-def zlib_file(
-    fileobj: IO[bytes], mode: str = "rb", compresslevel: int = 3
-) -> IO[bytes]:
-    """A buffered zlib file object (joblib's ``ZlibFile`` equivalent)."""
-    if mode.startswith("r"):
-        return io.BufferedReader(_ZlibFile(fileobj, mode))
-    return io.BufferedWriter(_ZlibFile(fileobj, mode, compresslevel))
+from ._zlib_file import zlib_file
 
 
 class ZlibCompressorWrapper(CompressorWrapper):

@@ -33,9 +33,11 @@ FALLOC_FL_KEEP_SIZE = 1
 
 
 def _writer_name() -> str:
-    from . import __version__
-
-    return f"joblet-persist {__version__}"
+    # The version's one home is the package's __version__ (hatchling reads it).
+    # The package is always loaded before this module (a submodule import
+    # loads its package first), so it is looked up, not imported: an import
+    # from here would be a circle with __init__, which imports this module.
+    return f"joblet-persist {sys.modules[__package__].__version__}"
 
 
 class _ArrayRef:
