@@ -7,6 +7,9 @@ Rules (see ARCHITECTURE.md):
   optional dependencies) and the joblet distributions it declares.
 * A test in ``tests/<import_name>/`` may import joblet packages only from its own
   distribution and the joblet distributions that one depends on (transitively).
+* No module imports a private module or name of another joblet distribution,
+  and no package has an import circle (counting imports inside functions):
+  see ``tools/import_graph.py``.
 * All six distributions share one version. Each has one home for it, the
   ``__version__`` string of its ``__init__.py``, which hatchling reads
   (``dynamic = ["version"]`` and ``[tool.hatch.version]``); those strings and every
@@ -23,6 +26,9 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import import_graph  # a sibling tool
 
 ROOT = Path(__file__).resolve().parent.parent
 # The standard library of the running Python, plus modules that newer Pythons
@@ -227,6 +233,10 @@ def main() -> int:
         print("no distributions found under packages/", file=sys.stderr)
         return 1
     problems = check_sources(dists) + check_tests(dists) + check_versions(dists)
+    # Distributions meet at public names; no import circles (tools/import_graph.py).
+    modules = import_graph.module_files(ROOT)
+    problems += import_graph.private_imports(modules)
+    problems += import_graph.circle_problems(modules)
     for problem in problems:
         print(problem)
     if problems:

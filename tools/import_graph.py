@@ -98,6 +98,11 @@ def imports_in(module: str, path: Path) -> list[Import]:
     return found
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
@@ -114,7 +119,7 @@ def private_imports(modules: dict[str, Path]) -> list[str]:
             private = [p for p in found.target.split(".")[1:] if _is_private(p)]
             private += [n for n in found.names if n and _is_private(n)]
             if private:
-                where = f"{path.relative_to(ROOT)}:{found.line}"
+                where = f"{_shown(path)}:{found.line}"
                 problems.append(
                     f"{where}: imports {found.target}"
                     f"{' (' + ', '.join(found.names) + ')' if found.names[0] else ''}, "
