@@ -83,7 +83,8 @@ def imports_in(module: str, path: Path) -> list[Import]:
     is_package = path.name == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
     found = []
-    for node in _statements(ast.parse(path.read_text(), str(path))):
+    statements = _statements(ast.parse(path.read_text(), str(path)))
+    for node in sorted(statements, key=lambda statement: statement.lineno):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.append(Import(module, alias.name, ("",), node.lineno, path))
