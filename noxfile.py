@@ -11,6 +11,7 @@
                          ./packages/*, into fresh venvs, imports them, logs sizes
     nox -s threads       thread-safe tests, each in 4 threads at once
     nox -s engines       joblet on Ray, Spark and ipyparallel (slow to install)
+    nox -s fuzz          mutation fuzzing of load/inspect (-- --minutes N)
     nox -s lint          ruff check + ruff format --check
     nox -s typecheck     mypy on the packages
     nox -s layers        each package imports only what it declares
@@ -332,6 +333,31 @@ def engines(session: nox.Session) -> None:
         "pytest",
         *(session.posargs or ["tests/engines"]),
         env={"JOBLET_TEST_ENGINES": "1", "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Mutation fuzzing of joblet-persist's load and inspect, for longer than CI.
+
+    ``nox -s fuzz -- --minutes 30``: batches of every format and codec, each in
+    a memory-limited child process; exits 1 on any crash, allocation beyond
+    the budget, wrong value or undocumented error. CI runs a bounded share of
+    it in the test suite (tests/joblet_persist/test_fuzz.py). Installs the six
+    distributions, numpy, lz4, zstd and joblib 1.6 (joblib's formats).
+    """
+    _install_everything(
+        session,
+        "the fuzz targets' codecs and joblib 1.6",
+        *COMPARISON_DEPS,
+        "numpy",
+        "lz4",
+        "backports.zstd; python_version < '3.14'",
+    )
+    session.run(
+        "python",
+        "tests/joblet_persist/_persist_fuzz.py",
+        *(session.posargs or ["--minutes", "5"]),
     )
 
 
