@@ -412,3 +412,28 @@ def test_damaged_entries_never_crash_or_allocate(tmp_path):
     done = run_limited(DAMAGE, [str(tmp_path)], timeout=110)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("ok")
+
+
+@pytest.mark.timeout(60)
+def test_a_file_renamed_over_a_verified_one_is_never_mapped(tmp_path, monkeypatch):
+    """A signed hit with mmap_mode loads the very file it verified."""
+    pytest.importorskip("numpy")
+    memory = Memory(tmp_path, verbose=0, mmap_mode="r", backend_options=SHARED)
+    cached = memory.cache(arange)
+    cached(10)
+    item = entry_of(memory, arange)
+    output = pathlib.Path(item.path, "output.pkl")
+    marker = tmp_path / "marker"
+    planted = tmp_path / "planted.pkl"
+    planted.write_bytes(pickle.dumps(Planted(str(marker))))
+    original_remember = Signer.remember
+
+    def swap_after_verifying(self, entry, stat):
+        original_remember(self, entry, stat)
+        os.replace(planted, output)  # a writer of the folder wins the race
+
+    monkeypatch.setattr(Signer, "remember", swap_after_verifying)
+    with pytest.warns(CacheWarning, match="replaced"):
+        value = cached(10)
+    assert list(value) == list(range(10))
+    assert not marker.exists()

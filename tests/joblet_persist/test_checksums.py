@@ -186,3 +186,18 @@ def test_code_region_length_covers_what_a_load_runs(tmp_path):
     assert code_region_length(gzip.compress(data), 999) == 999
     assert code_region_length(b"\x80\x04junk", 7) == 7
     assert code_region_length(data[:20], len(data)) == len(data)
+
+
+def test_same_file_as_refuses_a_file_renamed_over_the_checked_one(tmp_path):
+    import os
+
+    import joblet_persist
+
+    path = tmp_path / "data.joblet"
+    joblet_persist.dump([1, 2, 3], path)
+    checked = os.stat(path)
+    assert joblet_persist.load(path, same_file_as=checked) == [1, 2, 3]
+    joblet_persist.dump("planted", tmp_path / "other.joblet")
+    os.replace(tmp_path / "other.joblet", path)
+    with pytest.raises(joblet_persist.FormatError, match="replaced"):
+        joblet_persist.load(path, same_file_as=checked)

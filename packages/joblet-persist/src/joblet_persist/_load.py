@@ -111,6 +111,7 @@ def load(
     allowed_globals: Iterable[Any] | None = None,
     verify: bool | None = None,
     max_bytes: int | None = None,
+    same_file_as: os.stat_result | None = None,
 ) -> Any:
     """Reconstruct a Python object from a file persisted with :func:`dump`.
 
@@ -164,6 +165,12 @@ def load(
         (at least 16 MiB); for a normal load, no limit beyond the sizes the
         file declares, which must fit in the file (a buffer of a stream of
         unknown size grows as its data arrives).
+    same_file_as : os.stat_result, optional
+        For a caller that checked an open file (its signature, its owner)
+        and loads it by path, as memory-mapping needs: the ``os.fstat`` of
+        that file. The load opens the path and refuses, before reading
+        anything, a file that is not that one (renamed over since the check),
+        with :class:`FormatError`.
 
     Returns
     -------
@@ -191,7 +198,7 @@ def load(
     native = native_byte_order(ensure_native_byte_order, mmap_mode)
     allow = make_allow_list(allowed_globals)
     with swapping_to_native(native):
-        return _load(filename, mmap_mode, allow, verify, max_bytes)
+        return _load(filename, mmap_mode, allow, verify, max_bytes, same_file_as)
 
 
 def _budget(
@@ -208,6 +215,7 @@ def _load(
     allow: AllowList | None,
     verify: bool | None,
     max_bytes: int | None,
+    same_file_as: os.stat_result | None = None,
 ) -> Any:
     if not isinstance(filename, (str, bytes, os.PathLike)):
         if not hasattr(filename, "read"):
@@ -235,6 +243,8 @@ def _load(
             "pass the path of a file inside it"
         )
     with open(path, "rb", buffering=0) as raw:
+        if same_file_as is not None:
+            _check_same_file(raw, same_file_as, path)
         head = read_upto(raw, HEAD_BYTES)
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
@@ -245,6 +255,15 @@ def _load(
                 return _dispatch(raw, head, options)  # large unbuffered reads
             with io.BufferedReader(raw, 1 << 16) as buffered:  # closed, not collected
                 return _dispatch(buffered, head, options)
+
+
+def _check_same_file(raw: IO[bytes], expected: os.stat_result, path: str) -> None:
+    found = os.fstat(raw.fileno())
+    if (found.st_dev, found.st_ino) != (expected.st_dev, expected.st_ino):
+        raise FormatError(
+            f"{path!r} is not the file that was checked before this load: it was "
+            "replaced (renamed over) since; it is not loaded"
+        )
 
 
 def _size_left(file: IO[bytes]) -> int | None:

@@ -174,9 +174,11 @@ def read_output(
         if mmap_mode is None or not maps_in_place(handle, body):
             # a compressed dump cannot be mapped (Memory warned at construction)
             return load(cast(IO[bytes], _Prefix(handle, body, path)))
-    # The arrays are mapped from the file; only the verified prefix runs code,
-    # and joblet-persist reads an uncompressed dump no further than its end.
-    return load(path, mmap_mode=mmap_mode)
+        # Mapping needs the path: the load opens it again, and refuses a file
+        # renamed over the one just verified (this open handle keeps that
+        # one's inode from being reused meanwhile). Only the verified prefix
+        # runs code; joblet-persist reads the dump no further than its end.
+        return load(path, mmap_mode=mmap_mode, same_file_as=before)
 
 
 def maps_in_place(handle: IO[bytes], body: int) -> bool:
