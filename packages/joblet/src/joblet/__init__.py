@@ -48,7 +48,9 @@ from joblet_persist import (
     UnsafeGlobalError,
     UnsupportedVersionError,
     dump,
+    dumps,
     load,
+    loads,
     register_compressor,
 )
 
@@ -87,6 +89,8 @@ __all__ = [
     # persistence (joblet-persist)
     "dump",
     "load",
+    "dumps",
+    "loads",
     "register_compressor",
     "CompressorWrapper",
     # errors and warnings users catch
