@@ -76,7 +76,7 @@ class _Batch:
         self.parts_left = 0
         self.reasons: list[str] = []  # why each attempt failed
         self.done = False
-        self.counted = False  # in _n_completed_batches (frees a dispatch slot)
+        self.counted = False  # in statistics.completed_batches (frees a slot)
         self.error: BaseException | None = None
         self.result: Any = None
         self.job: Any = None
@@ -144,7 +144,7 @@ class CallDispatch:
         p = self.parallel
         if self.ready:
             return self.ready.popleft()
-        if p._exhausted:
+        if p.statistics.exhausted:
             return None
         size = self.backend.compute_batch_size() if self.auto else p.batch_size
         if self.task_timeout is not None:
@@ -153,10 +153,10 @@ class CallDispatch:
             size = min(size, self.tasks_per_child)  # a worker runs at most that many
         calls = take_tasks(self.iterator, size)
         if calls is None or len(calls) < size:
-            p._n_total_tasks = p._n_dispatched_tasks + (
+            p.statistics.total_tasks = p.statistics.dispatched_tasks + (
                 0 if calls is None else len(calls)
             )
-            p._exhausted = True
+            p.statistics.exhausted = True
             if calls is None:
                 return None
             if self.auto:
@@ -171,12 +171,13 @@ class CallDispatch:
         if self.ahead is None:
             return True
         p = self.parallel
-        in_flight = p._n_dispatched_batches - p._n_completed_batches
+        in_flight = p.statistics.dispatched_batches - p.statistics.completed_batches
         if in_flight >= self.ahead:
             return False
         return not (
             self.lazy_output
-            and p._n_dispatched_batches - self.consumed >= 2 * self.ahead + self.n_jobs
+            and p.statistics.dispatched_batches - self.consumed
+            >= 2 * self.ahead + self.n_jobs
         )
 
     def dispatch(self, limit: int | None = None) -> bool:
@@ -203,10 +204,10 @@ class CallDispatch:
                 break
             batch = _Batch(len(calls), calls if self.recover else None)
             with self.lock:
-                batch.seq = p._n_dispatched_batches
+                batch.seq = p.statistics.dispatched_batches
                 self.jobs.append(batch)
-                p._n_dispatched_batches += 1
-                p._n_dispatched_tasks += len(calls)
+                p.statistics.dispatched_batches += 1
+                p.statistics.dispatched_tasks += len(calls)
             self._submit(batch, calls)
             sent += 1
         return sent
@@ -269,10 +270,10 @@ class CallDispatch:
                 return
             batch.result, batch.error, batch.done = result, error, True
             if error is None:
-                p._n_completed_tasks += batch.size
+                p.statistics.completed_tasks += batch.size
             elif self.error is None:
                 self.error, self.failed = error, batch
-            p._n_completed_batches += 1
+            p.statistics.completed_batches += 1
             if not self.ordered:
                 self.completed.append(batch)
             self.lock.notify_all()
@@ -346,7 +347,7 @@ class CallDispatch:
         with self.lock:
             if not batch.counted:
                 batch.counted = True
-                self.parallel._n_completed_batches += 1
+                self.parallel.statistics.completed_batches += 1
             self.lock.notify_all()
         self._dispatch_after_completion()
 
@@ -368,11 +369,11 @@ class CallDispatch:
         self.backend.start_call()
         try:
             if self.ahead is not None and not self.auto:
-                p._pre_dispatch_tasks = self.ahead * (
+                p.statistics.pre_dispatch_tasks = self.ahead * (
                     p.batch_size if isinstance(p.batch_size, int) else 1
                 )
             else:
-                p._pre_dispatch_tasks = self.ahead or 0
+                p.statistics.pre_dispatch_tasks = self.ahead or 0
             self.dispatch()
             if announce:
                 yield STARTED
@@ -415,10 +416,10 @@ class CallDispatch:
                     batch = self._next_completed()
                     if batch is not None:
                         return batch
-                if not self.jobs and p._exhausted and not self.ready:
+                if not self.jobs and p.statistics.exhausted and not self.ready:
                     return None
                 pending_head = _first_pending(self.jobs)
-                if pending_head is None and not p._exhausted:
+                if pending_head is None and not p.statistics.exhausted:
                     return None  # nothing in flight: dispatch more
                 wait = 0.1
                 if p.timeout is not None and pending_head is not None:
@@ -467,9 +468,9 @@ class CallDispatch:
             if head is not None:
                 self.retrieve_legacy(head)
         p._report()
-        if not self.jobs and p._exhausted and not self.ready:
+        if not self.jobs and p.statistics.exhausted and not self.ready:
             return True
-        if _first_pending(self.jobs) is None and not p._exhausted:
+        if _first_pending(self.jobs) is None and not p.statistics.exhausted:
             self.dispatch()
         return False
 
@@ -535,10 +536,10 @@ class CallDispatch:
         with self.lock:
             if not head.done:
                 head.result, head.done = result, True
-                p._n_completed_tasks += head.size
+                p.statistics.completed_tasks += head.size
                 if not head.counted:  # its callback did not run (yet, or ever)
                     head.counted = True
-                    p._n_completed_batches += 1
+                    p.statistics.completed_batches += 1
                 if not self.ordered:
                     self.completed.append(head)
 

@@ -33,6 +33,7 @@ from ._registry import (
     gil_disabled,
     name_of_backend,
 )
+from ._statistics import CallStatistics
 from ._validation import (
     check_backend,
     check_batch_size,
@@ -274,6 +275,8 @@ class Parallel:
         self._running = False
         self._n_jobs = self.n_jobs
         self._print_lock = threading.Lock()
+        #: The counts of the current (or last) call, written by its dispatcher.
+        self.statistics = CallStatistics()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_jobs={self.n_jobs})"
@@ -317,24 +320,26 @@ class Parallel:
         if not self.verbose:
             return
         elapsed = time.monotonic() - self._start
-        done = self._n_completed_tasks
+        done = self.statistics.completed_tasks
         dispatched = (
-            self._n_total_tasks if self._exhausted else self._n_dispatched_tasks
+            self.statistics.total_tasks
+            if self.statistics.exhausted
+            else self.statistics.dispatched_tasks
         )
         if finished:
             self._print(
                 f"Done {done:3d} out of {done:3d} | elapsed: {short_format_time(elapsed)} finished"
             )
             return
-        if not self._exhausted:
-            if verbosity_filter(self._n_completed_batches - 1, self.verbose):
+        if not self.statistics.exhausted:
+            if verbosity_filter(self.statistics.completed_batches - 1, self.verbose):
                 return
             self._print(
                 f"Done {done:3d} tasks      | elapsed: {short_format_time(elapsed)}"
             )
             return
         if done:
-            cursor = dispatched - done + 1 - self._pre_dispatch_tasks
+            cursor = dispatched - done + 1 - self.statistics.pre_dispatch_tasks
             frequency = (dispatched // self.verbose) + 1
             if done + 1 == dispatched or cursor % frequency:
                 return
@@ -346,8 +351,8 @@ class Parallel:
 
     def _report(self) -> None:
         if self._progress is not None:
-            total = self._n_total_tasks if self._exhausted else None
-            self._progress.report(self._n_completed_tasks, total)
+            total = self.statistics.total_tasks if self.statistics.exhausted else None
+            self._progress.report(self.statistics.completed_tasks, total)
 
     # -- the call ------------------------------------------------------------
     def __call__(self, iterable: Iterable[Any]) -> Any:
@@ -417,13 +422,7 @@ class Parallel:
             raise
 
     def _reset_counters(self) -> None:
-        self._n_completed_tasks = 0
-        self._n_completed_batches = 0
-        self._n_dispatched_tasks = 0
-        self._n_dispatched_batches = 0
-        self._n_total_tasks = 0
-        self._exhausted = False
-        self._pre_dispatch_tasks = 0
+        self.statistics = CallStatistics()
 
     def _finish_call(self) -> None:
         self._running = False
@@ -459,17 +458,17 @@ class Parallel:
             if self.return_as != "list":
                 yield STARTED
             for func, args, kwargs in iterable:
-                self._n_dispatched_tasks += 1
-                self._n_dispatched_batches += 1
+                self.statistics.dispatched_tasks += 1
+                self.statistics.dispatched_batches += 1
                 result = run_inline(self._policy, func, args, kwargs)
-                self._n_completed_tasks += 1
-                self._n_completed_batches += 1
+                self.statistics.completed_tasks += 1
+                self.statistics.completed_batches += 1
                 if self.verbose:
                     self._print_progress()
                 self._report()
                 yield result
-            self._n_total_tasks = self._n_dispatched_tasks
-            self._exhausted = True
+            self.statistics.total_tasks = self.statistics.dispatched_tasks
+            self.statistics.exhausted = True
             self._report()
             self._print_progress(finished=True)
         finally:
