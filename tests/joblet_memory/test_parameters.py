@@ -290,3 +290,21 @@ def test_expires_after_is_a_validation_callback(tmp_path):
 def test_every_parameter_has_a_case(callable_, cases):
     parameters = set(inspect.signature(callable_).parameters) - {"self"}
     assert parameters == set(cases), "add a case for each new parameter"
+
+
+@pytest.mark.parametrize(
+    ("call", "typed", "meant"),
+    [
+        (lambda tmp: Memory(tmp, compres=3), "compres", "compress"),
+        (lambda tmp: Memory(tmp, mmap_mod="r"), "mmap_mod", "mmap_mode"),
+        (lambda tmp: Memory(tmp).cache(record, ignor=["x"]), "ignor", "ignore"),
+        (
+            lambda tmp: Memory(tmp).cache(record, cache_validation=None),
+            "cache_validation",
+            "cache_validation_callback",
+        ),
+    ],
+)
+def test_a_misspelled_keyword_names_the_closest(tmp_path, call, typed, meant):
+    with pytest.raises(TypeError, match=f"{typed}' \\(did you mean '{meant}'\\?\\)"):
+        call(tmp_path)

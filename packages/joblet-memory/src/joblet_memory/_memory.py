@@ -21,6 +21,7 @@ from ._stores._base import StoreBackendBase
 from ._stores._leftovers import find_leftovers, remove_stale
 from ._stores._registry import make_store
 from ._stores._signing import Signer
+from ._suggest import suggest_keywords
 from ._types import AgeLimit, BytesLimit, MmapModeOverride, ValidationCallback
 from ._warnings import warn
 
@@ -101,6 +102,7 @@ class Memory:
     >>> shutil.rmtree(location)  # the cache is a plain folder
     """
 
+    @suggest_keywords
     def __init__(
         self,
         location: Any = None,
@@ -174,6 +176,7 @@ class Memory:
         check_code: bool = True,
     ) -> Callable[[Callable[..., Any]], MemorizedFunc]: ...
 
+    @suggest_keywords
     def cache(
         self,
         func: Callable[..., Any] | None = None,
