@@ -56,10 +56,10 @@ from ._deps import (
     VALUE,
     Dependency,
     DependencyWalker,
-    Watch,
     _owner_class,
 )
 from ._warnings import CacheWarning, warn
+from ._watch import Watch
 
 
 def plain_function(func: Any) -> types.FunctionType | None:

@@ -67,6 +67,7 @@ from ._dep_values import (
     state_digest,
     value_digest,
 )
+from ._watch import Watch
 
 # Dependency kinds, as stored in code records and shown by ``explain``.
 FUNCTION = "function"
@@ -88,41 +89,9 @@ JOBLET_PACKAGES = frozenset(
         "joblet_dask",
     }
 )
-_ABSENT = object()
 # How deep calls are followed (objects that make up attributes, such as mocks,
 # would otherwise be followed until the interpreter's recursion limit).
 MAX_DEPTH = 100
-
-
-class Watch:
-    """What must stay the same objects for a code record to stay true.
-
-    ``functions``: ``(function, code, defaults)`` of every followed function;
-    ``names``: ``(namespace, name, value)`` of every global name read. Checking
-    is a few identity comparisons per dependency, cheap enough for every call.
-    """
-
-    __slots__ = ("functions", "names")
-
-    def __init__(self) -> None:
-        self.functions: list[tuple[types.FunctionType, Any, Any]] = []
-        self.names: list[tuple[Any, str, Any]] = []
-
-    def function(self, func: types.FunctionType) -> None:
-        self.functions.append((func, func.__code__, func.__defaults__))
-
-    def name(self, namespace: Any, name: str, value: Any) -> None:
-        self.names.append((namespace, name, value))
-
-    def holds(self) -> bool:
-        """Whether every watched function and name is as it was."""
-        for func, code, defaults in self.functions:
-            if func.__code__ is not code or func.__defaults__ is not defaults:
-                return False
-        for namespace, name, value in self.names:
-            if namespace.get(name, _ABSENT) is not value:
-                return False
-        return True
 
 
 @dataclass(frozen=True)
