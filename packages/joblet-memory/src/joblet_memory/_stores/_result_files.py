@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Iterator
 from typing import IO, Any, cast
 
 from joblet_persist import (
@@ -69,14 +70,10 @@ def write_signed(
     write to a temporary name and rename it (see :func:`write_output`).
     """
     dump(value, path, compress=compress)
-    try:
+    with _removed_on_failure(path):
         if signer is not None:
             signer.sign_file(path, entry)
         os.chmod(path, file_mode)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise
 
 
 def write_output(
@@ -90,11 +87,18 @@ def write_output(
     """Write ``value`` to ``path`` atomically (a temporary file, renamed)."""
     temporary = temporary_path(path)
     write_signed(value, temporary, compress, signer, entry, file_mode)
-    try:
+    with _removed_on_failure(temporary):
         os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(path: str) -> Iterator[None]:
+    """Remove ``path`` if the block fails (nothing half-written stays)."""
+    try:
+        yield
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(path)
         raise
 
 
