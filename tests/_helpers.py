@@ -91,3 +91,59 @@ def run_limited(
             f"a limited child ({first_line!r}..., args {list(args)}) did not finish "
             f"in {timeout} s"
         ) from exc
+
+
+#: Names of the threads joblet-parallel and joblet-dask start.
+JOBLET_THREADS = (
+    "joblet-thread",
+    "joblet-writer",
+    "joblet-reader",
+    "joblet-watchdog",
+    "joblet-rm",
+    "joblet-dask-watch",
+)
+#: Children that are not joblet's: multiprocessing's helpers, kept for the
+#: life of this process, and joblib's own reusable executor (tests compare
+#: with joblib), which joblib keeps on purpose.
+NOT_JOBLETS = (
+    "multiprocessing.resource_tracker",
+    "multiprocessing.forkserver",
+    "joblib.externals.loky",
+)
+
+
+def leftover_threads() -> list[str]:
+    """The names of joblet's threads still alive in this process."""
+    import threading
+
+    return sorted(
+        thread.name
+        for thread in threading.enumerate()
+        if thread.is_alive() and thread.name.startswith(JOBLET_THREADS)
+    )
+
+
+def leftover_children() -> list[str]:
+    """This process's Python children still running, but ``NOT_JOBLETS``.
+
+    Python processes only: other tests' servers (SeaweedFS's ``weed``, started
+    by the memory tests and stopped later) are not joblet's.
+    """
+    try:
+        import psutil
+    except ImportError:  # the thread and folder checks still run
+        return []
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            arguments = child.cmdline()
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:  # it ended meanwhile
+            continue
+        command = " ".join(arguments)
+        if not arguments or "python" not in os.path.basename(arguments[0]):
+            continue
+        if not any(other in command for other in NOT_JOBLETS):
+            found.append(f"{child.pid}: {command[:120]}")
+    return found

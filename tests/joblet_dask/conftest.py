@@ -4,57 +4,18 @@ session check that nothing joblet started is left running once they end."""
 from __future__ import annotations
 
 import gc
-import os
-import threading
 import time
 
 import pytest
-
-#: Names of the threads joblet-parallel and joblet-dask start.
-JOBLET_THREADS = (
-    "joblet-thread",
-    "joblet-writer",
-    "joblet-reader",
-    "joblet-watchdog",
-    "joblet-rm",
-    "joblet-dask-watch",
-)
-#: Children that are not joblet's: multiprocessing's helpers, kept for the
-#: life of this process, and joblib's own reusable executor (tests compare
-#: with joblib), which joblib keeps on purpose.
-NOT_JOBLETS = (
-    "multiprocessing.resource_tracker",
-    "multiprocessing.forkserver",
-    "joblib.externals.loky",
-)
+from joblet_test_helpers import leftover_children, leftover_threads
 
 
 def leftovers() -> list[str]:
     """joblet's threads still alive, and this process's children (the
-    clusters' processes included) but those of ``NOT_JOBLETS``."""
-    found = [
-        f"thread {thread.name}"
-        for thread in threading.enumerate()
-        if thread.is_alive() and thread.name.startswith(JOBLET_THREADS)
+    clusters' processes included) but those that are not joblet's."""
+    return [f"thread {name}" for name in leftover_threads()] + [
+        f"process {child}" for child in leftover_children()
     ]
-    try:
-        import psutil
-    except ImportError:
-        return found
-    for child in psutil.Process().children(recursive=True):
-        try:
-            arguments = child.cmdline()
-            command = " ".join(arguments)
-            if child.status() == psutil.STATUS_ZOMBIE:
-                continue
-        except psutil.Error:
-            continue
-        # Python processes only: other tests' servers (SeaweedFS) are not ours
-        if not arguments or "python" not in os.path.basename(arguments[0]):
-            continue
-        if not any(other in command for other in NOT_JOBLETS):
-            found.append(f"process {child.pid}: {command[:120]}")
-    return found
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,11 +11,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from joblet_test_helpers import leftover_children, leftover_threads
 
 
 def leftover_folders() -> list[Path]:
@@ -40,57 +40,6 @@ def leftover_folders() -> list[Path]:
             for pattern in (f"{prefix}{os.getpid()}_*", f".{prefix}{os.getpid()}_*"):
                 found += base.glob(pattern)
     return sorted(found)
-
-
-#: Names of the threads joblet starts (its pools, readers, helpers).
-JOBLET_THREADS = (
-    "joblet-thread",
-    "joblet-writer",
-    "joblet-reader",
-    "joblet-watchdog",
-    "joblet-rm",
-    "joblet-dask-watch",
-)
-#: Children that are not joblet's: multiprocessing's helpers, kept for the
-#: life of this process, and joblib's own reusable executor (tests compare
-#: with joblib), which joblib keeps on purpose.
-NOT_JOBLETS = (
-    "multiprocessing.resource_tracker",
-    "multiprocessing.forkserver",
-    "joblib.externals.loky",
-)
-
-
-def leftover_threads() -> list[str]:
-    return sorted(
-        thread.name
-        for thread in threading.enumerate()
-        if thread.is_alive() and thread.name.startswith(JOBLET_THREADS)
-    )
-
-
-def leftover_children() -> list[str]:
-    """This process's children still running, but those of ``NOT_JOBLETS``."""
-    try:
-        import psutil
-    except ImportError:  # the thread and folder checks still run
-        return []
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            arguments = child.cmdline()
-            command = " ".join(arguments)
-            if child.status() == psutil.STATUS_ZOMBIE:
-                continue
-        except psutil.Error:  # it ended meanwhile
-            continue
-        # joblet's workers are Python interpreters; other tests' servers
-        # (SeaweedFS's weed, started by the memory tests) are not ours
-        if not arguments or "python" not in os.path.basename(arguments[0]):
-            continue
-        if not any(other in command for other in NOT_JOBLETS):
-            found.append(f"{child.pid}: {command[:120]}")
-    return found
 
 
 def wait_for_nothing_left(
