@@ -4,9 +4,11 @@ argument, the value received and what to pass instead."""
 from __future__ import annotations
 
 import ast
+import functools
 import numbers
 import operator
 import os
+import threading
 from typing import Any
 
 N_JOBS_ZERO_MESSAGE = (
@@ -90,6 +92,18 @@ def _evaluate(node: ast.AST) -> float:
     return value
 
 
+# CPython 3.11's parser is not safe to call from several threads at once
+# ("AST constructor recursion depth mismatch" when Parallel is called from many
+# threads): parse under a lock, once per distinct expression.
+_parse_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> ast.expr:
+    with _parse_lock:
+        return ast.parse(text, mode="eval").body
+
+
 def parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
     """Number of batches dispatched ahead (None for ``'all'``), at least 1.
 
@@ -107,7 +121,7 @@ def parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
         try:
             if len(text) > 100:
                 raise OverflowError(text)
-            value: Any = _evaluate(ast.parse(text.strip(), mode="eval").body)
+            value: Any = _evaluate(_parsed(text.strip()))
         except (TypeError, SyntaxError, OverflowError, ZeroDivisionError, ValueError):
             raise ValueError(
                 "pre_dispatch must be 'all', an int or an arithmetic expression of "
