@@ -44,8 +44,13 @@ def _in_daemonic_process() -> bool:
     # was never imported, this is not one (and importing it costs ~30 ms).
     import sys
 
-    process = sys.modules.get("multiprocessing.process")
-    return process is not None and bool(process.current_process().daemon)
+    if "multiprocessing.process" not in sys.modules:
+        return False
+    # Imported, maybe still being imported by another thread: the import
+    # statement waits for it to finish (reading sys.modules would not).
+    import multiprocessing.process
+
+    return bool(multiprocessing.process.current_process().daemon)
 
 
 def _init_mp_worker(env: dict[str, str], user_initializer: bytes | None) -> None:
