@@ -7,9 +7,7 @@ the user's own function or ``sys:1``.
 
 from __future__ import annotations
 
-import inspect
-import os
-import warnings
+from joblet_hash.callers import package_folder, warn_at_caller
 
 
 class JobletCollisionWarning(UserWarning):
@@ -30,26 +28,9 @@ class CacheWarning(UserWarning):
     """
 
 
-_PACKAGE_FOLDER = os.path.dirname(os.path.abspath(__file__))
-
-
-def find_stack_level() -> int:
-    """The ``stacklevel`` that points at the first frame outside joblet-memory.
-
-    So a warning shows the user's line that called the cached function (or
-    ``Memory``), however deep inside the package it was raised (pandas' rule).
-    """
-    frame = inspect.currentframe()
-    level = 0
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_FOLDER + os.sep):
-            break
-        frame = frame.f_back
-        level += 1
-    return level
+_PACKAGE_FOLDER = package_folder(__file__)
 
 
 def warn(message: Warning | str, category: type[Warning] = UserWarning) -> None:
-    """Issue a warning at the user's line (see :func:`find_stack_level`)."""
-    warnings.warn(message, category, stacklevel=find_stack_level())
+    """Issue a warning at the user's line that called into joblet-memory."""
+    warn_at_caller(message, category, _PACKAGE_FOLDER)
