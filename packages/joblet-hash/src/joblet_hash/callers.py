@@ -13,8 +13,8 @@ of the user API that ``joblet`` re-exports.
 
 from __future__ import annotations
 
+import inspect
 import os
-import sys
 import warnings
 
 __all__ = ["find_stack_level", "package_folder", "warn_at_caller"]
@@ -41,7 +41,10 @@ def find_stack_level(folder: str) -> int:
         in it, or in one of its subfolders, are skipped.
     """
     prefix = folder.rstrip(os.sep) + os.sep
-    frame = sys._getframe(1)  # a frame object, without inspect.stack()'s file reads
+    here = inspect.currentframe()  # a frame, without inspect.stack()'s file reads
+    if here is None or here.f_back is None:  # an interpreter without frames
+        return 1
+    frame = here.f_back
     level = 1
     while frame.f_back is not None and _is_inside(frame.f_code.co_filename, prefix):
         frame = frame.f_back
