@@ -353,13 +353,51 @@ class Canonicalizer:
             error.add_parent(".__getstate__()")
             raise
 
+    # --- choosing a handler per type --------------------------------------------
+
+    # The first base class that a type derives from picks its handler.
+    _HANDLERS_BY_BASE: tuple[tuple[type, Callable[[Canonicalizer, Any], Any]], ...] = (
+        (type, _global),
+        (types.FunctionType, _function),
+        (types.BuiltinFunctionType, _builtin_function),
+        (types.MethodType, _method),
+        (types.ModuleType, _module),
+        (pickle.PickleBuffer, _pickle_buffer),
+        (memoryview, _memoryview),
+    )
+    # The same for numpy's types, by name: numpy is looked up only once imported.
+    _NUMPY_HANDLERS_BY_BASE: tuple[
+        tuple[str, Callable[[Canonicalizer, Any], Any]], ...
+    ] = (
+        ("ndarray", _ndarray),
+        ("generic", _numpy_scalar),
+        ("dtype", _numpy_dtype),
+    )
+
+    @classmethod
+    def choose_handler(cls, value_type: type) -> Callable[[Canonicalizer, Any], Any]:
+        """The method that canonicalizes values of ``value_type`` (not cached)."""
+        if _fingerprint.fingerprint_function(value_type) is not None and not issubclass(
+            value_type, type
+        ):
+            return cls._fingerprinted
+        for base, handler in cls._HANDLERS_BY_BASE:
+            if issubclass(value_type, base):
+                return handler
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            for name, numpy_handler in cls._NUMPY_HANDLERS_BY_BASE:
+                if issubclass(value_type, getattr(numpy, name)):
+                    return numpy_handler
+        return cls._reduce
+
 
 def _qualified_name(cls: type) -> str:
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
-# --- choosing a handler per type ----------------------------------------------
+# --- the handler of each type, cached until a fingerprint is registered -------
 
 _handlers: dict[type, Callable[[Canonicalizer, Any], Any]] = {}
 _handlers_version = [-1]
@@ -371,37 +409,5 @@ def _handler_for(cls: type) -> Callable[[Canonicalizer, Any], Any]:
         _handlers_version[0] = _fingerprint.registry_version[0]
     handler = _handlers.get(cls)
     if handler is None:
-        handler = _handlers[cls] = _choose_handler(cls)
+        handler = _handlers[cls] = Canonicalizer.choose_handler(cls)
     return handler
-
-
-# The first base class that ``cls`` derives from picks its handler.
-_HANDLERS_BY_BASE: tuple[tuple[type, Callable[[Canonicalizer, Any], Any]], ...] = (
-    (type, Canonicalizer._global),
-    (types.FunctionType, Canonicalizer._function),
-    (types.BuiltinFunctionType, Canonicalizer._builtin_function),
-    (types.MethodType, Canonicalizer._method),
-    (types.ModuleType, Canonicalizer._module),
-    (pickle.PickleBuffer, Canonicalizer._pickle_buffer),
-    (memoryview, Canonicalizer._memoryview),
-)
-# The same for numpy's types, by name: numpy is looked up only once imported.
-_NUMPY_HANDLERS_BY_BASE: tuple[tuple[str, Callable[[Canonicalizer, Any], Any]], ...] = (
-    ("ndarray", Canonicalizer._ndarray),
-    ("generic", Canonicalizer._numpy_scalar),
-    ("dtype", Canonicalizer._numpy_dtype),
-)
-
-
-def _choose_handler(cls: type) -> Callable[[Canonicalizer, Any], Any]:
-    if _fingerprint.fingerprint_function(cls) is not None and not issubclass(cls, type):
-        return Canonicalizer._fingerprinted
-    for base, handler in _HANDLERS_BY_BASE:
-        if issubclass(cls, base):
-            return handler
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        for name, numpy_handler in _NUMPY_HANDLERS_BY_BASE:
-            if issubclass(cls, getattr(numpy, name)):
-                return numpy_handler
-    return Canonicalizer._reduce

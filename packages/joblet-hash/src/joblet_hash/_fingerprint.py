@@ -60,7 +60,5 @@ def fingerprint_function(cls: type) -> Callable[[Any], Any] | None:
     for base in cls.__mro__:
         if base in _registry:
             return _registry[base]
-    method = getattr(cls, FINGERPRINT_METHOD, None)
-    if method is not None and callable(method):
-        return method
-    return None
+    method: object = getattr(cls, FINGERPRINT_METHOD, None)
+    return method if callable(method) else None
