@@ -49,10 +49,10 @@ from joblet_hash import FAST_HASH_NAME
 from joblet_hash import hash as hash_value
 from joblet_hash.code import code_form, display_name
 
+from ._dep_values import UNTRACKED
 from ._deps import (
     BY_NAME,
     FUNCTION,
-    UNTRACKED,
     VALUE,
     Dependency,
     DependencyWalker,

@@ -345,18 +345,16 @@ class Memory:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(location={self.location!r})"
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __getstate__(self) -> dict[str, Any]:
+        # The counts belong to this process's pending flushes: a copy starts its own.
         state = self.__dict__.copy()
         state.pop("_counters", None)
-        return (_rebuild_memory, (state,))
+        return state
 
-
-def _rebuild_memory(state: dict[str, Any]) -> Memory:
-    memory = Memory.__new__(Memory)
-    memory.__dict__.update(state)
-    memory._counters = Counters()
-    if memory.store_backend is None and memory.location is not None:
-        memory.store_backend = make_store(
-            memory.location, memory.backend, memory.verbose, memory.backend_options
-        )
-    return memory
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._counters = Counters()
+        if self.store_backend is None and self.location is not None:
+            self.store_backend = make_store(
+                self.location, self.backend, self.verbose, self.backend_options
+            )

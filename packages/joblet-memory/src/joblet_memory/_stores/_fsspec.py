@@ -33,6 +33,7 @@ from joblet_persist import (
     temporary_name,
 )
 
+from .._errors import SignatureError
 from .._limits import CacheItemInfo
 from ._base import (
     CACHE_FOLDER,
@@ -47,12 +48,7 @@ from ._base import (
 from ._leases import hold_lease
 from ._local_copies import LocalCopies, object_tag
 from ._result_files import OUTPUT_NAME, load_bytes, write_signed
-from ._signing import (
-    HEAD_BYTES,
-    TRAILER_MAGIC,
-    TRAILER_SIZE,
-    SignatureError,
-)
+from ._signing import HEAD_BYTES, TRAILER_MAGIC, TRAILER_SIZE
 
 ACCESS_NAME = "access"
 LEASE_NAME = "lease"
@@ -102,7 +98,8 @@ def _filesystem(location: str, storage_options: dict[str, Any]) -> tuple[Any, st
     if protocol in _LISTING_CACHE:
         options.setdefault("use_listings_cache", False)
     try:
-        return fsspec.core.url_to_fs(location, **options)
+        fs, path = fsspec.core.url_to_fs(location, **options)
+        return fs, str(path)
     except ImportError as error:
         extra = EXTRAS.get(protocol, "fsspec")
         raise ImportError(
@@ -322,7 +319,9 @@ class FsspecStoreBackend(StoreBackendBase):
         for path, info in found.items():
             folder, _, name = path.rstrip("/").rpartition("/")
             files.setdefault(folder, {})[name] = info
-        root = self.fs._strip_protocol(self.root).rstrip("/")
+        root = (
+            self.root
+        )  # url_to_fs gave it without its protocol, as find() names files
         items = []
         for folder, names in files.items():
             if OUTPUT_NAME not in names or not folder.startswith(root + "/"):
@@ -341,7 +340,9 @@ class FsspecStoreBackend(StoreBackendBase):
 
     def function_ids(self) -> list[str]:
         """Every function with entries or a code record (for the CLI)."""
-        root = self.fs._strip_protocol(self.root).rstrip("/")
+        root = (
+            self.root
+        )  # url_to_fs gave it without its protocol, as find() names files
         try:
             paths = self.fs.find(self.root)
         except FileNotFoundError:

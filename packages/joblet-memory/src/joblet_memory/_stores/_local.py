@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from joblet_hash.names import unknown_name_message
 from joblet_persist import Compress
 
+from .._errors import SignatureError
 from .._limits import CacheItemInfo
 from .._warnings import warn
 from ._base import (
@@ -38,7 +39,7 @@ from ._base import (
 from ._leftovers import Leftover, leftovers_under
 from ._locking import entry_lock
 from ._result_files import OUTPUT_NAME, read_output, write_output, write_text
-from ._signing import SignatureError, Signer
+from ._signing import Signer
 from ._trust import why_not_private
 
 GITIGNORE_TEXT = (

@@ -38,7 +38,7 @@ import os
 import secrets
 import threading
 import time
-from typing import IO, Any
+from typing import IO
 
 from joblet_persist import code_region_length
 
@@ -138,7 +138,7 @@ def _file_version(entry: str, stat: os.stat_result) -> tuple[str, int, int, int,
     return (entry, stat.st_dev, stat.st_ino, stat.st_ctime_ns, stat.st_size)
 
 
-def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+def _hmac_pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     """SHA-256 states after HMAC's inner and outer key pads, copied per message.
 
     The same value as ``hmac.new(key, msg, 'sha256')``, in about a third of
@@ -177,7 +177,7 @@ class Signer:
         self.explicit_key = None if key is None else _as_key(key, "signing_key=")
         self.trust_unsigned = bool(trust_unsigned)
         self._key: bytes | None = self.explicit_key
-        self._pads: tuple[Any, Any] | None = None
+        self._pads: tuple[hashlib._Hash, hashlib._Hash] | None = None
         self._sound: dict[tuple[str, int, int, int, int], None] = {}
         self._lock = threading.Lock()
 
