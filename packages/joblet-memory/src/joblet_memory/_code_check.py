@@ -10,6 +10,7 @@ collision, remove the entries other code computed, and store the new record
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from . import _verbose
@@ -30,22 +31,15 @@ def _both_defined(old: CodeRecord, new: CodeRecord) -> bool:
     return still_in_file(old)
 
 
+@dataclass
 class CodeCheck:
     """Compare ``record`` (the function's code now) with what ``store`` holds."""
 
-    def __init__(
-        self,
-        func: Any,
-        func_id: str,
-        record: CodeRecord,
-        store: Any,
-        verbose: int,
-    ) -> None:
-        self.func = func
-        self.func_id = func_id
-        self.record = record
-        self.store = store
-        self.verbose = verbose
+    func: Any
+    func_id: str
+    record: CodeRecord
+    store: Any
+    verbose: int
 
     def run(self) -> None:
         collision = self.another_live_function_shares_the_name()

@@ -231,6 +231,7 @@ def explain_existing_entry(
     return Explanation(True, HIT, f"the entry was computed {computed}{took}")
 
 
+@dataclass
 class MissExplainer:
     """Finds why one call misses, one step per possible reason.
 
@@ -247,22 +248,16 @@ class MissExplainer:
         The argument digests of the call.
     """
 
-    def __init__(
-        self,
-        store: Any,
-        func_id: str,
-        name: str,
-        record: CodeRecord,
-        entry_id: Any,
-        tree: dict[str, Any],
-    ) -> None:
-        self.store = store
-        self.func_id = func_id
-        self.name = name
-        self.record = record
-        self.entry_id = entry_id
-        self.tree = tree
-        self.log = FunctionLog.read(store, func_id)
+    store: Any
+    func_id: str
+    name: str
+    record: CodeRecord
+    entry_id: Any
+    tree: dict[str, Any]
+    log: FunctionLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = FunctionLog.read(self.store, self.func_id)
 
     def explain(self) -> Explanation:
         return self.evicted() or self.code_changed() or self.no_entry()
