@@ -10,14 +10,13 @@ the folder can be deleted at any time.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
 from typing import Any
 
 from .._user_folders import user_folder
-from ._result_files import read_output, temporary_path, write_text
+from ._result_files import read_output, replace_from, write_text
 from ._signing import Signer
 
 
@@ -88,15 +87,7 @@ class LocalCopies:
         local = self.path(entry)
         if self._read_tag(entry) != tag or not os.path.exists(local):
             local = self._prepare(entry)
-            temporary = temporary_path(local)
-            try:
-                fs.get_file(remote_path, temporary)
-                os.chmod(temporary, 0o600)
-                os.replace(temporary, local)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            replace_from(local, lambda temporary: fs.get_file(remote_path, temporary))
             self._write_tag(entry, tag)
         return read_output(local, mmap_mode, signer, entry)
 

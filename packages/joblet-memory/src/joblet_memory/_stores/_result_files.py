@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, cast
 
 from joblet_persist import (
@@ -85,9 +85,27 @@ def write_output(
     file_mode: int = 0o600,
 ) -> None:
     """Write ``value`` to ``path`` atomically (a temporary file, renamed)."""
+    replace_from(
+        path,
+        lambda temporary: write_signed(value, temporary, compress, signer, entry),
+        file_mode,
+    )
+
+
+def replace_from(
+    path: str, produce: Callable[[str], object], file_mode: int = 0o600
+) -> None:
+    """Create or replace ``path`` with the file ``produce(temporary)`` writes.
+
+    For producers that fill a path rather than a file object (``dump``,
+    fsspec's ``get_file``): the file is written beside ``path`` under
+    joblet-persist's temporary naming, given ``file_mode`` and renamed over
+    ``path``; on any failure the temporary is removed and ``path`` is untouched.
+    """
     temporary = temporary_path(path)
-    write_signed(value, temporary, compress, signer, entry, file_mode)
     with _removed_on_failure(temporary):
+        produce(temporary)
+        os.chmod(temporary, file_mode)
         os.replace(temporary, path)
 
 
