@@ -172,6 +172,54 @@ def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
     ]
 
 
+def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
+    # slice k is hashed on the helper thread while slice k + 1 is read: the
+    # overlap that keeps a verified load near a plain read (two CPUs or more)
+    import threading
+
+    import xxhash
+
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
+    monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
+    monkeypatch.setattr(_checksums, "_two_cpus", lambda: True)
+    hashed_on = set()
+    real = _checksums._hasher
+
+    class Recording:
+        def __init__(self):
+            self.inner = real()
+
+        def update(self, piece):
+            hashed_on.add(threading.current_thread().name)
+            self.inner.update(piece)
+
+        def intdigest(self):
+            return self.inner.intdigest()
+
+    monkeypatch.setattr(_checksums, "_hasher", Recording)
+    data = np.arange(1 << 13, dtype=np.int64).tobytes()
+    offset = 0
+
+    def read_into(piece):
+        nonlocal offset
+        piece[:] = data[offset : offset + piece.nbytes]
+        offset += piece.nbytes
+
+    view = memoryview(bytearray(len(data)))
+    assert _checksums.read_hashed(read_into, view) == xxhash.xxh3_64_intdigest(data)
+    assert bytes(view) == data
+    assert hashed_on
+    assert all(name.startswith("joblet-persist-checksum") for name in hashed_on)
+    # one usable CPU: the helper would only wait, so the read hashes inline
+    monkeypatch.setattr(_checksums, "_two_cpus", lambda: False)
+    hashed_on.clear()
+    offset = 0
+    assert _checksums.read_hashed(read_into, view) == xxhash.xxh3_64_intdigest(data)
+    assert hashed_on == {threading.current_thread().name}
+
+
 def test_code_region_length_covers_what_a_load_runs(tmp_path):
     from joblet_persist import code_region_length
 
