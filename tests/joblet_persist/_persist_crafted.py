@@ -116,6 +116,17 @@ def singleton_dtype_builds() -> list[bytes]:
     return streams
 
 
+def singleton_dtype_scalar(kind: str) -> bytes:
+    """``scalar(numpy.dtype(kind))``, no data: 57 bytes for ``'S'``.
+
+    numpy's ``scalar`` given only an unsized flexible dtype sets that dtype's
+    item size to 1 in place before building the empty scalar; on the shared
+    instance, every later ``dtype='S'`` array of the process held one byte.
+    """
+    shared = glob("numpy", "dtype") + text(kind) + b"\x85" + REDUCE  # TUPLE1
+    return b"\x80\x02" + glob(MULTIARRAY, "scalar") + shared + b"\x85" + REDUCE + STOP
+
+
 def joblib_record_with_lying_dtype(command: str = "echo owned") -> bytes:
     """A joblib array record whose dtype reads 'int32' but whose state is 'object'.
 

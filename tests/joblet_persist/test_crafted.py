@@ -101,6 +101,20 @@ def test_numpy_shared_dtypes_are_never_changed(tmp_path):
     assert "UNCHANGED" in done.stdout, done.stderr[-3000:]
 
 
+@pytest.mark.parametrize("kind", ["S", "U", "V"])
+def test_a_scalar_of_a_shared_dtype_never_resizes_it(tmp_path, kind):
+    # the 57-byte file of the review: scalar(numpy.dtype('S')) with no data made
+    # numpy set the shared dtype's item size to 1, so every later dtype='S' array
+    # of the process held one byte (and 'U' raised SystemError)
+    data = crafted.singleton_dtype_scalar(kind)
+    assert len(data) == 57
+    path = _write(tmp_path, data)
+    done = run_limited(_SINGLETONS, [str(path)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "UNCHANGED" in done.stdout, done.stderr[-3000:]
+    assert "BUILD" in _refused(load_in_child(path, allowed_globals=[]))
+
+
 def test_inspect_sees_the_call_hidden_in_a_joblib_record(tmp_path):
     path = _write(tmp_path, crafted.joblib_record_with_lying_dtype())
     result = inspect_in_child(path)
