@@ -69,7 +69,7 @@ def samples(family: str) -> list[tuple[str, bytes, bool]]:
 
     value = _value()
     if family == "joblet":
-        from joblet_persist._compressors import lookup
+        from joblet_persist._compression.registry import lookup
 
         codecs = [0, "zlib", "gzip", "bz2", "xz", "lzma", "lz4", "zstd"]
         usable = [c for c in codecs if not c or lookup(str(c)).available() is None]  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ load_helper(pathlib.Path(__file__).with_name("_persist_crafted.py"))
 @pytest.fixture
 def decoded(monkeypatch):
     """The sizes of the units ``DecodedStream`` decodes on its threads."""
-    from joblet_persist._streams import DecodedStream
+    from joblet_persist._compression.streams import DecodedStream
 
     sizes = []
     original = DecodedStream._decode

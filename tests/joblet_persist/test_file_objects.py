@@ -106,7 +106,7 @@ NAME_20 = "reversed-compressor1"
 @pytest.fixture(autouse=True)
 def _registry():
     """Compressors registered by a test are gone after it (ours and joblib's)."""
-    from joblet_persist import _compressors
+    from joblet_persist._compression import registry as _compressors
 
     registries = [_compressors._registry()]  # the built-ins loaded
     try:

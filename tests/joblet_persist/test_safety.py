@@ -170,7 +170,7 @@ def test_wrapper_with_factory():
 
 
 def test_lz4_missing_message(monkeypatch, tmp_path):
-    import joblet_persist._codecs as codecs
+    import joblet_persist._compression.builtin as codecs
 
     monkeypatch.setattr(
         codecs.LZ4CompressorWrapper,

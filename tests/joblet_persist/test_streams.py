@@ -19,10 +19,10 @@ import pytest
 
 import joblet_persist
 from joblet_persist import FormatError, TruncatedFileError, dump, load
-from joblet_persist._block_formats import Bz2Blocks
-from joblet_persist._block_zlib import adler32_combine
+from joblet_persist._compression.gzip_bz2_lz4_blocks import Bz2Blocks
+from joblet_persist._compression.streams import DecodedStream
+from joblet_persist._compression.zlib_blocks import adler32_combine
 from joblet_persist._format import HEADER, Header
-from joblet_persist._streams import DecodedStream
 
 np = pytest.importorskip("numpy")
 REQUIRE = os.environ.get("JOBLET_TEST_REQUIRE_OPTIONAL") == "1"
@@ -195,7 +195,7 @@ def test_parallel_decode_equals_sequential_decode(dumped, codec, tmp_path):
         _zstd()
     path = tmp_path / f"x{extension}"
     dump(data, path, compress=codec)
-    wrapper = joblet_persist._compressors.get_compressor(codec)
+    wrapper = joblet_persist._compression.registry.get_compressor(codec)
     blocks = wrapper.block_format(None)
     with open(path, "rb") as raw, DecodedStream(raw, blocks, "x") as stream:
         parallel = stream.read()
@@ -385,7 +385,7 @@ def test_zstd_by_extension_and_level(tmp_path):
 
 
 def test_missing_zstd_names_the_extra(monkeypatch, tmp_path):
-    from joblet_persist import _codecs
+    from joblet_persist._compression import builtin as _codecs
 
     monkeypatch.setattr(_codecs, "zstd_available", lambda: False)
     with pytest.raises(ValueError, match=r"pip install 'joblet-persist\[zstd\]'"):
@@ -421,7 +421,7 @@ def test_bz2_misguessed_stream_start_falls_back_to_sequential(dumped, monkeypatc
     # a stream start guessed inside a stream (here: any "1AY&SY" block magic,
     # which starts every block) splits a stream: the piece is not one complete
     # stream, so the reader decodes sequentially from it: same bytes
-    from joblet_persist import _block_formats
+    from joblet_persist._compression import gzip_bz2_lz4_blocks as _block_formats
 
     plain = dumped[2]
     monkeypatch.setattr(

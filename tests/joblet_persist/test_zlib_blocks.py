@@ -7,9 +7,10 @@ import zlib
 
 import pytest
 
-from joblet_persist import FormatError, TruncatedFileError, _block_zlib, dump, load
-from joblet_persist._block_zlib import SYNC_MARKER, ZlibBlocks
-from joblet_persist._streams import DecodedStream, write_stream
+from joblet_persist import FormatError, TruncatedFileError, dump, load
+from joblet_persist._compression import zlib_blocks as _block_zlib
+from joblet_persist._compression.streams import DecodedStream, write_stream
+from joblet_persist._compression.zlib_blocks import SYNC_MARKER, ZlibBlocks
 
 np = pytest.importorskip("numpy")
 

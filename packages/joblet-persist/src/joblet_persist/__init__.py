@@ -19,7 +19,8 @@ from ._allow_list import DEFAULT_ALLOWED_GLOBALS
 from ._atomic import atomic_write, sweep_temporaries, temporary_name
 from ._budget import RESTRICTED_FLOOR, RESTRICTED_RATIO
 from ._bytes import dumps, loads
-from ._compressors import register_compressor
+from ._compression.base import CompressorWrapper
+from ._compression.registry import register_compressor
 from ._dump import dump
 from ._errors import (
     FormatError,
@@ -32,7 +33,6 @@ from ._format import FORMAT_VERSION, code_region_length
 from ._load import load
 from ._sizes import parse_size
 from ._types import MMAP_MODES, Compress
-from ._wrapper import CompressorWrapper
 
 if TYPE_CHECKING:
     from ._inspect import inspect_file

@@ -36,7 +36,7 @@ from ._io import GROW_MIN, Source, fill_growing
 from ._numpy_io import MappedSlot
 
 if TYPE_CHECKING:
-    from ._legacy import ChunkReader
+    from ._format_v1 import ChunkReader
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,7 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
     chunks = None
     mmap_mode = options.mmap_mode
     if header.compressed:  # format version 1: joblet's own chunked container
-        from ._legacy import ChunkReader
+        from ._format_v1 import ChunkReader
 
         chunks = ChunkReader(source, header.codec, header.chunk_size)
         if mmap_mode is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._compressors import compressor_for_prefix
+from ._compression.base import CompressorWrapper
+from ._compression.registry import compressor_for_prefix
 from ._format import MAGIC
-from ._wrapper import CompressorWrapper
 
 #: How many leading bytes ``detect_format`` needs.
 HEAD_BYTES = len(MAGIC)

@@ -12,8 +12,9 @@ from typing import IO, Any
 
 from ._atomic import atomic_write
 from ._checksums import DIGEST, encode_trailer, hashed_slices
-from ._compress_args import resolve_compress
-from ._compressors import get_compressor, parallel_format
+from ._compression.arguments import resolve_compress
+from ._compression.base import CompressorWrapper
+from ._compression.registry import get_compressor, parallel_format
 from ._format import (
     BUFFER_PERSISTENT_ID,
     FORMAT_VERSION,
@@ -25,7 +26,6 @@ from ._format import (
 )
 from ._numpy_io import array_layout, is_plain_array, reduce_array
 from ._types import Compress, PathOrFile
-from ._wrapper import CompressorWrapper
 
 WRITE_SLICE = 1 << 28  # bytes per write() call: far below Linux's 2 GiB cap
 PREALLOCATE_MIN = 1 << 24  # files this large get their blocks reserved up front
@@ -264,7 +264,7 @@ def _write_compressed(
         level = compressor.default_level
     blocks = parallel_format(compressor, level)
     if blocks is not None:
-        from ._streams import write_stream
+        from ._compression.streams import write_stream
 
         write_stream(file, pieces, total, blocks, _write_all)
         return

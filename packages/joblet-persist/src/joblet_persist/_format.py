@@ -10,10 +10,10 @@ Layout of an uncompressed file (all integers little-endian)::
     checks   (version 2) one u64 xxh3_64 per buffer, right after the last one
 
 A compressed file is this file passed through a standard compressor (gzip, xz,
-zstd ...: see ``_streams``), so decompressing it with the standard tool gives
+zstd ...: see ``_compression.streams``), so decompressing it with the standard tool gives
 the uncompressed file. Format version 1 (joblet-persist 0.1) also had a
 compressed container, with the codec in the header and chunks after the table
-(read by ``_legacy``); version 2 files never set the codec field.
+(read by ``_format_v1``); version 2 files never set the codec field.
 
 The header holds a CRC-32 of the table and of the raw pickle stream, so a damaged
 file is refused before any of its pickle runs.

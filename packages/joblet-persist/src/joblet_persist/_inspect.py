@@ -18,9 +18,9 @@ from ._detect import HEAD_BYTES, detect_format
 from ._error_mapping import damage_is_format_error
 from ._errors import FormatError, TruncatedFileError
 from ._format import HEADER, MAGIC, Header, align, decode_table, file_size
+from ._format_v1 import ChunkReader
 from ._io import Source, read_upto
 from ._joblib_reader import JOBLIB_MODULES
-from ._legacy import ChunkReader
 from ._load import open_decompressed
 from ._walk import Walk
 from ._walk_values import BufferInfo, Found

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from ._allow_list import AllowList, make_allow_list
 from ._budget import Budget, check_max_bytes, default_limit
+from ._compression.base import CompressorWrapper
 from ._container import LoadOptions, read_container
 from ._detect import HEAD_BYTES, detect_format
 from ._error_mapping import CODEC_ERRORS, codec_error, damage_is_format_error
@@ -23,7 +24,6 @@ from ._errors import FormatError, TruncatedFileError
 from ._io import Prepended, read_upto
 from ._numpy_io import native_byte_order, swapping_to_native
 from ._types import MMAP_MODES
-from ._wrapper import CompressorWrapper
 
 
 def open_decompressed(
@@ -39,7 +39,7 @@ def open_decompressed(
         raise ImportError(f"{where} is compressed with {name}: {missing}")
     blocks = compressor.block_format(None)
     if blocks is not None:
-        from ._streams import DecodedStream
+        from ._compression.streams import DecodedStream
 
         return DecodedStream(file, blocks, where)  # type: ignore[return-value]
     try:

@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ._block_formats import deflate_block
-from ._errors import FormatError
-from ._io import Source
-from ._streams import BlockFormat, Encoded, Handover, NotOneUnit, Unit, Written
-from ._zlib_file import zlib_file
+from .._errors import FormatError
+from .._io import Source
+from .gzip_bz2_lz4_blocks import deflate_block
+from .streams import BlockFormat, Encoded, Handover, NotOneUnit, Unit, Written
+from .zlib_file import zlib_file
 
 ADLER_BASE = 65521
 ADLER = struct.Struct(">I")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._wrapper import CompressorWrapper
+from .base import CompressorWrapper
 
 if TYPE_CHECKING:
-    from ._streams import BlockFormat
+    from .streams import BlockFormat
 
 # The built-in compressors are registered on first use of the registry, so
 # that importing joblet_persist does not import every codec module.
-_CODECS_MODULE = f"{__package__}._codecs"
+_CODECS_MODULE = f"{__package__}.builtin"
 _COMPRESSORS: dict[str, CompressorWrapper] = {}
 _builtins_registered = False
 
@@ -24,7 +24,7 @@ def _registry() -> dict[str, CompressorWrapper]:
     """The registry, with the built-in compressors first (registered once)."""
     global _builtins_registered
     if not _builtins_registered:
-        from ._codecs import BUILTIN_COMPRESSORS
+        from .builtin import BUILTIN_COMPRESSORS
 
         _COMPRESSORS.update(BUILTIN_COMPRESSORS)
         _builtins_registered = True

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from joblet_hash.names import unknown_name_message
 
-from ._compressors import get_compressor, lookup, registered
+from ._compression.registry import get_compressor, lookup, registered
 from ._error_mapping import CODEC_ERRORS
 from ._errors import FormatError
 from ._io import Source, fill_growing

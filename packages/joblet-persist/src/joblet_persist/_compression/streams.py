@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ._error_mapping import CODEC_ERRORS, codec_error
-from ._io import Prepended, Source
-from ._threads import ordered_map, thread_count
+from .._error_mapping import CODEC_ERRORS, codec_error
+from .._io import Prepended, Source
+from .._threads import ordered_map, thread_count
 
 
 @dataclass

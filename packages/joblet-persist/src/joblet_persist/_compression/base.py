@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._streams import BlockFormat
+    from .streams import BlockFormat
 
 
 class CompressorWrapper:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._compressors import compressor_for_extension, get_compressor
+from .registry import compressor_for_extension, get_compressor
 
 LEVELS = range(10)
 

@@ -17,9 +17,9 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ._errors import FormatError
-from ._io import Source
-from ._streams import BlockFormat, Encoded, Handover, Unit, Written
+from .._errors import FormatError
+from .._io import Source
+from .streams import BlockFormat, Encoded, Handover, Unit, Written
 
 ZSTD_MISSING = (
     "the zstd compressor needs Python 3.14 or the backports.zstd package, which is "

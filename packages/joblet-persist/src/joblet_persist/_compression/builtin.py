@@ -2,7 +2,7 @@
 
 Each is a :class:`CompressorWrapper` (its file objects read and write whole
 streams, as in joblib) whose :meth:`block_format` gives the parallel writer and
-reader of ``_streams``; ``lzma`` (the legacy ``.lzma`` format, which has no
+reader of ``streams``; ``lzma`` (the legacy ``.lzma`` format, which has no
 blocks) stays a single-threaded whole stream.
 """
 
@@ -14,13 +14,13 @@ import importlib.util
 import lzma
 from typing import IO
 
-from ._block_formats import LZ4_MISSING, Bz2Blocks, GzipBlocks, Lz4Blocks
-from ._block_xz import XzBlocks
-from ._block_zlib import ZlibBlocks
-from ._block_zstd import ZSTD_MISSING, ZstdBlocks, zstd_available, zstd_module
-from ._streams import BlockFormat
-from ._wrapper import CompressorWrapper
-from ._zlib_file import zlib_file
+from .base import CompressorWrapper
+from .gzip_bz2_lz4_blocks import LZ4_MISSING, Bz2Blocks, GzipBlocks, Lz4Blocks
+from .streams import BlockFormat
+from .xz_blocks import XzBlocks
+from .zlib_blocks import ZlibBlocks
+from .zlib_file import zlib_file
+from .zstd_blocks import ZSTD_MISSING, ZstdBlocks, zstd_available, zstd_module
 
 
 class ZlibCompressorWrapper(CompressorWrapper):
@@ -116,13 +116,13 @@ class LZ4CompressorWrapper(CompressorWrapper):
     def compressor_file(
         self, fileobj: IO[bytes], compresslevel: int | None = None
     ) -> IO[bytes]:
-        from ._block_formats import lz4_module
+        from .gzip_bz2_lz4_blocks import lz4_module
 
         level = self.default_level if compresslevel is None else compresslevel
         return lz4_module().frame.LZ4FrameFile(fileobj, "wb", compression_level=level)
 
     def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
-        from ._block_formats import lz4_module
+        from .gzip_bz2_lz4_blocks import lz4_module
 
         return lz4_module().frame.LZ4FrameFile(fileobj, "rb")
 

@@ -15,9 +15,9 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
-from ._errors import FormatError, TruncatedFileError
-from ._io import Source
-from ._streams import BlockFormat, Encoded, Handover, Unit, Written
+from .._errors import FormatError, TruncatedFileError
+from .._io import Source
+from .streams import BlockFormat, Encoded, Handover, Unit, Written
 
 XZ_MAGIC = b"\xfd7zXZ\x00"
 FOOTER_MAGIC = b"YZ"

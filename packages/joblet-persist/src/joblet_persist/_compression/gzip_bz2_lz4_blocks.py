@@ -1,9 +1,9 @@
-"""gzip, zlib, bz2 and lz4 streams in independent blocks (see ``_streams``).
+"""gzip, zlib, bz2 and lz4 streams in independent blocks (see ``streams``).
 
 * gzip: one member per block (RFC 1952 allows any number), each carrying in its
   extra field, as BGZF does, a ``JL`` subfield with the member's total size and
   its raw size (``<II``), so a reader finds every member without inflating.
-* zlib: in ``_block_zlib``.
+* zlib: in ``zlib_blocks``.
 * bz2: one complete bz2 stream per block, in sequence (``bzip2 -d`` and
   ``bz2.decompress`` read concatenated streams). bz2 records no sizes: a
   reader guesses the stream starts (byte-aligned ``BZh[1-9]`` and the block
@@ -22,9 +22,9 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ._errors import FormatError
-from ._io import Source
-from ._streams import BlockFormat, Encoded, Handover, NotOneUnit, Unit, Written
+from .._errors import FormatError
+from .._io import Source
+from .streams import BlockFormat, Encoded, Handover, NotOneUnit, Unit, Written
 
 # -- gzip ---------------------------------------------------------------------
 
