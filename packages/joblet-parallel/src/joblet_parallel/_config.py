@@ -77,7 +77,8 @@ def _make_backend(
         if not getattr(instance, "supports_inner_max_num_threads", False):
             raise ValueError(
                 f"backend {type(instance).__name__} does not accept "
-                "inner_max_num_threads; use a process backend ('loky')"
+                "inner_max_num_threads; use 'loky', 'multiprocessing' or "
+                "'threading'"
             )
         instance.inner_max_num_threads = inner_max_num_threads
     return instance
@@ -136,7 +137,8 @@ class parallel_config:
     verbose, temp_folder, max_nbytes, mmap_mode, prefer, require
         Defaults of the ``Parallel`` parameters of the same names.
     inner_max_num_threads : int, optional
-        Number of BLAS/OpenMP threads each worker may use (process backends).
+        Number of BLAS/OpenMP threads each worker may use (process and thread
+        workers; the default is ``cpu_count() // n_jobs``).
     return_exceptions, retries, retry_on, task_timeout
         Defaults of the ``Parallel`` parameters of the same names (failures that
         do not sink the call).
@@ -290,7 +292,7 @@ class parallel_backend(parallel_config):
     n_jobs : int, default -1
         Default number of workers inside the block.
     inner_max_num_threads : int, optional
-        BLAS/OpenMP threads per worker (process backends).
+        BLAS/OpenMP threads per worker (process and thread workers).
     **backend_params
         Passed to the backend factory.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from ._auto_batching import AutoBatchingMixin
 from ._large_arrays import _SharesLargeArrays
@@ -91,6 +91,12 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
     loses_dead_workers_tasks = True
     # the pool counts batches per worker: with max_tasks_per_child, one task each
     counts_batches_per_child = True
+    # the workers limit their BLAS/OpenMP pools (variables set at start)
+    supports_inner_max_num_threads = True
+    per_call_state: ClassVar[dict[str, Any]] = {
+        **_OnePoolBackend.per_call_state,
+        "_memmapper": None,
+    }
 
     def __init__(
         self,

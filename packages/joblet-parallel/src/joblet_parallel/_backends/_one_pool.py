@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 from .._validation import refuse_unknown_options
 from ._base import ParallelBackendBase, _effective_n_jobs
-from ._large_arrays import _SharesLargeArrays
 
 
 class _OnePoolBackend(ParallelBackendBase):
     """A backend owning one pool of ``n_jobs`` workers, rebuilt when that changes."""
+
+    #: The attributes holding one call's state, with their values in a fresh
+    #: copy; subclasses adding such state extend it.
+    per_call_state: ClassVar[dict[str, Any]] = {
+        "_pool": None,
+        "_pool_size": 0,
+        "parallel": None,
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -26,9 +33,7 @@ class _OnePoolBackend(ParallelBackendBase):
         """A copy without workers, for one ``Parallel`` object (see
         :func:`instance_for_parallel`)."""
         clone = copy.copy(self)
-        clone._pool, clone._pool_size, clone.parallel = None, 0, None
-        if isinstance(clone, _SharesLargeArrays):
-            clone._memmapper = None
+        vars(clone).update(self.per_call_state)
         return clone
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
