@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -233,6 +235,65 @@ def test_call_and_store_errors_are_caught_as_in_joblib(tmp_path, library):
         warnings.simplefilter("ignore")  # joblet warns; both go on
         ignoring = memory_class(tmp_path / "c", backend_options={"nope": 1}, verbose=0)
     assert ignoring.cache(abs)(-2) == 2
+
+
+@pytest.mark.thread_unsafe  # caplog is not thread-safe
+@pytest.mark.parametrize("library", ["joblet", "joblib"])
+def test_verbose_20_logs_each_query_as_joblib_does(tmp_path, caplog, library):
+    """joblib 1.6 logs 'Querying <name> ...' at INFO from verbose=20 (side by side)."""
+    memory_class = (
+        Memory if library == "joblet" else pytest.importorskip("joblib").Memory
+    )
+    caplog.set_level(logging.INFO)
+    memory_class(tmp_path, verbose=20).cache(kwonly)(1, 2, kw1=3)
+    assert "Querying kwonly" in caplog.text
+    caplog.clear()
+    memory_class(tmp_path, verbose=10).cache(kwonly)(1, 2, kw1=3)
+    assert "Querying" not in caplog.text
+
+
+def test_verbose_20_prints_the_query_when_logging_is_not_set_up(tmp_path):
+    # A fresh interpreter: pytest itself sets up logging in this one.
+    script = textwrap.dedent(
+        f"""
+        from joblet_memory import Memory
+
+        def kwonly(a, b, *, kw1):
+            return a + b + kw1
+
+        Memory({str(tmp_path)!r}, verbose=20).cache(kwonly)(1, 2, kw1=3)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert "[Memory] Querying kwonly with signature kwonly(1, 2, kw1=3)" in done.stdout
+    assert str(tmp_path) in done.stdout  # the store location
+    assert "Querying" not in done.stderr
+
+
+@pytest.mark.parametrize("library", ["joblet", "joblib"])
+def test_a_bad_validation_callback_fails_at_the_decorator(tmp_path, library):
+    memory_class = (
+        Memory if library == "joblet" else pytest.importorskip("joblib").Memory
+    )
+    memory = memory_class(tmp_path, verbose=0)
+    with pytest.raises(
+        ValueError, match="cache_validation_callback needs to be callable"
+    ):
+        memory.cache(cache_validation_callback=True)
+    with pytest.raises(
+        ValueError, match="cache_validation_callback needs to be callable"
+    ):
+        memory.cache(kwonly, cache_validation_callback=True)
+
+
+def test_the_decorator_form_checks_its_options_at_once(tmp_path):
+    memory = Memory(tmp_path, verbose=0)
+    with pytest.raises(TypeError, match="ignore must be a list"):
+        memory.cache(ignore="a")
+    with pytest.raises(ValueError, match="mmap_mode must be one of"):
+        memory.cache(mmap_mode="rw")
 
 
 def test_a_wrong_call_is_a_type_error_too(tmp_path):

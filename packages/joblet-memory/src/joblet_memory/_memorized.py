@@ -69,6 +69,16 @@ class StoreUnreachable(Exception):
 __all__ = ["MemorizedFunc", "MemorizedResult", "NotMemorizedResult"]
 
 
+def check_validation_callback(callback: object) -> None:
+    """Refuse a ``cache_validation_callback`` that cannot be called (ValueError, as joblib)."""
+    if callback is not None and not callable(callback):
+        raise ValueError(
+            f"cache_validation_callback needs to be callable. Got {callback!r}. Give "
+            "a function taking the metadata dict and returning a bool, such as "
+            "expires_after(days=1)."
+        )
+
+
 class MemorizedFunc:
     """A function whose results are cached; what ``Memory.cache`` returns.
 
@@ -138,13 +148,7 @@ class MemorizedFunc:
     ) -> None:
         if not callable(func):
             raise TypeError(f"Memory.cache expects a callable, got {func!r}")
-        if cache_validation_callback is not None and not callable(
-            cache_validation_callback
-        ):
-            raise ValueError(
-                "cache_validation_callback must be a callable taking the metadata "
-                f"dict and returning a bool, got {cache_validation_callback!r}"
-            )
+        check_validation_callback(cache_validation_callback)
         self.func = func
         self.location = normalize_location(location)
         self.backend = backend
@@ -414,16 +418,33 @@ class MemorizedFunc:
 
     # -- public API -----------------------------------------------------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        store = self.store_backend
-        if store is None:
-            return self.func(*args, **kwargs)
+    def _locate(
+        self, store: StoreBackendBase, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], tuple[str, str]] | None:
+        """The bound arguments and the entry of one call.
+
+        None when the store cannot be reached: the call is then announced as a
+        miss and the caller computes without the cache.
+        """
         bound = self._binder.bind(args, kwargs)
         try:
             call_id = self._bound_call_id(bound)
         except StoreUnreachable:
             self._announce(args, kwargs)
+            return None
+        if self.verbose >= _verbose.QUERY_VERBOSITY:
+            where = store.item_location(call_id)
+            _verbose.report_query(self._name, args, kwargs, call_id[1], where)
+        return bound, call_id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        store = self.store_backend
+        if store is None:
             return self.func(*args, **kwargs)
+        located = self._locate(store, args, kwargs)
+        if located is None:
+            return self.func(*args, **kwargs)
+        bound, call_id = located
         value = self._read_hit(store, call_id)
         if value is MISSING or value is DAMAGED:
             # A damaged entry was warned about once: recompute, do not reread it.
@@ -444,12 +465,10 @@ class MemorizedFunc:
         store = self.store_backend
         if store is None:
             return self.func(*args, **kwargs), None
-        bound = self._binder.bind(args, kwargs)
-        try:
-            call_id = self._bound_call_id(bound)
-        except StoreUnreachable:
-            self._announce(args, kwargs)
+        located = self._locate(store, args, kwargs)
+        if located is None:
             return self.func(*args, **kwargs), None
+        bound, call_id = located
         return self._compute(store, call_id, bound, args, kwargs, force=True)
 
     def call_and_shelve(
@@ -466,12 +485,10 @@ class MemorizedFunc:
         store = self.store_backend
         if store is None:
             return NotMemorizedResult(self.func(*args, **kwargs))
-        bound = self._binder.bind(args, kwargs)
-        try:
-            call_id = self._bound_call_id(bound)
-        except StoreUnreachable:
-            self._announce(args, kwargs)
+        located = self._locate(store, args, kwargs)
+        if located is None:
             return NotMemorizedResult(self.func(*args, **kwargs))
+        bound, call_id = located
         # As joblib: a hit is decided from the entry and its metadata, without
         # reading the value (which may be large); get() reads it.
         if not self._is_cached(store, call_id):

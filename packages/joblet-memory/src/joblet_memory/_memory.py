@@ -15,7 +15,7 @@ from ._counters import CacheInfo, Counters
 from ._function_log import record_evictions
 from ._limits import CacheItemInfo, LimitsPolicy, parse_age, parse_bytes, parse_items
 from ._location import normalize_location
-from ._memorized import MemorizedFunc
+from ._memorized import MemorizedFunc, check_validation_callback
 from ._memos import checked
 from ._stores._base import StoreBackendBase
 from ._stores._leftovers import find_leftovers, remove_stale
@@ -227,6 +227,14 @@ class Memory:
             ``clear``. An ``async def`` function gives an
             ``AsyncMemorizedFunc``, whose calls are awaited.
         """
+        # Checked here too, so the decorator form fails at the decorator line.
+        if ignore is not None and (
+            isinstance(ignore, str) or not isinstance(ignore, Iterable)
+        ):
+            raise TypeError(f"ignore must be a list of argument names, got {ignore!r}")
+        check_validation_callback(cache_validation_callback)
+        if mmap_mode is not False:
+            _check_mmap_mode(mmap_mode)
         if func is None:
             return lambda f: self.cache(
                 f,
@@ -238,10 +246,6 @@ class Memory:
                 depends_on=depends_on,
                 check_code=check_code,
             )
-        if ignore is not None and (
-            isinstance(ignore, str) or not isinstance(ignore, Iterable)
-        ):
-            raise TypeError(f"ignore must be a list of argument names, got {ignore!r}")
         if isinstance(func, MemorizedFunc):
             func = func.func
         if mmap_mode is False:

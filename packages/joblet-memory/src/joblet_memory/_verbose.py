@@ -10,12 +10,16 @@
     ___________________________________________________________square - 0.0s, 0.0min
 
 ``verbose >= 5``: a line per cache hit (``square cache loaded - 0.0s, 0.0min``);
-``verbose >= 10``: where each result is loaded from and stored to.
+``verbose >= 10``: where each result is loaded from and stored to;
+``verbose >= 20``: a ``Querying`` line per call (its arguments, hash and store),
+logged at INFO on the ``joblet_memory`` logger as joblib 1.6 logs it, and printed
+with the other lines when logging is not configured.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +28,9 @@ LINE = 80
 CALL_VERBOSITY = 1
 LOAD_VERBOSITY = 5
 PATH_VERBOSITY = 10
+QUERY_VERBOSITY = 20
+
+_LOGGER = logging.getLogger("joblet_memory")
 
 _repr = reprlib.Repr()
 _repr.maxlevel = 3
@@ -51,6 +58,29 @@ def format_time(seconds: float) -> str:
 
 def format_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     """The block printed before computing: separator, header and call repr."""
+    return f"{'_' * LINE}\n[Memory] Calling {name}...\n{format_signature(name, args, kwargs)}"
+
+
+def report_query(
+    name: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    args_id: str,
+    location: str,
+) -> None:
+    """The ``verbose >= 20`` line: logged where logging is set up, else printed."""
+    message = (
+        f"[Memory] Querying {name} with signature {format_signature(name, args, kwargs)} "
+        f"(argument hash {args_id}); the store location is {location}"
+    )
+    if _LOGGER.hasHandlers():
+        _LOGGER.info(message)
+    else:
+        print(message)
+
+
+def format_signature(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """``name(arg, ..., key=value)`` with short reprs, wrapped after long ones."""
     parts = []
     previous = 0
     for arg in args:
@@ -60,7 +90,7 @@ def format_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> st
         previous = len(text)
         parts.append(text)
     parts += [f"{key}={short_repr(value)}" for key, value in kwargs.items()]
-    return f"{'_' * LINE}\n[Memory] Calling {name}...\n{name}({', '.join(parts)})"
+    return f"{name}({', '.join(parts)})"
 
 
 def format_done(name: str, seconds: float, what: str = "") -> str:
