@@ -447,3 +447,16 @@ def test_damaged_bz2_piece_is_a_format_error(dumped, tmp_path, damage):
     path.write_bytes(bytes(stored))
     with pytest.raises(FormatError):
         load(path)
+
+
+@pytest.mark.parametrize(
+    "dict_size", [1, 4096, 4097, 6144, 6145, 1 << 20, 3 << 20, (1 << 23) + 1, 2**32 - 1]
+)
+def test_the_lzma2_property_byte_is_liblzma_s(dict_size):
+    # computed by joblet rather than through lzma's private encoder: the same byte
+    from joblet_persist._compression.xz_blocks import lzma2_properties
+
+    reference = lzma._encode_filter_properties(
+        {"id": lzma.FILTER_LZMA2, "dict_size": dict_size}
+    )
+    assert lzma2_properties(dict_size) == reference

@@ -215,11 +215,13 @@ def _check_entries(entries: list[BufferEntry], header: Header, where: str) -> No
         )
 
 
-class _BufferIds:
-    """``persistent_load`` for the persistent ids of protocol < 5 files."""
+class _Unpickler(pickle.Unpickler):
+    """The C unpickler, given the file's buffers (and its persistent ids below protocol 5)."""
 
-    _buffers: Iterator[Any]
-    _where: str
+    def __init__(self, stream: IO[bytes], buffers: Iterator[Any], where: str) -> None:
+        super().__init__(stream, buffers=buffers)
+        self._buffers = buffers
+        self._where = where
 
     def persistent_load(self, pid: Any) -> Any:
         if pid != BUFFER_PERSISTENT_ID:
@@ -231,8 +233,6 @@ class _BufferIds:
                 f"{self._where} is corrupted: it uses more buffers than its table lists"
             ) from None
 
-
-class _Unpickler(_BufferIds, pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         from ._joblib_reader import find_class_or_format_error
 
@@ -250,10 +250,7 @@ def _unpickle(
             stream, options.where, options.budget, options.allow, buffers=buffers
         )
         return walk.run()
-    unpickler = _Unpickler(stream, buffers=buffers)
-    unpickler._buffers = buffers
-    unpickler._where = options.where
-    return unpickler.load()
+    return _Unpickler(stream, buffers, options.where).load()
 
 
 def read_container(file: IO[bytes], options: LoadOptions) -> Any:

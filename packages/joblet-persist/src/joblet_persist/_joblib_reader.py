@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import pickle
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from ._error_mapping import as_format_error, is_damage
 from ._errors import (
@@ -58,9 +59,24 @@ def _import_numpy(where: str) -> Any:
     return numpy
 
 
-# typeshed types pickle._Unpickler as the C class, without the pure-Python
-# internals (stack, dispatch, load_build) used below.
-_PyUnpickler: Any = pickle._Unpickler
+if TYPE_CHECKING:
+
+    class _PyUnpickler(pickle.Unpickler):
+        """What this module uses of pickle's pure-Python unpickler.
+
+        typeshed types it as the C class, without the internals below.
+        """
+
+        stack: list[Any]
+        dispatch: ClassVar[dict[int, Callable[[Any], None]]]
+
+        def load_build(self) -> None: ...
+
+else:
+    # The pure-Python unpickler: its opcode table is the only way to read the
+    # raw array bytes joblib writes after a wrapper's BUILD, and pickle gives
+    # it no public name.
+    _PyUnpickler = pickle._Unpickler  # noqa: SLF001, RUF100 (pickle has no public name for it)
 
 
 def find_class_or_format_error(find: Any, module: str, name: str, where: str) -> Any:
@@ -219,7 +235,8 @@ def load_pickle_stream(file: IO[bytes], options: LoadOptions) -> Any:
         seekable = False
     try:
         if options.allow is not None:
-            from ._walk import JoblibInput, Walk
+            from ._walk import Walk
+            from ._walk_values import JoblibInput
 
             mode = "r+" if options.mmap_mode == "w+" else options.mmap_mode
             source = JoblibInput(options.path, mode, options.file_size)

@@ -22,7 +22,7 @@ import lzma
 import pickle
 import struct
 import zlib
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 #: ``dump(format=...)`` values.
 FORMATS = ("joblet", "joblib")
@@ -63,7 +63,30 @@ class _WrapperClass:
     """Memo key standing for joblib's wrapper class (which is never imported)."""
 
 
-_PyPickler: Any = pickle._Pickler
+if TYPE_CHECKING:
+
+    class _PyPickler:
+        """What this module uses of pickle's pure-Python pickler.
+
+        typeshed types it as the C class, without the internals below.
+        """
+
+        proto: int
+        memo: dict[int, tuple[int, Any]]
+        framer: Any
+
+        def __init__(self, file: Any, protocol: int | None = None) -> None: ...
+        def dump(self, obj: Any) -> None: ...
+        def save(self, obj: Any, save_persistent_id: bool = True) -> None: ...
+        def write(self, data: bytes) -> Any: ...
+        def get(self, index: int) -> bytes: ...
+        def memoize(self, obj: Any) -> None: ...
+
+else:
+    # The pure-Python pickler: joblib's layout writes raw array bytes between
+    # opcodes (save and the framer), which the C pickler cannot; pickle gives
+    # it no public name.
+    _PyPickler = pickle._Pickler  # noqa: SLF001, RUF100 (pickle has no public name for it)
 
 
 class JoblibPickler(_PyPickler):

@@ -401,7 +401,7 @@ def _frozenset(m: _Machine) -> None:
 @_op(pickle.APPEND)
 def _append(m: _Machine) -> None:
     value = m.walk.value(m.pop())
-    target = m.walk._mutable(m.top(), "APPEND")
+    target = m.walk.mutable(m.top(), "APPEND")
     m.walk.budget.charge(SLOT_BYTES, "a list item")
     _extend(m, target, [value])
 
@@ -409,7 +409,7 @@ def _append(m: _Machine) -> None:
 @_op(pickle.APPENDS)
 def _appends(m: _Machine) -> None:
     items = m.walk.values(m.pop_mark())
-    target = m.walk._mutable(m.top(), "APPENDS")
+    target = m.walk.mutable(m.top(), "APPENDS")
     m.walk.budget.charge(SLOT_BYTES * len(items), "list items")
     _extend(m, target, items)
 
@@ -435,14 +435,14 @@ def _is_opaque(value: Any) -> bool:
 @_op(pickle.SETITEM)
 def _setitem(m: _Machine) -> None:
     value, key = m.pop(), m.pop()
-    target = m.walk._mutable(m.top(), "SETITEM")
+    target = m.walk.mutable(m.top(), "SETITEM")
     _setitems(m, target, [key, value])
 
 
 @_op(pickle.SETITEMS)
 def _setitems_op(m: _Machine) -> None:
     items = m.pop_mark()
-    target = m.walk._mutable(m.top(), "SETITEMS")
+    target = m.walk.mutable(m.top(), "SETITEMS")
     _setitems(m, target, items)
 
 
@@ -458,7 +458,7 @@ def _setitems(m: _Machine, target: Any, items: list[Any]) -> None:
 @_op(pickle.ADDITEMS)
 def _additems(m: _Machine) -> None:
     items = m.walk.values(m.pop_mark())
-    target = m.walk._mutable(m.top(), "ADDITEMS")
+    target = m.walk.mutable(m.top(), "ADDITEMS")
     m.walk.budget.charge(SLOT_BYTES * len(items), "set items")
     if isinstance(target, set):
         target.update(items)
@@ -474,7 +474,7 @@ def _additems(m: _Machine) -> None:
 
 @_op(pickle.MEMOIZE)
 def _memoize(m: _Machine) -> None:
-    m.walk.remember(len(m.walk._memo), m.top())
+    m.walk.memoize(m.top())
 
 
 @_op(pickle.PUT)
@@ -518,7 +518,7 @@ def _name(data: bytes) -> str:
 def _global(m: _Machine) -> None:
     module = _name(m.line("GLOBAL"))
     name = _name(m.line("GLOBAL"))
-    m.stack.append(m.walk._global(module, name))
+    m.stack.append(m.walk.resolve_global(module, name))
 
 
 @_op(pickle.STACK_GLOBAL)
@@ -526,7 +526,7 @@ def _stack_global(m: _Machine) -> None:
     name, module = m.pop(), m.pop()
     if not isinstance(name, str) or not isinstance(module, str):
         raise m.walk.fail("STACK_GLOBAL needs two strings")
-    m.stack.append(m.walk._global(module, name))
+    m.stack.append(m.walk.resolve_global(module, name))
 
 
 @_op(pickle.EXT1, pickle.EXT2, pickle.EXT4)
@@ -539,14 +539,14 @@ def _ext(m: _Machine) -> None:
 def _reduce(m: _Machine) -> None:
     args = m.walk.value(m.pop())
     func = m.pop()
-    m.stack.append(m.walk._call(func, args, {}))
+    m.stack.append(m.walk.call(func, args, {}))
 
 
 @_op(pickle.NEWOBJ)
 def _newobj(m: _Machine) -> None:
     args = m.walk.value(m.pop())
     cls = m.pop()
-    m.stack.append(m.walk._call(cls, args, {}, new=True))
+    m.stack.append(m.walk.call(cls, args, {}, new=True))
 
 
 @_op(pickle.NEWOBJ_EX)
@@ -554,16 +554,16 @@ def _newobj_ex(m: _Machine) -> None:
     kwargs = m.walk.value(m.pop())
     args = m.walk.value(m.pop())
     cls = m.pop()
-    m.stack.append(m.walk._call(cls, args, kwargs, new=True))
+    m.stack.append(m.walk.call(cls, args, kwargs, new=True))
 
 
 @_op(pickle.INST)
 def _inst(m: _Machine) -> None:
     module = _name(m.line("INST"))
     name = _name(m.line("INST"))
-    cls = m.walk._global(module, name)
+    cls = m.walk.resolve_global(module, name)
     args = tuple(m.walk.values(m.pop_mark()))
-    m.stack.append(m.walk._call(cls, args, {}))
+    m.stack.append(m.walk.call(cls, args, {}))
 
 
 @_op(pickle.OBJ)
@@ -571,14 +571,14 @@ def _obj(m: _Machine) -> None:
     items = m.walk.values(m.pop_mark())
     if not items:
         raise m.walk.fail("OBJ without a class")
-    m.stack.append(m.walk._call(items[0], tuple(items[1:]), {}))
+    m.stack.append(m.walk.call(items[0], tuple(items[1:]), {}))
 
 
 @_op(pickle.BUILD)
 def _build(m: _Machine) -> None:
     state = m.walk.value(m.pop())
     target = m.top()
-    m.stack[-1] = m.walk._build(target, state)
+    m.stack[-1] = m.walk.build(target, state)
 
 
 @_op(pickle.PERSID)

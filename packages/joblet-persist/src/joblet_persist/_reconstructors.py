@@ -276,7 +276,7 @@ def _object_reconstructor(
     cls, base, state = args
     if walk.name_of(base) != "builtins.object" or state is not None:
         raise walk.fail("copyreg._reconstructor is given a base other than object")
-    return walk._call(cls, (), {}, new=True)
+    return walk.call(cls, (), {}, new=True)
 
 
 def _refuse_call(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

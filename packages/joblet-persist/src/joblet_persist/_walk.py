@@ -153,9 +153,10 @@ class Walk:
         self._user_made[id(made)] = made
         return made
 
-    # -- globals and calls
+    # -- what the opcode loop (_opcodes) asks of the walk
 
-    def _global(self, module: str, name: str) -> Any:
+    def resolve_global(self, module: str, name: str) -> Any:
+        """GLOBAL, STACK_GLOBAL, INST: the named global, checked (a Ref when dry)."""
         if self.proto < 3:
             module, name = python3_name(module, name)
         full = f"{module}.{name}"
@@ -174,7 +175,8 @@ class Walk:
         self._names[id(obj)] = (obj, full)
         return obj
 
-    def _call(self, func: Any, args: Any, kwargs: Any, new: bool = False) -> Any:
+    def call(self, func: Any, args: Any, kwargs: Any, new: bool = False) -> Any:
+        """REDUCE (NEWOBJ with ``new``): a reconstructor of the table, or the user's."""
         if not isinstance(args, tuple) or not isinstance(kwargs, dict):
             raise self.fail(f"a call's arguments are a {type(args).__name__}")
         name = self.name_of(func)
@@ -198,7 +200,8 @@ class Walk:
             return self.call_user(name, _new, (func, *args), kwargs)
         return self.call_user(name, func, args, kwargs)
 
-    def _build(self, target: Any, state: Any) -> Any:
+    def build(self, target: Any, state: Any) -> Any:
+        """BUILD: the state of an object a reconstructor left pending, applied once."""
         if isinstance(target, Pending):
             if target.done:
                 raise self.fail("it applies BUILD twice to one object")
@@ -218,7 +221,8 @@ class Walk:
             raise UnsafeModificationError(name or repr(target), "BUILD")
         raise self.fail(f"it applies BUILD to a {type(target).__name__}")
 
-    def _mutable(self, target: Any, opcode: str) -> Any:
+    def mutable(self, target: Any, opcode: str) -> Any:
+        """``target`` of APPEND(S), SETITEM(S), ADDITEMS: never a global or a class."""
         name = self.name_of(target)
         if name is not None:  # a global itself (a module's dict ...): never changed
             raise UnsafeModificationError(name, opcode)
@@ -253,6 +257,10 @@ class Walk:
             if isinstance(item, Pending):
                 raise self.fail("it uses an object before its state is set (BUILD)")
         return items
+
+    def memoize(self, item: Any) -> None:
+        """MEMOIZE: ``item`` under the next free memo index."""
+        self.remember(len(self._memo), item)
 
     def remember(self, key: int, item: Any) -> None:
         if key < 0:

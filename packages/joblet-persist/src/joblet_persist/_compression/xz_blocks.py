@@ -66,13 +66,26 @@ def index_and_footer(records: list[tuple[int, int]], check: int) -> bytes:
     return index + struct.pack("<I", zlib.crc32(tail)) + tail + FOOTER_MAGIC
 
 
+def lzma2_properties(dict_size: int) -> bytes:
+    """The LZMA2 filter's one property byte: its dictionary size, rounded up.
+
+    The xz format encodes a size as ``(2 | (b & 1)) << (b // 2 + 11)`` for the
+    byte ``b`` (0 to 39; 40 is 4 GiB - 1), as liblzma's ``lzma_lzma2_props_encode``
+    rounds it; computed here rather than through ``lzma``'s private
+    ``_encode_filter_properties``.
+    """
+    for byte in range(40):
+        if (2 | (byte & 1)) << (byte // 2 + 11) >= dict_size:
+            return bytes((byte,))
+    return bytes((40,))
+
+
 class XzBlocks(BlockFormat):
     name = "xz"
     block_size = 1 << 23
 
     def __init__(self, level: int) -> None:
         super().__init__(level)
-        preset_dict = lzma._encode_filter_properties  # type: ignore[attr-defined]
         self._filter = {
             "id": lzma.FILTER_LZMA2,
             "preset": level,
@@ -80,7 +93,7 @@ class XzBlocks(BlockFormat):
             # dictionary compresses the same with less memory
             "dict_size": self.block_size,
         }
-        self._properties: bytes = preset_dict(self._filter)
+        self._properties = lzma2_properties(self.block_size)
 
     def header(self, total: int) -> bytes:
         return stream_header(CHECK_CRC32)
