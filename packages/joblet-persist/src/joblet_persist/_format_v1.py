@@ -13,6 +13,7 @@ import lzma
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 from joblet_hash.names import unknown_name_message
 
@@ -46,7 +47,7 @@ def _zlib(wbits: int) -> Callable[[bytes, int], bytes]:
 def _lz4_block(data: bytes, raw_size: int) -> bytes:
     import lz4.block
 
-    return lz4.block.decompress(data, uncompressed_size=raw_size)
+    return cast("bytes", lz4.block.decompress(data, uncompressed_size=raw_size))
 
 
 CHUNK_DECODERS: dict[str, Callable[[bytes, int], bytes]] = {

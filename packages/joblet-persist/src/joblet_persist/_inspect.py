@@ -286,7 +286,7 @@ def _inspect_container(
     table = stream.read_exact(header.table_len, "the buffer table")
     entries = decode_table(table, where)
     if header.compressed:  # format version 1: joblet's own chunked container
-        reader = ChunkReader(Source(stream, where), header.codec, header.chunk_size)  # type: ignore[arg-type]
+        reader = ChunkReader(Source(stream, where), header.codec, header.chunk_size)
         try:
             pickled = reader.read_growing(header.pickle_len, "the pickle stream")
         finally:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from ._errors import FormatError, TruncatedFileError
+from ._types import ReadableStream
 
 READ_STEP = 1 << 24
 READ_SLICE = 1 << 26
@@ -24,7 +25,7 @@ GROW_MIN = 1 << 26
 FIRST_PIECE = 1 << 20
 
 
-def read_exact_into(file: IO[bytes], view: memoryview, where: str) -> None:
+def read_exact_into(file: ReadableStream, view: memoryview, where: str) -> None:
     """Fill ``view`` from ``file`` or raise TruncatedFileError."""
     filled = 0
     total = view.nbytes
@@ -71,7 +72,7 @@ def fill_growing(
     return out
 
 
-def read_upto(file: IO[bytes], n: int) -> bytes:
+def read_upto(file: ReadableStream, n: int) -> bytes:
     """Up to ``n`` bytes: fewer only at the end of the data (short reads retried)."""
     data = file.read(n)
     if data is None or len(data) == n or not data:
@@ -90,7 +91,7 @@ def read_upto(file: IO[bytes], n: int) -> bytes:
 class Source:
     """Sequential reads from a file, tracking the position; exact or truncated."""
 
-    def __init__(self, file: IO[bytes], where: str, position: int = 0) -> None:
+    def __init__(self, file: ReadableStream, where: str, position: int = 0) -> None:
         self.file = file
         self.where = where
         self.position = position
@@ -134,7 +135,7 @@ class Prepended(io.RawIOBase):
     stays open (a socket) is read exactly as far as needed.
     """
 
-    def __init__(self, head: bytes, file: IO[bytes]) -> None:
+    def __init__(self, head: bytes, file: ReadableStream) -> None:
         super().__init__()
         self._head = head
         self._file = file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .streams import BlockFormat
@@ -80,8 +80,10 @@ class CompressorWrapper:
         factory = self.fileobj_factory
         assert factory is not None
         if _takes_a_file_name(factory):
-            return factory(fileobj=fileobj, mode=mode, **kwargs)
-        return factory(fileobj, mode, **kwargs)
+            opened = factory(fileobj=fileobj, mode=mode, **kwargs)
+        else:
+            opened = factory(fileobj, mode, **kwargs)
+        return cast("IO[bytes]", opened)  # joblib's contract: a binary file object
 
     def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
         """A readable file object decompressing from ``fileobj``."""

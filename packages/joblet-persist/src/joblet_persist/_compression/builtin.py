@@ -12,7 +12,7 @@ import bz2
 import gzip
 import importlib.util
 import lzma
-from typing import IO
+from typing import IO, cast
 
 from .base import CompressorWrapper
 from .gzip_bz2_lz4_blocks import LZ4_MISSING, Bz2Blocks, GzipBlocks, Lz4Blocks
@@ -119,12 +119,15 @@ class LZ4CompressorWrapper(CompressorWrapper):
         from .gzip_bz2_lz4_blocks import lz4_module
 
         level = self.default_level if compresslevel is None else compresslevel
-        return lz4_module().frame.LZ4FrameFile(fileobj, "wb", compression_level=level)
+        frame = lz4_module().frame
+        return cast(
+            "IO[bytes]", frame.LZ4FrameFile(fileobj, "wb", compression_level=level)
+        )
 
     def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
         from .gzip_bz2_lz4_blocks import lz4_module
 
-        return lz4_module().frame.LZ4FrameFile(fileobj, "rb")
+        return cast("IO[bytes]", lz4_module().frame.LZ4FrameFile(fileobj, "rb"))
 
 
 class ZstdCompressorWrapper(CompressorWrapper):
@@ -145,10 +148,10 @@ class ZstdCompressorWrapper(CompressorWrapper):
         self, fileobj: IO[bytes], compresslevel: int | None = None
     ) -> IO[bytes]:
         level = self.default_level if compresslevel is None else compresslevel
-        return zstd_module().ZstdFile(fileobj, "wb", level=level)
+        return cast("IO[bytes]", zstd_module().ZstdFile(fileobj, "wb", level=level))
 
     def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
-        return zstd_module().ZstdFile(fileobj, "rb")
+        return cast("IO[bytes]", zstd_module().ZstdFile(fileobj, "rb"))
 
 
 BUILTIN_COMPRESSORS: dict[str, CompressorWrapper] = {

@@ -20,7 +20,7 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .._errors import FormatError
 from .._io import Source
@@ -222,13 +222,14 @@ class Lz4Blocks(BlockFormat):
 
     def header(self, total: int) -> bytes:
         frame = self._lz4.frame
-        return frame.compress_begin(
+        begin = frame.compress_begin(
             frame.create_compression_context(),
             source_size=total,
             block_size=frame.BLOCKSIZE_MAX1MB,
             block_linked=False,
             content_checksum=False,
         )
+        return cast("bytes", begin)
 
     def encode(self, block: memoryview, last: bool) -> Encoded:
         compress = self._lz4.block.compress
@@ -276,10 +277,13 @@ class Lz4Blocks(BlockFormat):
             yield from _lz4_blocks(source, flags, max_block)
 
     def decode(self, unit: Unit) -> bytes:
-        return self._lz4.block.decompress(unit.data, uncompressed_size=unit.raw_size)
+        block = self._lz4.block
+        return cast(
+            "bytes", block.decompress(unit.data, uncompressed_size=unit.raw_size)
+        )
 
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
-        return self._lz4.frame.LZ4FrameFile(file, "rb")
+        return cast("IO[bytes]", self._lz4.frame.LZ4FrameFile(file, "rb"))
 
 
 def _lz4_blocks(source: Source, flags: int, max_block: int) -> Iterator[Unit]:

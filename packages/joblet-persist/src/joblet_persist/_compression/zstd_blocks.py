@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .._errors import FormatError
 from .._io import Source
@@ -106,7 +106,7 @@ class ZstdBlocks(BlockFormat):
         return bytes(out)
 
     def sequential(self, file: IO[bytes]) -> IO[bytes]:
-        return self._zstd.ZstdFile(file, "rb")
+        return cast("IO[bytes]", self._zstd.ZstdFile(file, "rb"))
 
 
 def _read_frame(source: Source, head: bytes) -> Unit | Handover:
