@@ -224,22 +224,14 @@ class DaskDistributedBackend(AutoBatchingMixin, ParallelBackendBase):
             return threads if n_jobs is None else max(threads + 1 + n_jobs, 1)
         return n_jobs
 
-    def configure(
-        self,
-        n_jobs: int | None = 1,
-        parallel: Any = None,
-        prefer: str | None = None,
-        require: str | None = None,
-        **backend_kwargs: Any,
-    ) -> int:
-        if backend_kwargs:
+    def _configure_workers(self, n_jobs: int | None, **options: Any) -> int:
+        if options:
             raise ValueError(
-                f"the 'dask' backend cannot offer {', '.join(sorted(backend_kwargs))}: "
+                f"the 'dask' backend cannot offer {', '.join(sorted(options))}: "
                 "options of joblet's process workers. Prepare dask workers with "
                 "client.register_plugin(...) or client.run(...), or use "
                 "backend='loky'"
             )
-        self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         self.scattered  # noqa: B018 - send the scatter=[...] objects now
         return n_jobs

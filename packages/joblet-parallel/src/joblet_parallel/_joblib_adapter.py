@@ -123,16 +123,12 @@ def _adapter_class() -> type:
             return self._joblet().effective_n_jobs(n_jobs)
 
         def configure(
-            self,
-            n_jobs: int | None = 1,
-            parallel: Any = None,
-            prefer: str | None = None,
-            require: str | None = None,
-            **joblib_settings: Any,
+            self, n_jobs: int | None = 1, parallel: Any = None, **joblib_settings: Any
         ) -> int:
             # joblib passes its own settings: the memory mapping of large
             # arrays (max_nbytes, mmap_mode, temp_folder) is honoured; the
-            # others (context, verbose) mean nothing to joblet's executor.
+            # others (prefer, require, context, verbose) mean nothing to
+            # joblet's executor.
             self.parallel = parallel
             executor = self._joblet()
             self._settings = _MemmapSettings(parallel, joblib_settings)

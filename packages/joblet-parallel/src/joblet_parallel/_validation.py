@@ -237,8 +237,13 @@ def refuse_worker_options(backend: Any, options: dict[str, Any]) -> None:
     asked = [name for name in options if name in WORKER_OPTIONS]
     if not asked:
         return
+    named = getattr(backend, "configure_options", None)
     try:
-        parameters = inspect.signature(backend.configure).parameters
+        parameters = (
+            named()
+            if callable(named)
+            else inspect.signature(backend.configure).parameters
+        )
     except (TypeError, ValueError):  # pragma: no cover - a C-level callable
         return
     missing = {name: options[name] for name in asked if name not in parameters}

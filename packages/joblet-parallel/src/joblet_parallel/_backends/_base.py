@@ -119,9 +119,43 @@ class ParallelBackendBase(metaclass=ABCMeta):
         require: str | None = None,
         **backend_kwargs: Any,
     ) -> int:
-        """Prepare the workers for a call; return the effective number of jobs."""
+        """Prepare the workers for a call; return the effective number of jobs.
+
+        joblib's signature, kept for the callers written for it: ``prefer`` and
+        ``require`` are joblib's hints (already applied when the backend was
+        chosen), ``backend_kwargs`` the backend options ``Parallel`` received.
+        Built-in backends override :meth:`_configure_workers`, not this method;
+        backends written for joblib may still override it.
+        """
         self.parallel = parallel
+        return self._configure_workers(n_jobs, **backend_kwargs)
+
+    def _configure_workers(self, n_jobs: int | None, **options: Any) -> int:
+        """Start (or resize) the workers for ``n_jobs``: the hook of
+        :meth:`configure`, called after :attr:`parallel` is set.
+
+        ``options`` are the backend options ``Parallel`` received; a backend
+        takes the ones it knows as keyword-only parameters. Returns the
+        effective number of jobs; by default, :meth:`effective_n_jobs`.
+        """
         return self.effective_n_jobs(n_jobs)
+
+    def configure_options(self) -> frozenset[str]:
+        """The names of the backend options :meth:`configure` takes by name.
+
+        Those of :meth:`_configure_workers`, or of :meth:`configure` itself
+        when a subclass overrides it (a backend written for joblib).
+        """
+        import inspect
+
+        overridden = type(self).configure is not ParallelBackendBase.configure
+        method = self.configure if overridden else self._configure_workers
+        return frozenset(
+            name
+            for name, parameter in inspect.signature(method).parameters.items()
+            if parameter.kind
+            in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        )
 
     def start_call(self) -> None:  # noqa: B027 - optional hook
         """Called before the first batch of a call is submitted."""
@@ -206,16 +240,9 @@ class SequentialBackend(ParallelBackendBase):
         super().__init__(**kwargs)
         refuse_unknown_options(self, self.backend_kwargs, "backend parameters")
 
-    def configure(
-        self,
-        n_jobs: int | None = 1,
-        parallel: Any = None,
-        prefer: str | None = None,
-        require: str | None = None,
-        **backend_kwargs: Any,
-    ) -> int:
-        refuse_unknown_options(self, backend_kwargs, "keyword arguments")
-        return super().configure(n_jobs, parallel)
+    def _configure_workers(self, n_jobs: int | None, **options: Any) -> int:
+        refuse_unknown_options(self, options, "keyword arguments")
+        return self.effective_n_jobs(n_jobs)
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         check_effective_n_jobs(n_jobs)

@@ -161,12 +161,10 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
             self.max_tasks_per_child,
         )
 
-    def configure(
+    def _configure_workers(
         self,
-        n_jobs: int | None = 1,
-        parallel: Any = None,
-        prefer: str | None = None,
-        require: str | None = None,
+        n_jobs: int | None,
+        *,
         context: Any = None,
         initializer: Callable[..., Any] | None = None,
         initargs: tuple[Any, ...] | None = None,
@@ -184,9 +182,9 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
         settings = self._settings()
         if self._pool is not None and settings != self._pool_settings:
             self.terminate()  # workers started with other settings
-        n_jobs = super().configure(n_jobs, parallel, prefer, require, **backend_kwargs)
+        n_jobs = super()._configure_workers(n_jobs, **backend_kwargs)
         if n_jobs > 1:
-            self._prepare_memmapping(parallel)
+            self._prepare_memmapping(self.parallel)
         return n_jobs
 
     def submit(

@@ -39,16 +39,8 @@ class _OnePoolBackend(ParallelBackendBase):
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         return _effective_n_jobs(n_jobs)
 
-    def configure(
-        self,
-        n_jobs: int | None = 1,
-        parallel: Any = None,
-        prefer: str | None = None,
-        require: str | None = None,
-        **backend_kwargs: Any,
-    ) -> int:
-        refuse_unknown_options(self, backend_kwargs, "keyword arguments")
-        self.parallel = parallel
+    def _configure_workers(self, n_jobs: int | None, **options: Any) -> int:
+        refuse_unknown_options(self, options, "keyword arguments")
         n_jobs = self.effective_n_jobs(n_jobs)
         if n_jobs > 1 and (self._pool is None or self._pool_size != n_jobs):
             self.terminate()

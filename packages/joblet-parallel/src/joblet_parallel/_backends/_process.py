@@ -121,12 +121,10 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         clone.reducers = dict(self.reducers)
         return clone
 
-    def configure(
+    def _configure_workers(
         self,
-        n_jobs: int | None = 1,
-        parallel: Any = None,
-        prefer: str | None = None,
-        require: str | None = None,
+        n_jobs: int | None,
+        *,
         idle_worker_timeout: float | None = None,
         forward_output: bool | None = None,
         prefix_output: bool | None = None,
@@ -147,7 +145,6 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
             if max_tasks_per_child is None
             else max_tasks_per_child,
         )
-        self.parallel = parallel
         n_jobs = self.effective_n_jobs(n_jobs)
         if idle_worker_timeout is not None:
             self.idle_worker_timeout = idle_worker_timeout
@@ -169,7 +166,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         )
         if previous is not None:
             self._release_pool(previous)
-        self._prepare_memmapping(parallel, self._pool)
+        self._prepare_memmapping(self.parallel, self._pool)
         return n_jobs
 
     @staticmethod
