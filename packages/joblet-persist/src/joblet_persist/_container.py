@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import mmap
 import pickle
-import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from ._format import (
 )
 from ._io import GROW_MIN, Source, fill_growing
 from ._numpy_io import MappedSlot
+from ._warnings import warn_user
 
 if TYPE_CHECKING:
     from ._format_v1 import ChunkReader
@@ -270,11 +270,10 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
 
         chunks = ChunkReader(source, header.codec, header.chunk_size)
         if mmap_mode is not None:
-            warnings.warn(
+            warn_user(
                 f"mmap_mode={mmap_mode!r} has no effect on {where}: it is compressed "
                 f"({header.codec}), so its arrays are loaded in memory. Dump it without "
                 "compress to memory-map it.",
-                stacklevel=5,
             )
             mmap_mode = None
     try:

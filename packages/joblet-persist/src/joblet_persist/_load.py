@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -24,6 +23,7 @@ from ._errors import FormatError, TruncatedFileError
 from ._io import Prepended, read_upto
 from ._numpy_io import native_byte_order, swapping_to_native
 from ._types import MMAP_MODES
+from ._warnings import warn_user
 
 
 def open_decompressed(
@@ -53,11 +53,10 @@ def _read_compressed(
 ) -> Any:
     where = options.where
     if options.mmap_mode is not None:
-        warnings.warn(
+        warn_user(
             f"mmap_mode={options.mmap_mode!r} has no effect on {where}: it is "
             f"compressed ({name}), so its arrays are loaded in memory. Decompress it "
             "(or dump it without compress) to memory-map it.",
-            stacklevel=5,
         )
     inner = open_decompressed(file, name, compressor, where)
     try:
@@ -225,11 +224,10 @@ def _load(
             )
         where = f"file object {getattr(filename, 'name', type(filename).__name__)!r}"
         if mmap_mode is not None:
-            warnings.warn(
+            warn_user(
                 f"mmap_mode={mmap_mode!r} is ignored for {where}: memory mapping needs "
                 "a path, so the arrays are loaded in memory. Pass the file's path to "
                 "memory-map them.",
-                stacklevel=3,
             )
         budget = _budget(allow, max_bytes, _size_left(filename), where)
         with damage_is_format_error(where):

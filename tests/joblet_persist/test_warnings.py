@@ -1,0 +1,71 @@
+"""Every warning of joblet-persist points at the user's line that called it.
+
+A hard-coded ``stacklevel`` is right for one call path only; the warnings find
+the first frame outside the package instead (``joblet_hash.callers``). One
+test per warning and per path that reaches it: a compressed joblet or joblib
+file, a version-1 compressed file, a file object, a compressed file object.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from joblet_persist import dump, dumps, load
+
+np = pytest.importorskip("numpy")
+
+DATA = Path(__file__).parent / "data"
+
+
+def _the_warning(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    return caught[0]
+
+
+def _points_here(warning):
+    assert os.path.samefile(warning.filename, __file__), (
+        f"{warning.message} points at {warning.filename}:{warning.lineno}"
+    )
+
+
+def test_mmap_mode_on_a_compressed_file(tmp_path):
+    path = tmp_path / "c.joblet.lz4"
+    dump({"a": np.arange(10)}, path, compress="zlib")
+    warning = _the_warning(lambda: load(path, mmap_mode="r"))
+    assert "compressed" in str(warning.message)
+    _points_here(warning)
+
+
+def test_mmap_mode_on_a_compressed_version_1_file():
+    warning = _the_warning(lambda: load(DATA / "joblet_0.1_zlib.joblet", mmap_mode="r"))
+    assert "compressed" in str(warning.message)
+    _points_here(warning)
+
+
+def test_mmap_mode_on_a_file_object(tmp_path):
+    path = tmp_path / "p.joblet"
+    dump({"a": np.arange(10)}, path)
+    with open(path, "rb") as handle:
+        warning = _the_warning(lambda: load(handle, mmap_mode="r"))
+    assert "needs a path" in str(warning.message)
+    _points_here(warning)
+
+
+def test_mmap_mode_on_a_compressed_joblib_file():
+    warning = _the_warning(lambda: load(DATA / "joblib_1.6_zlib.pkl", mmap_mode="r"))
+    assert "compressed" in str(warning.message)
+    _points_here(warning)
+
+
+def test_mmap_mode_on_compressed_bytes_in_a_file_object():
+    stream = io.BytesIO(dumps({"a": np.arange(10)}, compress="gzip"))
+    warning = _the_warning(lambda: load(stream, mmap_mode="r"))
+    _points_here(warning)
