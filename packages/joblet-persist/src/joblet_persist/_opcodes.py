@@ -348,26 +348,41 @@ for _n, _code in ((1, pickle.TUPLE1), (2, pickle.TUPLE2), (3, pickle.TUPLE3)):
     _DISPATCH[_code[0]] = _make_tuple_n(_n)
 
 
-@_op(pickle.TUPLE)
-def _tuple(m: _Machine) -> None:
-    items = m.walk.values(m.pop_mark())
-    m.push_container(tuple(items), len(items))
+def _from_mark(kind: Callable[[list[Any]], Any]) -> Callable[[_Machine], None]:
+    """TUPLE, LIST, FROZENSET: the checked items above the mark, in a new container."""
+
+    def from_mark(m: _Machine) -> None:
+        items = m.walk.values(m.pop_mark())
+        m.push_container(kind(items), len(items))
+
+    return from_mark
 
 
-@_op(pickle.EMPTY_LIST)
-def _empty_list(m: _Machine) -> None:
-    m.push_container([], 0)
+def _empty(kind: Callable[[], Any]) -> Callable[[_Machine], None]:
+    """EMPTY_LIST, EMPTY_DICT, EMPTY_SET: a new empty container."""
+
+    def empty(m: _Machine) -> None:
+        m.push_container(kind(), 0)
+
+    return empty
 
 
-@_op(pickle.LIST)
-def _list(m: _Machine) -> None:
-    items = m.walk.values(m.pop_mark())
-    m.push_container(items, len(items))
+def _same_list(items: list[Any]) -> list[Any]:
+    return items  # pop_mark already made a new list: no copy
 
 
-@_op(pickle.EMPTY_DICT)
-def _empty_dict(m: _Machine) -> None:
-    m.push_container({}, 0)
+for _code, _kind in (
+    (pickle.TUPLE, tuple),
+    (pickle.LIST, _same_list),
+    (pickle.FROZENSET, frozenset),
+):
+    _DISPATCH[_code[0]] = _from_mark(_kind)
+for _code, _empty_kind in (
+    (pickle.EMPTY_LIST, list),
+    (pickle.EMPTY_DICT, dict),
+    (pickle.EMPTY_SET, set),
+):
+    _DISPATCH[_code[0]] = _empty(_empty_kind)
 
 
 def _pairs(m: _Machine, target: Any, items: list[Any]) -> None:
@@ -385,17 +400,6 @@ def _dict(m: _Machine) -> None:
     target: dict[Any, Any] = {}
     _pairs(m, target, items)
     m.push_container(target, 0)
-
-
-@_op(pickle.EMPTY_SET)
-def _empty_set(m: _Machine) -> None:
-    m.push_container(set(), 0)
-
-
-@_op(pickle.FROZENSET)
-def _frozenset(m: _Machine) -> None:
-    items = m.walk.values(m.pop_mark())
-    m.push_container(frozenset(items), len(items))
 
 
 @_op(pickle.APPEND)

@@ -81,11 +81,20 @@ def _complex(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return complex(*args)
 
 
+def _empty_unless_given(
+    kind: type, most: int, build: Callable[[Walk, tuple[Any, ...]], Any]
+) -> Handler:
+    """``kind()`` called without arguments is empty; with up to ``most``, ``build``."""
+
+    def handler(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        args = _args(walk, kind.__name__, args, kwargs, most)
+        return build(walk, args) if args else kind()
+
+    return handler
+
+
 def _bytes_like(kind: type) -> Handler:
-    def build(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        args = _args(walk, kind.__name__, args, kwargs, 3)
-        if not args:
-            return kind()
+    def build(walk: Walk, args: tuple[Any, ...]) -> Any:
         first = args[0]
         if type(first) is int:
             walk.budget.charge(first, f"a zero-filled {kind.__name__}")
@@ -106,7 +115,7 @@ def _bytes_like(kind: type) -> Handler:
         walk.budget.charge(len(first), kind.__name__)
         return kind(first)
 
-    return build
+    return _empty_unless_given(kind, 3, build)
 
 
 def _encode(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -121,20 +130,14 @@ def _encode(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _collection(kind: type) -> Handler:
-    def build(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        args = _args(walk, kind.__name__, args, kwargs, 1)
-        if not args:
-            return kind()
+    def build(walk: Walk, args: tuple[Any, ...]) -> Any:
         return kind(_iterable(walk, args[0], kind.__name__))
 
-    return build
+    return _empty_unless_given(kind, 1, build)
 
 
 def _dict(kind: type) -> Handler:
-    def build(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        args = _args(walk, kind.__name__, args, kwargs, 1)
-        if not args:
-            return kind()
+    def build(walk: Walk, args: tuple[Any, ...]) -> Any:
         items = args[0]
         if type(items) is dict:
             walk.budget.charge(2 * SLOT_BYTES * len(items), kind.__name__)
@@ -146,7 +149,7 @@ def _dict(kind: type) -> Handler:
         walk.budget.charge(2 * SLOT_BYTES * len(items), kind.__name__)
         return kind(items)
 
-    return build
+    return _empty_unless_given(kind, 1, build)
 
 
 def _deque(walk: Walk, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

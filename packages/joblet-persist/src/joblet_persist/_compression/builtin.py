@@ -12,7 +12,7 @@ import bz2
 import gzip
 import importlib.util
 import lzma
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from .base import CompressorWrapper
 from .gzip_bz2_lz4_blocks import LZ4_MISSING, Bz2Blocks, GzipBlocks, Lz4Blocks
@@ -99,10 +99,32 @@ class XZCompressorWrapper(LZMACompressorWrapper):
         return XzBlocks(self.default_level if level is None else level)
 
 
-class LZ4CompressorWrapper(CompressorWrapper):
+class _LibraryFileWrapper(CompressorWrapper):
+    """A codec whose library brings its own file class (lz4 and zstd)."""
+
+    default_level: int
+    level_keyword: str  # how that file class names the level
+
+    def file_class(self) -> Any:
+        """The library's file class, imported on first use."""
+        raise NotImplementedError
+
+    def compressor_file(
+        self, fileobj: IO[bytes], compresslevel: int | None = None
+    ) -> IO[bytes]:
+        level = self.default_level if compresslevel is None else compresslevel
+        opened = self.file_class()(fileobj, "wb", **{self.level_keyword: level})
+        return cast("IO[bytes]", opened)
+
+    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
+        return cast("IO[bytes]", self.file_class()(fileobj, "rb"))
+
+
+class LZ4CompressorWrapper(_LibraryFileWrapper):
     """lz4 (``.lz4``, needs the ``lz4`` extra): levels 0-2 fast, 3-9 high compression."""
 
     default_level = 0
+    level_keyword = "compression_level"
 
     def __init__(self) -> None:
         super().__init__(None, prefix=b"\x04\x22\x4d\x18", extension=".lz4")
@@ -113,27 +135,17 @@ class LZ4CompressorWrapper(CompressorWrapper):
     def block_format(self, level: int | None) -> BlockFormat | None:
         return Lz4Blocks(self.default_level if level is None else level)
 
-    def compressor_file(
-        self, fileobj: IO[bytes], compresslevel: int | None = None
-    ) -> IO[bytes]:
+    def file_class(self) -> Any:
         from .gzip_bz2_lz4_blocks import lz4_module
 
-        level = self.default_level if compresslevel is None else compresslevel
-        frame = lz4_module().frame
-        return cast(
-            "IO[bytes]", frame.LZ4FrameFile(fileobj, "wb", compression_level=level)
-        )
-
-    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
-        from .gzip_bz2_lz4_blocks import lz4_module
-
-        return cast("IO[bytes]", lz4_module().frame.LZ4FrameFile(fileobj, "rb"))
+        return lz4_module().frame.LZ4FrameFile
 
 
-class ZstdCompressorWrapper(CompressorWrapper):
+class ZstdCompressorWrapper(_LibraryFileWrapper):
     """zstd (``.zst``, needs Python 3.14 or the ``zstd`` extra), level 3 by default."""
 
     default_level = 3
+    level_keyword = "level"
 
     def __init__(self) -> None:
         super().__init__(None, prefix=b"\x28\xb5\x2f\xfd", extension=".zst")
@@ -144,14 +156,8 @@ class ZstdCompressorWrapper(CompressorWrapper):
     def block_format(self, level: int | None) -> BlockFormat | None:
         return ZstdBlocks(self.default_level if level is None else level)
 
-    def compressor_file(
-        self, fileobj: IO[bytes], compresslevel: int | None = None
-    ) -> IO[bytes]:
-        level = self.default_level if compresslevel is None else compresslevel
-        return cast("IO[bytes]", zstd_module().ZstdFile(fileobj, "wb", level=level))
-
-    def decompressor_file(self, fileobj: IO[bytes]) -> IO[bytes]:
-        return cast("IO[bytes]", zstd_module().ZstdFile(fileobj, "rb"))
+    def file_class(self) -> Any:
+        return zstd_module().ZstdFile
 
 
 BUILTIN_COMPRESSORS: dict[str, CompressorWrapper] = {
