@@ -5,8 +5,11 @@ completed out of order, items taken from the input but not sent yet, the first
 error, whether the call was aborted, how many batches the caller consumed) and
 has one method per step: take the next items, dispatch, on batch done, wait for
 the next batch (with the timeout policy), retrieve from backends without result
-callbacks, abort. ``Parallel`` keeps the configuration, the counters that its
-progress messages read, and the shape of the result.
+callbacks, abort. ``Parallel`` keeps the configuration (read here through
+its public attributes) and the shape of the result; it hands the dispatcher
+the backend, the call's :class:`~joblet_parallel._progress.CallProgress` (the
+counts the dispatcher writes and ``Parallel`` reads, the verbose messages, the
+progress hook) and what to do when the call ends.
 
 Three kinds of threads meet here: the caller's (in :meth:`CallDispatch.run`),
 the backend's callback threads (:meth:`CallDispatch.on_done`, which dispatches
@@ -42,6 +45,7 @@ from ._validation import parse_pre_dispatch
 
 if TYPE_CHECKING:
     from ._parallel import Parallel
+    from ._progress import CallProgress
 
 
 class _Batch:
@@ -93,10 +97,23 @@ class CallDispatch:
     """The state and steps of one parallel call (see the module docstring)."""
 
     def __init__(
-        self, parallel: Parallel, iterator: Iterator[Any], n_jobs: int
+        self,
+        parallel: Parallel,
+        backend: Any,
+        iterator: Iterator[Any],
+        n_jobs: int,
+        *,
+        progress: CallProgress,
+        on_end: Callable[[], None],
+        managed: bool = False,
     ) -> None:
+        # parallel: the call's options (public attributes), read, never written
         self.parallel = parallel
-        self.backend = parallel._backend
+        self.backend = backend
+        self.progress = progress
+        self.statistics = progress.statistics
+        self.on_end = on_end  # the call is over (release the backend)
+        self.managed = managed  # a with block: the workers must stay usable
         self.iterator = iterator
         self.n_jobs = n_jobs
         self.lock = threading.Condition()
@@ -144,7 +161,7 @@ class CallDispatch:
         p = self.parallel
         if self.ready:
             return self.ready.popleft()
-        if p.statistics.exhausted:
+        if self.statistics.exhausted:
             return None
         size = self.backend.compute_batch_size() if self.auto else p.batch_size
         if self.task_timeout is not None:
@@ -153,10 +170,10 @@ class CallDispatch:
             size = min(size, self.tasks_per_child)  # a worker runs at most that many
         calls = take_tasks(self.iterator, size)
         if calls is None or len(calls) < size:
-            p.statistics.total_tasks = p.statistics.dispatched_tasks + (
+            self.statistics.total_tasks = self.statistics.dispatched_tasks + (
                 0 if calls is None else len(calls)
             )
-            p.statistics.exhausted = True
+            self.statistics.exhausted = True
             if calls is None:
                 return None
             if self.auto:
@@ -170,13 +187,14 @@ class CallDispatch:
             return False
         if self.ahead is None:
             return True
-        p = self.parallel
-        in_flight = p.statistics.dispatched_batches - p.statistics.completed_batches
+        in_flight = (
+            self.statistics.dispatched_batches - self.statistics.completed_batches
+        )
         if in_flight >= self.ahead:
             return False
         return not (
             self.lazy_output
-            and p.statistics.dispatched_batches - self.consumed
+            and self.statistics.dispatched_batches - self.consumed
             >= 2 * self.ahead + self.n_jobs
         )
 
@@ -194,7 +212,6 @@ class CallDispatch:
         return sent > 0
 
     def _dispatch_loop(self, limit: int | None) -> int:
-        p = self.parallel
         sent = 0
         while self.may_dispatch() and (limit is None or sent < limit):
             calls = self.next_items()
@@ -204,10 +221,10 @@ class CallDispatch:
                 break
             batch = _Batch(len(calls), calls if self.recover else None)
             with self.lock:
-                batch.seq = p.statistics.dispatched_batches
+                batch.seq = self.statistics.dispatched_batches
                 self.jobs.append(batch)
-                p.statistics.dispatched_batches += 1
-                p.statistics.dispatched_tasks += len(calls)
+                self.statistics.dispatched_batches += 1
+                self.statistics.dispatched_tasks += len(calls)
             self._submit(batch, calls)
             sent += 1
         return sent
@@ -264,22 +281,20 @@ class CallDispatch:
 
     def _finish(self, batch: _Batch, result: Any, error: BaseException | None) -> None:
         """A batch of the call is done: count it, wake the caller, send more."""
-        p = self.parallel
         with self.lock:
             if self.aborted:
                 return
             batch.result, batch.error, batch.done = result, error, True
             if error is None:
-                p.statistics.completed_tasks += batch.size
+                self.statistics.completed_tasks += batch.size
             elif self.error is None:
                 self.error, self.failed = error, batch
-            p.statistics.completed_batches += 1
+            self.statistics.completed_batches += 1
             if not self.ordered:
                 self.completed.append(batch)
             self.lock.notify_all()
         if error is None:
-            if p.verbose:
-                p._print_progress()
+            self.progress.step()
             self._dispatch_after_completion()
 
     # -- surviving failures (return_exceptions, retries, task_timeout) -------
@@ -347,7 +362,7 @@ class CallDispatch:
         with self.lock:
             if not batch.counted:
                 batch.counted = True
-                self.parallel.statistics.completed_batches += 1
+                self.statistics.completed_batches += 1
             self.lock.notify_all()
         self._dispatch_after_completion()
 
@@ -369,11 +384,11 @@ class CallDispatch:
         self.backend.start_call()
         try:
             if self.ahead is not None and not self.auto:
-                p.statistics.pre_dispatch_tasks = self.ahead * (
+                self.statistics.pre_dispatch_tasks = self.ahead * (
                     p.batch_size if isinstance(p.batch_size, int) else 1
                 )
             else:
-                p.statistics.pre_dispatch_tasks = self.ahead or 0
+                self.statistics.pre_dispatch_tasks = self.ahead or 0
             self.dispatch()
             if announce:
                 yield STARTED
@@ -389,16 +404,14 @@ class CallDispatch:
                             break
                         continue
                     yield self._hand_over(batch)
-            p._report()
-            p._print_progress(finished=True)
+            self.progress.finish()
             self.backend.stop_call()
         except BaseException:
             self.abort()
             raise
         finally:
-            if p._progress is not None:
-                p._progress.close()
-            p._finish_call()
+            self.progress.close()
+            self.on_end()
 
     def wait_for_next_batch(self) -> _Batch | None:
         """The next batch to hand over, or None when the caller has something
@@ -416,10 +429,10 @@ class CallDispatch:
                     batch = self._next_completed()
                     if batch is not None:
                         return batch
-                if not self.jobs and p.statistics.exhausted and not self.ready:
+                if not self.jobs and self.statistics.exhausted and not self.ready:
                     return None
                 pending_head = _first_pending(self.jobs)
-                if pending_head is None and not p.statistics.exhausted:
+                if pending_head is None and not self.statistics.exhausted:
                     return None  # nothing in flight: dispatch more
                 wait = 0.1
                 if p.timeout is not None and pending_head is not None:
@@ -431,7 +444,7 @@ class CallDispatch:
                 if not self.callback_retrieval and pending_head is not None:
                     return None
                 self.lock.wait(wait)
-                if p._progress is not None:
+                if self.progress.has_hook:
                     return None
 
     def _holding_error(self) -> bool:
@@ -462,15 +475,14 @@ class CallDispatch:
 
     def _advance_without_batch(self) -> bool:
         """No batch to hand over: retrieve, report, dispatch; True at the end."""
-        p = self.parallel
         if not self.callback_retrieval:
             head = _first_pending(self.jobs)
             if head is not None:
                 self.retrieve_legacy(head)
-        p._report()
-        if not self.jobs and p.statistics.exhausted and not self.ready:
+        self.progress.report()
+        if not self.jobs and self.statistics.exhausted and not self.ready:
             return True
-        if _first_pending(self.jobs) is None and not p.statistics.exhausted:
+        if _first_pending(self.jobs) is None and not self.statistics.exhausted:
             self.dispatch()
         return False
 
@@ -482,7 +494,7 @@ class CallDispatch:
                 except ValueError:
                     pass
         self.consumed += 1
-        self.parallel._report()
+        self.progress.report()
         result = batch.result
         batch.result = None
         if self.lazy_output:
@@ -494,7 +506,7 @@ class CallDispatch:
         with self.lock:
             self.aborted = True
         try:
-            self.backend.abort_everything(ensure_ready=self.parallel._managed)
+            self.backend.abort_everything(ensure_ready=self.managed)
         except Exception:
             pass
 
@@ -536,10 +548,10 @@ class CallDispatch:
         with self.lock:
             if not head.done:
                 head.result, head.done = result, True
-                p.statistics.completed_tasks += head.size
+                self.statistics.completed_tasks += head.size
                 if not head.counted:  # its callback did not run (yet, or ever)
                     head.counted = True
-                    p.statistics.completed_batches += 1
+                    self.statistics.completed_batches += 1
                 if not self.ordered:
                     self.completed.append(head)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._call_settings import CallSettings
+
 _MISSING_JOBLIB = (
     "register_joblib_backend() plugs joblet into joblib, and joblib is not "
     "installed; install it (pip install joblib) or use joblet's own Parallel, "
@@ -68,17 +70,21 @@ _ADAPTER: list[type] = []
 _JOBLIB_MEMMAPPING = {"max_nbytes": "1M", "mmap_mode": "r", "temp_folder": None}
 
 
-class _MemmapSettings:
-    """What joblet's executor reads from a Parallel to memory-map large
-    arguments, taken from a joblib ``Parallel`` and the settings it passes."""
+def _call_settings(parallel: Any, settings: dict[str, Any]) -> CallSettings:
+    """What joblet's executor reads of a call (the memory mapping of large
+    arguments), taken from a joblib ``Parallel`` and the settings it passes."""
 
-    __slots__ = ("_managed", "max_nbytes", "mmap_mode", "temp_folder")
+    def given(name: str) -> Any:
+        return settings.get(name, getattr(parallel, name, _JOBLIB_MEMMAPPING[name]))
 
-    def __init__(self, parallel: Any, settings: dict[str, Any]) -> None:
-        for name, default in _JOBLIB_MEMMAPPING.items():
-            setattr(self, name, settings.get(name, getattr(parallel, name, default)))
-        # a joblib ``with Parallel(...)`` block: arrays are written for it alone
-        self._managed = bool(getattr(parallel, "_managed_backend", False))
+    return CallSettings(
+        max_nbytes=given("max_nbytes"),
+        mmap_mode=given("mmap_mode"),
+        temp_folder=given("temp_folder"),
+        # joblib's with Parallel(...) block: arrays are written for it alone.
+        # Read from joblib's private attribute: joblib offers no public one.
+        managed=bool(getattr(parallel, "_managed_backend", False)),
+    )
 
 
 def _adapter_class() -> type:
@@ -110,7 +116,7 @@ def _adapter_class() -> type:
             # Options of joblet's process backend (idle_worker_timeout, ...).
             self._options = backend_kwargs
             self._executor: ProcessBackend | None = None
-            self._settings: _MemmapSettings | None = None
+            self._settings: CallSettings | None = None
 
         def _joblet(self) -> ProcessBackend:
             if self._executor is None:
@@ -131,7 +137,7 @@ def _adapter_class() -> type:
             # joblet's executor.
             self.parallel = parallel
             executor = self._joblet()
-            self._settings = _MemmapSettings(parallel, joblib_settings)
+            self._settings = _call_settings(parallel, joblib_settings)
             n_jobs = executor.configure(n_jobs=n_jobs, parallel=self._settings)
             if n_jobs == 1:
                 # joblib runs n_jobs=1 in its own sequential loop; a joblet

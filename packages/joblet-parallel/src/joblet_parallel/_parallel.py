@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
+from types import MappingProxyType
 from typing import Any
 
 from ._backends import (
@@ -17,6 +17,7 @@ from ._backends import (
     is_multiprocessing_context,
     release_backend,
 )
+from ._call_settings import CallSettings
 from ._config import get_config
 from ._dispatch import STARTED, CallDispatch
 from ._failures import (
@@ -26,7 +27,7 @@ from ._failures import (
     run_inline,
 )
 from ._memmapping import parse_max_nbytes
-from ._progress import ProgressHook, short_format_time, verbosity_filter
+from ._progress import CallProgress, ProgressHook
 from ._registry import (
     default_backend_name,
     get_backend_factory,
@@ -302,6 +303,17 @@ class Parallel:
             n_jobs = min(wanted, self._max_n_jobs)
         self._n_jobs = n_jobs
         refuse_worker_options(self._backend, self._backend_kwargs)
+        #: What the backend reads of this call (see CallSettings).
+        self.call_settings = CallSettings(
+            n_jobs=n_jobs,
+            backend_kwargs=MappingProxyType(dict(self._backend_kwargs)),
+            max_nbytes=self.max_nbytes,
+            mmap_mode=self.mmap_mode,
+            temp_folder=self.temp_folder,
+            verbose=self.verbose,
+            managed=self._managed,
+            log=self._print,
+        )
         # As joblib: backends written for it take only these (no prefer/require).
         return self._backend.configure(
             n_jobs=n_jobs, parallel=self, **self._backend_kwargs
@@ -315,44 +327,6 @@ class Parallel:
         with self._print_lock:
             stream.write(f"[{self}]: {message}\n")
             stream.flush()
-
-    def _print_progress(self, finished: bool = False) -> None:
-        if not self.verbose:
-            return
-        elapsed = time.monotonic() - self._start
-        done = self.statistics.completed_tasks
-        dispatched = (
-            self.statistics.total_tasks
-            if self.statistics.exhausted
-            else self.statistics.dispatched_tasks
-        )
-        if finished:
-            self._print(
-                f"Done {done:3d} out of {done:3d} | elapsed: {short_format_time(elapsed)} finished"
-            )
-            return
-        if not self.statistics.exhausted:
-            if verbosity_filter(self.statistics.completed_batches - 1, self.verbose):
-                return
-            self._print(
-                f"Done {done:3d} tasks      | elapsed: {short_format_time(elapsed)}"
-            )
-            return
-        if done:
-            cursor = dispatched - done + 1 - self.statistics.pre_dispatch_tasks
-            frequency = (dispatched // self.verbose) + 1
-            if done + 1 == dispatched or cursor % frequency:
-                return
-        remaining = (elapsed / done) * (dispatched - done) if done else 0.0
-        self._print(
-            f"Done {done:3d} out of {dispatched:3d} | elapsed: {short_format_time(elapsed)} "
-            f"remaining: {short_format_time(remaining)}"
-        )
-
-    def _report(self) -> None:
-        if self._progress is not None:
-            total = self.statistics.total_tasks if self.statistics.exhausted else None
-            self._progress.report(self.statistics.completed_tasks, total)
 
     # -- the call ------------------------------------------------------------
     def __call__(self, iterable: Iterable[Any]) -> Any:
@@ -380,8 +354,10 @@ class Parallel:
                 raise RuntimeError(
                     f"{type(self._backend).__name__} has no active worker."
                 )
-            self._start = time.monotonic()
             self._reset_counters()
+            progress = CallProgress(
+                self.statistics, self.verbose, self._print, self._progress
+            )
             if self.verbose:
                 why = ""
                 if self._by_default and gil_disabled():
@@ -401,10 +377,19 @@ class Parallel:
                     output = [func(*args, **kwargs) for func, args, kwargs in iterable]
                     self._finish_call()
                     return output
-                outputs = self._sequential(iterable)
+                outputs = self._sequential(iterable, progress)
             else:
                 lazy = self.return_as != "list"
-                batches = CallDispatch(self, iter(iterable), n_jobs).run(lazy)
+                dispatch = CallDispatch(
+                    self,
+                    self._backend,
+                    iter(iterable),
+                    n_jobs,
+                    progress=progress,
+                    on_end=self._finish_call,
+                    managed=self._managed,
+                )
+                batches = dispatch.run(lazy)
                 if not lazy:
                     output = []
                     for results in batches:  # a batch at a time: no per-task yield
@@ -451,7 +436,9 @@ class Parallel:
             self._claimed = False
             release_backend(self._backend)
 
-    def _sequential(self, iterable: Iterable[Any]) -> Iterator[Any]:
+    def _sequential(
+        self, iterable: Iterable[Any], progress: CallProgress
+    ) -> Iterator[Any]:
         """The tasks run one by one as the output is consumed; first yields
         :data:`STARTED` (unless the output is a list)."""
         try:
@@ -463,17 +450,14 @@ class Parallel:
                 result = run_inline(self._policy, func, args, kwargs)
                 self.statistics.completed_tasks += 1
                 self.statistics.completed_batches += 1
-                if self.verbose:
-                    self._print_progress()
-                self._report()
+                progress.step()
+                progress.report()
                 yield result
             self.statistics.total_tasks = self.statistics.dispatched_tasks
             self.statistics.exhausted = True
-            self._report()
-            self._print_progress(finished=True)
+            progress.finish()
         finally:
-            if self._progress is not None:
-                self._progress.close()
+            progress.close()
             self._finish_call()
 
 

@@ -41,9 +41,9 @@ class AutoBatchingMixin:
         if size != old:
             self._effective_batch_size = size
             self._smoothed_batch_duration = self._DEFAULT_SMOOTHED_BATCH_DURATION
-            parallel = getattr(self, "parallel", None)
-            if parallel is not None and parallel.verbose >= 10:
-                parallel._print(
+            settings = getattr(self, "settings", None)
+            if settings is not None and settings.verbose >= 10 and settings.log:
+                settings.log(
                     f"Batch computation too {'fast' if size > old else 'slow'} "
                     f"({duration:.4f}s.) Setting batch_size={size}."
                 )

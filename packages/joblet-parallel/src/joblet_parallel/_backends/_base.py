@@ -10,6 +10,7 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._call_settings import CallSettings
 from .._cpu import cpu_count
 from .._validation import check_effective_n_jobs, refuse_unknown_options
 
@@ -43,6 +44,9 @@ class ParallelBackendBase(metaclass=ABCMeta):
         Workers share the caller's memory (threads).
     uses_threads : bool
         Workers are threads of this process.
+    settings : CallSettings or None
+        What the call being configured asks of the backend (set by
+        :meth:`configure`; None before).
     inline_single_job : bool
         With one worker (``n_jobs`` resolves to 1), ``Parallel`` runs the tasks
         in the calling thread, as joblib does. A backend whose tasks must run on
@@ -58,6 +62,7 @@ class ParallelBackendBase(metaclass=ABCMeta):
     uses_threads = False
     inline_single_job = True
     nesting_level: int | None = None
+    settings: CallSettings | None = None
 
     MAX_NUM_THREADS_VARS = (
         "OMP_NUM_THREADS",
@@ -128,11 +133,13 @@ class ParallelBackendBase(metaclass=ABCMeta):
         backends written for joblib may still override it.
         """
         self.parallel = parallel
+        self.settings = CallSettings.of(parallel, n_jobs, backend_kwargs)
         return self._configure_workers(n_jobs, **backend_kwargs)
 
     def _configure_workers(self, n_jobs: int | None, **options: Any) -> int:
         """Start (or resize) the workers for ``n_jobs``: the hook of
-        :meth:`configure`, called after :attr:`parallel` is set.
+        :meth:`configure`, called after :attr:`parallel` and :attr:`settings`
+        are set.
 
         ``options`` are the backend options ``Parallel`` received; a backend
         takes the ones it knows as keyword-only parameters. Returns the
@@ -183,10 +190,13 @@ class ParallelBackendBase(metaclass=ABCMeta):
         With ``ensure_ready`` the backend must be usable again afterwards.
         """
         if ensure_ready and self.parallel is not None:
+            settings = self.settings or CallSettings.of(
+                self.parallel, getattr(self.parallel, "n_jobs", 1), {}
+            )
             self.configure(
-                n_jobs=self.parallel._n_jobs,
+                n_jobs=settings.n_jobs,
                 parallel=self.parallel,
-                **self.parallel._backend_kwargs,
+                **settings.backend_kwargs,
             )
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._call_settings import CallSettings
 from .._memmapping import ArrayMemmapper
 
 
@@ -17,14 +18,11 @@ class _SharesLargeArrays:
 
     _memmapper: ArrayMemmapper | None = None
 
-    def _prepare_memmapping(self, parallel: Any, pool: Any = None) -> None:
+    def _prepare_memmapping(self, call: CallSettings | None, pool: Any = None) -> None:
         """Called by ``configure`` at each call; ``pool`` is the shared pool whose
         life written arrays may share between calls outside a ``with`` block."""
-        settings = (
-            getattr(parallel, "max_nbytes", "1M"),
-            getattr(parallel, "mmap_mode", "r"),
-            getattr(parallel, "temp_folder", None),
-        )
+        call = call or CallSettings()
+        settings = (call.max_nbytes, call.mmap_mode, call.temp_folder)
         memmapper = self._memmapper
         if memmapper is not None and memmapper.settings() == ArrayMemmapper.normalize(
             *settings
@@ -32,8 +30,8 @@ class _SharesLargeArrays:
             memmapper.start_call()
             return
         self._cleanup_memmapping()
-        managed = getattr(parallel, "_managed", False)  # a with block: its own files
-        self._memmapper = ArrayMemmapper(*settings, pool=None if managed else pool)
+        # a with block: its own files
+        self._memmapper = ArrayMemmapper(*settings, pool=None if call.managed else pool)
 
     def _task_reducers(
         self, extra: dict[type, Callable[[Any], Any]] | None

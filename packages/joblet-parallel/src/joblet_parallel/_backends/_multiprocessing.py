@@ -184,7 +184,7 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
             self.terminate()  # workers started with other settings
         n_jobs = super()._configure_workers(n_jobs, **backend_kwargs)
         if n_jobs > 1:
-            self._prepare_memmapping(self.parallel)
+            self._prepare_memmapping(self.settings)
         return n_jobs
 
     def submit(

@@ -166,7 +166,7 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
         )
         if previous is not None:
             self._release_pool(previous)
-        self._prepare_memmapping(self.parallel, self._pool)
+        self._prepare_memmapping(self.settings, self._pool)
         return n_jobs
 
     @staticmethod
