@@ -460,3 +460,25 @@ def test_the_lzma2_property_byte_is_liblzma_s(dict_size):
         {"id": lzma.FILTER_LZMA2, "dict_size": dict_size}
     )
     assert lzma2_properties(dict_size) == reference
+
+
+@pytest.mark.parametrize("as_array", [False, True], ids=["bytearray", "numpy"])
+def test_a_grown_buffer_holds_the_data_and_fails_where_it_ends(monkeypatch, as_array):
+    # a buffer of an input of unknown size grows piece by piece (a numpy one
+    # by resize): the data lands in order, and a stream declaring more than
+    # it holds fails at its end
+    from joblet_persist import _io
+
+    monkeypatch.setattr(_io, "FIRST_PIECE", 1 << 10)
+    monkeypatch.setattr(_io, "GROW_MIN", 1 << 13)
+    data = np.random.default_rng(0).bytes(100_000)
+    numpy = np if as_array else None
+
+    def reader(stream):
+        return lambda view: _io.read_exact_into(stream, view, "the stream")
+
+    grown = _io.fill_growing(len(data), reader(io.BytesIO(data)), numpy=numpy)
+    assert bytes(grown) == data
+    assert isinstance(grown, np.ndarray if as_array else bytearray)
+    with pytest.raises(TruncatedFileError):
+        _io.fill_growing(len(data) * 10, reader(io.BytesIO(data)), numpy=numpy)

@@ -56,15 +56,23 @@ class LoadOptions:
         return replace(self, path=None, mmap_mode=None, file_size=None)
 
 
+def _numpy_for(entry: BufferEntry) -> Any:
+    """numpy for an array's buffer (None for other buffers), or the install hint."""
+    if entry.kind != "array":
+        return None
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError(
+            "this file holds numpy arrays, and numpy is not installed; "
+            "install it with `pip install 'joblet-persist[numpy]'`"
+        ) from None
+    return numpy
+
+
 def _allocate(entry: BufferEntry) -> Any:
-    if entry.kind == "array":
-        try:
-            import numpy
-        except ImportError:
-            raise ImportError(
-                "this file holds numpy arrays, and numpy is not installed; "
-                "install it with `pip install 'joblet-persist[numpy]'`"
-            ) from None
+    numpy = _numpy_for(entry)
+    if numpy is not None:
         return numpy.empty(entry.nbytes, dtype=numpy.uint8)  # no zero-fill
     return bytearray(entry.nbytes)
 
@@ -121,20 +129,24 @@ class _InMemoryBuffers:
             self.source.read_into(view)
         return buffer
 
-    def _grown(self, index: int, entry: BufferEntry) -> bytearray:
+    def _grown(self, index: int, entry: BufferEntry) -> Any:
         """A buffer of an input of unknown size, grown as its data arrives.
 
         The size a damaged or malicious stream declares is never allocated up
         front: memory follows the data actually read.
         """
         what = f"buffer {index}"
+        numpy = _numpy_for(entry)
         if self.chunks is not None:
             chunks = self.chunks
             return fill_growing(
-                entry.nbytes, lambda view: chunks.fill(view, what), chunks.chunk_size
+                entry.nbytes,
+                lambda view: chunks.fill(view, what),
+                chunks.chunk_size,
+                numpy=numpy,
             )
         self.source.skip_to(self.base + entry.offset)
-        buffer = fill_growing(entry.nbytes, self.source.read_into)
+        buffer = fill_growing(entry.nbytes, self.source.read_into, numpy=numpy)
         if self.verify:
             self.digests.append(hash_view(memoryview(buffer)))
         return buffer

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import Any, overload
 
 from ._errors import FormatError, TruncatedFileError
 from ._types import ReadableStream
@@ -47,9 +48,24 @@ def read_exact_into(file: ReadableStream, view: memoryview, where: str) -> None:
         filled += n
 
 
+@overload
 def fill_growing(
-    total: int, fill: Callable[[memoryview], Any], unit: int = 1
-) -> bytearray:
+    total: int, fill: Callable[[memoryview], Any], unit: int = 1, numpy: None = None
+) -> bytearray: ...
+
+
+@overload
+def fill_growing(
+    total: int, fill: Callable[[memoryview], Any], unit: int = 1, *, numpy: ModuleType
+) -> Any: ...
+
+
+def fill_growing(
+    total: int,
+    fill: Callable[[memoryview], Any],
+    unit: int = 1,
+    numpy: ModuleType | None = None,
+) -> Any:
     """A ``total``-byte buffer filled by ``fill(view)`` piece by piece, growing.
 
     For inputs of unknown size: memory follows the data actually read. Pieces
@@ -57,14 +73,22 @@ def fill_growing(
     multiple of ``unit``; a stream declaring far more than it holds fails
     (``fill`` raises at its end) after allocating at most twice what it held,
     plus one first piece.
+
+    A ``bytearray``, or with ``numpy`` (the module) a ``uint8`` array: that one
+    grows by ``ndarray.resize`` (a ``realloc``, which moves a large block by
+    remapping its pages, and zeroes only the new piece), where a bytearray
+    grows by a zero-filled temporary copied in: 94 against 146 ms for 100 MB.
     """
-    out = bytearray()
+    out: Any = bytearray() if numpy is None else numpy.empty(0, dtype=numpy.uint8)
     done = 0
     piece = max(unit, FIRST_PIECE // unit * unit)
     largest = max(unit, GROW_MIN // unit * unit)
     while done < total:
         n = min(piece, total - done)
-        out.extend(bytes(n))
+        if numpy is None:
+            out.extend(bytes(n))
+        else:
+            out.resize(done + n, refcheck=False)  # no view of it is alive here
         with memoryview(out) as whole, whole[done : done + n] as part:
             fill(part)
         done += n

@@ -161,9 +161,11 @@ class JoblibUnpickler(_PyUnpickler):
                 file.read(pad[0])
             if self.file_size is None and nbytes > GROW_MIN:
                 grown = fill_growing(
-                    nbytes, lambda view: read_exact_into(file, view, self.where)
+                    nbytes,
+                    lambda view: read_exact_into(file, view, self.where),
+                    numpy=numpy,
                 )
-                array = numpy.frombuffer(grown, dtype=dtype)
+                array = grown.view(dtype)
             else:
                 array = numpy.empty(math.prod(shape), dtype=dtype)
                 read_exact_into(file, memoryview(array.view(numpy.uint8)), self.where)
