@@ -70,12 +70,15 @@ class Job:
         self.duration = 0.0
         self._event = threading.Event()
 
-    def _finish(
+    def complete(
         self,
         value: Any = None,
         error: BaseException | None = None,
         duration: float = 0.0,
     ) -> None:
+        """Settle the job (the pool's side of the future, as
+        ``Future.set_result``): record the outcome, wake waiters, run the
+        callback once. Called once, by the pool."""
         self.value, self.error, self.duration = value, error, duration
         self.main = self.buffers = None  # type: ignore[assignment]
         self.done = True

@@ -298,9 +298,9 @@ class WorkerPool:
             if job is None:
                 continue
             if status == OK:
-                job._finish(value, None, duration)
+                job.complete(value, None, duration)
             else:
-                job._finish(None, rebuild_error(value), duration)
+                job.complete(None, rebuild_error(value), duration)
             del job, candidate, value  # the idle thread must not keep them alive
         os.close(fd)
         self._on_exit(worker)
@@ -321,7 +321,26 @@ class WorkerPool:
             worker.state = RETIRING
             self._replenish()
 
-    def time_out(self, job: Job, now: float) -> None:
+    def stop_late_jobs(self, when_none_left: Callable[[], None]) -> float | None:
+        """Stop the workers of jobs past their time limit (the watchdog's
+        round); the seconds until the next limit, or None when no timed job
+        is left: then ``when_none_left()`` has run under the pool's lock, so
+        that no timed job starts between it and the answer."""
+        with self._lock:
+            now = time.monotonic()
+            for job in self._timed_jobs():
+                if now - job.started >= job.time_limit:  # type: ignore[operator]
+                    self._time_out(job, now)
+            remaining = [
+                job.started + job.time_limit - now  # type: ignore[operator]
+                for job in self._timed_jobs()
+            ]
+            if not remaining:
+                when_none_left()
+                return None
+            return min(remaining)
+
+    def _time_out(self, job: Job, now: float) -> None:
         """Stop the worker running ``job`` past its time limit (called with the
         lock held); ``job`` fails with TimeoutError, the pool heals."""
         worker = job.worker
@@ -335,7 +354,7 @@ class WorkerPool:
             f"(stopped after {elapsed:.1f} s); its worker (pid {worker.proc.pid}) "
             "was stopped and replaced"
         )
-        threading.Thread(target=job._finish, args=(None, error), daemon=True).start()
+        threading.Thread(target=job.complete, args=(None, error), daemon=True).start()
         self._replenish()
 
     @staticmethod
@@ -349,7 +368,7 @@ class WorkerPool:
         except OSError:
             pass
 
-    def timed_jobs(self) -> list[Job]:
+    def _timed_jobs(self) -> list[Job]:
         """Jobs running with a time limit (called with the lock held)."""
         return [
             job
@@ -391,7 +410,7 @@ class WorkerPool:
                 f"running {job.what()}: {describe_exit(returncode)}. The pool "
                 "replaced it, so the next call works."
             )
-            job._finish(
+            job.complete(
                 None, TerminatedWorkerError(message, worker.proc.pid, returncode)
             )
 
@@ -467,7 +486,7 @@ class WorkerPool:
                     self._stop(worker)
         for job in jobs:
             if job.worker is None:
-                job._finish(None, CancelledBatchError("cancelled"))
+                job.complete(None, CancelledBatchError("cancelled"))
 
     def shutdown(self, kill: bool = False, wait: float | None = 2.0) -> None:
         """Stop every worker: idle ones exit, busy ones are killed if ``kill``.

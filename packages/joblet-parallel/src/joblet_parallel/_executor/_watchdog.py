@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,20 +31,13 @@ class Watchdog:
             self._thread.start()
 
     def _run(self) -> None:
-        pool = self._pool
         while True:
             self._event.clear()
-            with pool._lock:
-                now = time.monotonic()
-                jobs = pool.timed_jobs()
-                for job in jobs:
-                    if now - job.started >= job.time_limit:  # type: ignore[operator]
-                        pool.time_out(job, now)
-                remaining = [
-                    job.started + job.time_limit - now  # type: ignore[operator]
-                    for job in pool.timed_jobs()
-                ]
-                if not remaining:
-                    self._thread = None
-                    return
-            self._event.wait(max(0.01, min(remaining)))
+            remaining = self._pool.stop_late_jobs(self._forget_thread)
+            if remaining is None:
+                return
+            self._event.wait(max(0.01, remaining))
+
+    def _forget_thread(self) -> None:
+        # Under the pool's lock: a wake() after it starts a new thread.
+        self._thread = None
