@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from ._base import ParallelBackendBase
 
@@ -15,6 +16,23 @@ def is_multiprocessing_context(backend: Any) -> bool:
 
     context = sys.modules.get("multiprocessing.context")
     return context is not None and isinstance(backend, context.BaseContext)
+
+
+class CopiedPerCall:
+    """A backend keeping one call's state on itself (its pool, the call's
+    jobs): when the instance is busy, another call runs on a copy (see
+    :func:`claim_backend`) whose attributes named in :attr:`per_call_state`
+    start from the values there (each copied: a set or dict is not shared)."""
+
+    #: The attributes holding one call's state, with their values in a fresh
+    #: copy; subclasses adding such state extend it.
+    per_call_state: ClassVar[dict[str, Any]] = {"parallel": None, "settings": None}
+
+    def _instance_for_parallel(self) -> Any:
+        clone = copy.copy(self)
+        fresh = {name: copy.copy(value) for name, value in self.per_call_state.items()}
+        vars(clone).update(fresh)
+        return clone
 
 
 _claim_lock = threading.Lock()

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar
 
 from .._validation import refuse_unknown_options
 from ._base import ParallelBackendBase, _effective_n_jobs
+from ._claims import CopiedPerCall
 
 
-class _OnePoolBackend(ParallelBackendBase):
+class _OnePoolBackend(CopiedPerCall, ParallelBackendBase):
     """A backend owning one pool of ``n_jobs`` workers, rebuilt when that changes."""
 
-    #: The attributes holding one call's state, with their values in a fresh
-    #: copy; subclasses adding such state extend it.
     per_call_state: ClassVar[dict[str, Any]] = {
+        **CopiedPerCall.per_call_state,
         "_pool": None,
         "_pool_size": 0,
-        "parallel": None,
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -28,13 +26,6 @@ class _OnePoolBackend(ParallelBackendBase):
 
     def _new_pool(self, n_jobs: int) -> Any:
         raise NotImplementedError
-
-    def _instance_for_parallel(self) -> _OnePoolBackend:
-        """A copy without workers, for one ``Parallel`` object (see
-        :func:`instance_for_parallel`)."""
-        clone = copy.copy(self)
-        vars(clone).update(self.per_call_state)
-        return clone
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         return _effective_n_jobs(n_jobs)

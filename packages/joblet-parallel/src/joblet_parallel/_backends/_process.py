@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from .._batching import BatchedCalls
 from .._cpu import cpu_count
 from .._validation import refuse_unknown_options
 from ._auto_batching import AutoBatchingMixin
 from ._base import ParallelBackendBase, SequentialBackend, _effective_n_jobs
+from ._claims import CopiedPerCall
 from ._large_arrays import _SharesLargeArrays
 from ._threading import ThreadingBackend
 
 
-class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase):
+class ProcessBackend(
+    CopiedPerCall, _SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase
+):
     """Our process executor: a reusable pool of worker processes ('loky').
 
     Workers start with a fresh interpreter (never ``fork``), functions travel
@@ -60,6 +62,14 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
     MIN_IDEAL_BATCH_DURATION = 0.05
     MAX_IDEAL_BATCH_DURATION = 1.0
     BATCH_GROWTH = 16
+    per_call_state: ClassVar[dict[str, Any]] = {
+        **CopiedPerCall.per_call_state,
+        "_pool": None,
+        "_memmapper": None,
+        "_call_jobs": set(),
+        "_output": None,
+        "_functions": None,
+    }
 
     def __init__(
         self,
@@ -113,11 +123,8 @@ class ProcessBackend(_SharesLargeArrays, AutoBatchingMixin, ParallelBackendBase)
 
     def _instance_for_parallel(self) -> ProcessBackend:
         """A copy with no call state, for one ``Parallel`` object (see
-        :func:`instance_for_parallel`)."""
-        clone = copy.copy(self)
-        clone._pool, clone._memmapper, clone.parallel = None, None, None
-        clone._call_jobs = set()
-        clone._output = clone._functions = None
+        :func:`claim_backend`); its reducers are its own."""
+        clone: ProcessBackend = super()._instance_for_parallel()
         clone.reducers = dict(self.reducers)
         return clone
 
