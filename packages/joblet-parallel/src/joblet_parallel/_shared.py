@@ -109,6 +109,8 @@ def shared_empty(
         _free(filename)
         raise
     # The mapping outlives every view of the array: free the file with it.
+    # Private by necessity: numpy.memmap names its mapping only _mmap (SLF001
+    # accepted).
     weakref.finalize(array._mmap, _free, filename)
     return array
 

@@ -10,6 +10,7 @@ replaced, forever. The call is refused instead, naming the line to guard.
 from __future__ import annotations
 
 import ast
+import inspect
 import sys
 from types import FrameType
 
@@ -17,13 +18,14 @@ from types import FrameType
 def _main_frame() -> FrameType | None:
     """The frame running the main script's top level, if it is on the stack."""
     main = sys.modules.get("__main__")
-    frame = sys._getframe(1)
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
     while frame is not None:
         if frame.f_code.co_name == "<module>" and frame.f_globals is getattr(
             main, "__dict__", None
         ):
             return frame
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None
 
 
