@@ -224,6 +224,13 @@ def test_unknown_hash_name_lists_the_valid_ones():
         hash(1, hash_name="crc32")
     for name in HASH_NAMES:
         assert repr(name) in str(info.value)
+    # joblib's wording, which code written against joblib may match
+    assert "Valid options for 'hash_name' are" in str(info.value)
+
+
+def test_unknown_hash_name_suggests_the_closest():
+    with pytest.raises(ValueError, match=r"did you mean 'sha256'\?"):
+        hash(1, hash_name="sha265")
 
 
 def test_large_bytes_hash_by_content():

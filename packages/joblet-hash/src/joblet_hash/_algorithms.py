@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import xxhash
 
+from .names import suggest_name
 from .threads import helper_thread_count, ordered_map
 
 if TYPE_CHECKING:  # the thread pool is imported when a large buffer needs it
@@ -63,9 +64,13 @@ CHUNK_BYTES = 4 * 1024 * 1024
 def check_hash_name(hash_name: str) -> str:
     """Return ``hash_name`` if valid, else raise a ValueError listing the valid ones."""
     if hash_name not in _FACTORIES:
+        # With joblib's wording ("Valid options for 'hash_name' are"), which
+        # code written against joblib may match.
+        close = suggest_name(hash_name, HASH_NAMES)
+        hint = f" (did you mean {close!r}?)" if close is not None else ""
         raise ValueError(
-            f"unknown hash_name {hash_name!r}; valid names are "
-            f"{', '.join(map(repr, HASH_NAMES))} ({FAST_HASH_NAME!r} is the fastest)"
+            f"unknown hash_name {hash_name!r}{hint}. Valid options for 'hash_name' "
+            f"are {list(HASH_NAMES)!r} ({FAST_HASH_NAME!r} is the fastest)"
         )
     return hash_name
 
