@@ -49,16 +49,23 @@ class BatchedCalls:
 
     def __init__(
         self,
-        items: list[Task],
+        items: list[Task] | None,
         nested_backend: Any = None,
         max_n_jobs: int | None = None,
         policy: FailurePolicy | None = None,
+        *,
+        func: Any = None,
+        args: list[Any] | None = None,
+        kwargs: list[dict[str, Any]] | None = None,
+        single: bool = False,
     ) -> None:
+        # Either items, or the column form: func, args, kwargs and single
+        # (see :meth:`of_one_function`).
         self._items: list[Task] | None = items
-        self._func: Any = None
-        self._args: list[Any] = []
-        self._kwargs: list[dict[str, Any]] | None = None
-        self._single = False
+        self._func: Any = func
+        self._args: list[Any] = [] if args is None else args
+        self._kwargs = kwargs
+        self._single = single
         self.configure(nested_backend, max_n_jobs, policy)
 
     def configure(
@@ -77,7 +84,7 @@ class BatchedCalls:
         self.sent_functions: CallFunctions | None = None
 
     @classmethod
-    def _of_one_function(
+    def of_one_function(
         cls,
         func: Any,
         args: list[Any],
@@ -87,12 +94,19 @@ class BatchedCalls:
         max_n_jobs: int | None = None,
         policy: FailurePolicy | None = None,
     ) -> BatchedCalls:
-        batch = cls.__new__(cls)
-        batch._items = None
-        batch._func, batch._args, batch._kwargs = func, args, kwargs
-        batch._single = single
-        batch.configure(nested_backend, max_n_jobs, policy)
-        return batch
+        """Tasks of one function, held as ``func`` and a column of arguments:
+        ``args`` (each task's only argument when ``single``, else its
+        tuple) and ``kwargs`` (a dict per task, or None when none has any)."""
+        return cls(
+            None,
+            nested_backend,
+            max_n_jobs,
+            policy,
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            single=single,
+        )
 
     @property
     def items(self) -> list[Task]:
@@ -145,7 +159,7 @@ class BatchedCalls:
             ]
         kwargs = self._kwargs
         return [
-            BatchedCalls._of_one_function(
+            BatchedCalls.of_one_function(
                 self._func,
                 self._args[start : start + piece],
                 None if kwargs is None else kwargs[start : start + piece],
@@ -157,7 +171,7 @@ class BatchedCalls:
     def __reduce__(self) -> Any:
         settings = (self.nested_backend, self.max_n_jobs, self.policy)
         if self._items is None:
-            return BatchedCalls._of_one_function, (
+            return BatchedCalls.of_one_function, (
                 self._sent(self._func),
                 self._args,
                 self._kwargs,
@@ -170,7 +184,7 @@ class BatchedCalls:
             return BatchedCalls, (items, *settings)
         # Checked with C-level loops: this runs in the parent for every task.
         with_kwargs = any(map(_third, items))
-        return BatchedCalls._of_one_function, (
+        return BatchedCalls.of_one_function, (
             self._sent(funcs[0]),
             list(map(_second, items)),
             list(map(_third, items)) if with_kwargs else None,
@@ -225,7 +239,7 @@ def take_tasks(iterator: Iterator[Any], size: int) -> BatchedCalls | None:
         return BatchedCalls(items)
     if not values:
         return None
-    return BatchedCalls._of_one_function(func, values, None, True)
+    return BatchedCalls.of_one_function(func, values, None, True)
 
 
 _NO_FUNCTION = object()
