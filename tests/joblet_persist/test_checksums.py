@@ -220,6 +220,58 @@ def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
     assert hashed_on == {threading.current_thread().name}
 
 
+def test_the_reads_wait_for_a_helper_that_lags_max_lag_slices(monkeypatch):
+    # a helper starved by other work must hold the reads back, so that it
+    # hashes slices still in the cache instead of the whole buffer afterwards
+    import threading
+    import time
+
+    import xxhash
+
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
+    monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
+    monkeypatch.setattr(_checksums, "MAX_LAG", 2)
+    monkeypatch.setattr(_checksums, "_two_cpus", lambda: True)
+    gate = threading.Event()
+    real = _checksums._hasher
+
+    class Starved:
+        def __init__(self):
+            self.inner = real()
+
+        def update(self, piece):
+            gate.wait(30)
+            self.inner.update(piece)
+
+        def intdigest(self):
+            return self.inner.intdigest()
+
+    monkeypatch.setattr(_checksums, "_hasher", Starved)
+    data = bytes(range(256)) * 256  # 16 slices
+    reads = []
+
+    def read_into(piece):
+        start = len(reads) * piece.nbytes
+        piece[:] = data[start : start + piece.nbytes]
+        reads.append(piece.nbytes)
+
+    result = {}
+    view = memoryview(bytearray(len(data)))
+    reader = threading.Thread(
+        target=lambda: result.update(d=_checksums.read_hashed(read_into, view))
+    )
+    reader.start()
+    time.sleep(0.3)
+    # one slice being hashed, MAX_LAG queued, the next one read and waiting
+    assert len(reads) == 3
+    gate.set()
+    reader.join(30)
+    assert len(reads) == 16
+    assert result["d"] == xxhash.xxh3_64_intdigest(data)
+
+
 def test_code_region_length_covers_what_a_load_runs(tmp_path):
     from joblet_persist import code_region_length
 

@@ -24,6 +24,10 @@ from ._errors import FormatError
 
 SLICE = 1 << 22
 BACKGROUND_MIN = 1 << 24  # buffers this large are hashed on a helper thread
+#: At most this many slices wait for the helper: 16 MiB, hashed from the CPU's
+#: last-level cache; a helper starved by other work then holds the I/O back
+#: instead of hashing cold memory after it.
+MAX_LAG = 4
 DIGEST = struct.Struct("<Q")  # CHECKSUM_SIZE bytes
 
 
@@ -45,8 +49,9 @@ class _SliceHasher:
 
     The helper takes slices from a queue (``SimpleQueue``, whose put and get
     are C calls: a future per slice cost 5-10 ms per GB in synchronisation),
-    so the I/O never waits for the hash; the helper is joined, and any error
-    of its hash raised, in :meth:`digest` and :meth:`close`.
+    so the I/O waits for the hash only when it is ``MAX_LAG`` slices ahead;
+    the helper is joined, and any error of its hash raised, in :meth:`digest`
+    and :meth:`close`.
     """
 
     def __init__(self, nbytes: int) -> None:
@@ -54,6 +59,7 @@ class _SliceHasher:
         self._queue: queue.SimpleQueue[memoryview | None] | None = None
         self._helper: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._room = threading.Semaphore(MAX_LAG)
         if nbytes >= BACKGROUND_MIN and _two_cpus():
             self._queue = queue.SimpleQueue()
             self._helper = threading.Thread(
@@ -69,11 +75,13 @@ class _SliceHasher:
                     self._hasher.update(piece)
                 except BaseException as exc:  # raised again by digest()
                     self._error = exc
+            self._room.release()
 
     def update(self, piece: memoryview) -> None:
         if self._queue is None:
             self._hasher.update(piece)
         else:
+            self._room.acquire()
             self._queue.put(piece)
 
     def digest(self) -> int:
