@@ -12,6 +12,7 @@ knows exactly which worker runs the late batch. Batches of fast tasks are large
 
 from __future__ import annotations
 
+import enum
 import itertools
 import os
 import pickle
@@ -39,7 +40,27 @@ _BOOT = (
     "from joblet_parallel._executor._worker import main;main()"
 )
 
-ALIVE, RETIRING, CLOSED, DEAD = "alive", "retiring", "closed", "dead"
+
+class WorkerState(enum.Enum):
+    """Where a worker is in its life; each move has one method of
+    :class:`_Worker` (as loky's executor flags), called with the pool's lock
+    held: ``retire()`` ALIVE to RETIRING; ``close()`` ALIVE or RETIRING to
+    CLOSED; ``exited()`` any state to DEAD (an exit from CLOSED was expected,
+    any other is a worker lost).
+    """
+
+    ALIVE = "alive"  # takes batches
+    RETIRING = "retiring"  # finishes what it holds, takes nothing new
+    CLOSED = "closed"  # told to exit (or killed): its exit is expected
+    DEAD = "dead"  # its process is gone
+
+
+ALIVE, RETIRING, CLOSED, DEAD = (
+    WorkerState.ALIVE,
+    WorkerState.RETIRING,
+    WorkerState.CLOSED,
+    WorkerState.DEAD,
+)
 
 
 class _Worker:
@@ -81,6 +102,26 @@ class _Worker:
         self.ready = False  # booted (interpreter, imports, initializer)
         # the functions this worker received (the writer applies the rule)
         self.held_functions = HeldFunctions()
+
+    def retire(self) -> bool:
+        """ALIVE to RETIRING; whether it moved."""
+        if self.state is ALIVE:
+            self.state = RETIRING
+            return True
+        return False
+
+    def close(self) -> bool:
+        """ALIVE or RETIRING to CLOSED; whether it moved."""
+        if self.state in (ALIVE, RETIRING):
+            self.state = CLOSED
+            return True
+        return False
+
+    def exited(self) -> bool:
+        """To DEAD; whether the exit was expected (the worker was CLOSED)."""
+        expected = self.state is CLOSED
+        self.state = DEAD
+        return expected
 
 
 class WorkerPool:
@@ -138,7 +179,7 @@ class WorkerPool:
         finally:
             os.close(task_read)
             os.close(result_write)
-        taken = {other.number for other in self._workers if other.state != DEAD}
+        taken = {other.number for other in self._workers if other.state is not DEAD}
         number = next(n for n in itertools.count(1) if n not in taken)
         worker = _Worker(proc, task_write, result_read, number, self._default_sink)
         worker.queue.put(pickle.dumps({**self._config, **worker.settings}))
@@ -152,17 +193,16 @@ class WorkerPool:
         return worker
 
     def _alive(self) -> list[_Worker]:
-        return [worker for worker in self._workers if worker.state == ALIVE]
+        return [worker for worker in self._workers if worker.state is ALIVE]
 
     def _close(self, worker: _Worker) -> None:
         """Let an idle worker go: closing its task pipe makes it exit."""
-        if worker.state in (ALIVE, RETIRING):
-            worker.state = CLOSED
+        if worker.close():
             worker.queue.put(None)
 
     def _fill(self, worker: _Worker) -> None:
         while (
-            worker.state == ALIVE
+            worker.state is ALIVE
             and self._pending
             and len(worker.outstanding) < self.MAX_OUTSTANDING
         ):
@@ -182,8 +222,7 @@ class WorkerPool:
 
     def _retire(self, worker: _Worker) -> None:
         """The worker finishes what it holds, then goes; a new one replaces it."""
-        if worker.state == ALIVE:
-            worker.state = RETIRING
+        if worker.retire():
             if not worker.outstanding:
                 self._close(worker)
             self._replenish()
@@ -219,7 +258,7 @@ class WorkerPool:
                 if extra <= 0:
                     break
                 if worker.outstanding:
-                    worker.state = RETIRING
+                    worker.retire()
                 else:
                     self._close(worker)
                 extra -= 1
@@ -275,8 +314,7 @@ class WorkerPool:
                     self._forward(worker, value)
                 elif status == RETIRE:
                     with self._lock:
-                        if worker.state == ALIVE:
-                            worker.state = RETIRING
+                        worker.retire()
                         if not worker.outstanding:
                             self._close(worker)
                         if self._pending:
@@ -293,7 +331,7 @@ class WorkerPool:
                     worker.tasks_done += job.n_tasks
                     self._recycle_if_due(worker)
                 self._fill(worker)
-                if worker.state == RETIRING and not worker.outstanding:
+                if worker.state is RETIRING and not worker.outstanding:
                     self._close(worker)
             if job is None:
                 continue
@@ -317,8 +355,7 @@ class WorkerPool:
     def _recycle_if_due(self, worker: _Worker) -> None:
         """max_tasks_per_child: the worker finishes what it holds, then goes."""
         limit = self.max_tasks_per_child
-        if limit is not None and worker.tasks_done >= limit and worker.state == ALIVE:
-            worker.state = RETIRING
+        if limit is not None and worker.tasks_done >= limit and worker.retire():
             self._replenish()
 
     def stop_late_jobs(self, when_none_left: Callable[[], None]) -> float | None:
@@ -362,7 +399,7 @@ class WorkerPool:
         """Kill a worker that runs a batch (called with the lock held): it gets
         no new batch, and its reader thread cleans up once it is gone."""
         worker.killed = True
-        worker.state = CLOSED
+        worker.close()
         try:
             worker.proc.kill()
         except OSError:
@@ -374,7 +411,7 @@ class WorkerPool:
             job
             for worker in self._workers
             for job in worker.outstanding
-            if job.time_limit is not None and worker.state != DEAD and worker.ready
+            if job.time_limit is not None and worker.state is not DEAD and worker.ready
         ]
 
     def _on_exit(self, worker: _Worker) -> None:
@@ -385,8 +422,7 @@ class WorkerPool:
             worker.proc.wait()
             returncode = None
         with self._lock:
-            expected = worker.state == CLOSED
-            worker.state = DEAD
+            expected = worker.exited()
             if worker in self._workers:
                 self._workers.remove(worker)
             orphans = list(worker.outstanding)
