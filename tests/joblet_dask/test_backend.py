@@ -242,3 +242,9 @@ def test_dask_is_listed_and_suggested_among_backend_names():
         Parallel(backend="dasc")
     assert "did you mean 'dask'?" in str(info.value)
     assert "'dask'" in str(info.value).split("known:")[1]
+
+
+def test_submit_refuses_what_is_not_a_batch_of_parallel(thread_client):
+    backend = DaskDistributedBackend(client=thread_client)
+    with pytest.raises(TypeError, match=r"joblet_parallel\.Batch"):
+        backend.submit(lambda: [1])

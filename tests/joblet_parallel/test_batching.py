@@ -133,3 +133,14 @@ def test_batched_calls_from_a_list_of_tasks_still_work():
     calls = BatchedCalls([(neg, (1,), {}), (add, (1, 2), {"c": 3})])
     assert calls() == [-1, 6]
     assert pickle.loads(cloudpickle.dumps(calls))() == [-1, 6]
+
+
+def test_both_forms_of_a_batch_are_what_backends_receive():
+    from joblet_parallel import Batch
+
+    column = take_tasks(iter([delayed(neg)(i) for i in range(3)]), 3)
+    listed = BatchedCalls([(neg, (1,), {}), (add, (1, 2), {"c": 3})])
+    for batch in (column, listed):
+        assert isinstance(batch, Batch)
+    assert [args for _, args, _ in column.items] == [(0,), (1,), (2,)]
+    assert not isinstance(lambda: [], Batch)

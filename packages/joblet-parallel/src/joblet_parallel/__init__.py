@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import logger as logger
     from ._backends import AutoBatchingMixin, ParallelBackendBase
+    from ._batching import Batch
     from ._config import parallel_backend, parallel_config
     from ._cpu import cpu_count
     from ._delayed import delayed
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "AutoBatchingMixin": "._backends",
     "ParallelBackendBase": "._backends",
+    "Batch": "._batching",
     "parallel_backend": "._config",
     "parallel_config": "._config",
     "cpu_count": "._cpu",
@@ -106,6 +108,7 @@ __all__ = [
     "register_joblib_backend",
     "ParallelBackendBase",
     "AutoBatchingMixin",
+    "Batch",
     "check_effective_n_jobs",
     # errors
     "TerminatedWorkerError",

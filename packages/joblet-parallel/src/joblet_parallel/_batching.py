@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._config import restore, set_nested
 from ._failures import FailurePolicy, run_task
@@ -14,6 +14,40 @@ if TYPE_CHECKING:
     from ._sent_functions import CallFunctions
 
 Task = tuple[Any, tuple[Any, ...], dict[str, Any]]
+
+
+@runtime_checkable
+class Batch(Protocol):
+    """What a backend's ``submit`` receives from ``Parallel``: tasks run in
+    order by one worker, calling it returns their results.
+
+    A backend that runs the batch as it is only calls it; one that rebuilds it
+    elsewhere (the ``'dask'`` backend, which swaps scattered arguments for
+    futures) reads its parts.
+
+    Attributes
+    ----------
+    items : list of (func, args, kwargs)
+        The tasks.
+    nested_backend : ParallelBackendBase or None
+        The backend of ``Parallel`` calls made by the tasks.
+    max_n_jobs : int or None
+        The cap of their ``n_jobs``.
+    policy : FailurePolicy or None
+        How the tasks' failures are handled (``return_exceptions``,
+        ``retry_on``), None when failures simply raise.
+    """
+
+    @property
+    def items(self) -> list[Task]: ...
+
+    nested_backend: Any
+    max_n_jobs: int | None
+    policy: FailurePolicy | None
+
+    def __call__(self) -> list[Any]: ...
+
+
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 
 

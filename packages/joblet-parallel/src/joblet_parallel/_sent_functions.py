@@ -30,12 +30,16 @@ import pickle
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, NewType
 
 #: At most this many functions are held per worker (calls running at once).
 HELD_FUNCTIONS = 4
 
 _call_serials = itertools.count(1)
+
+#: The call a function was sent for, ``"<pid>-<serial>"``: unique among the
+#: processes sharing a pool; a sent function's key is ``"<call id>:<index>"``.
+CallId = NewType("CallId", str)
 
 
 class HeldFunctions:
@@ -61,8 +65,8 @@ class HeldFunctions:
             self.held.popitem(last=False)
 
 
-def _call_of(key: str) -> str:
-    return key.rpartition(":")[0]
+def _call_of(key: str) -> CallId:
+    return CallId(key.rpartition(":")[0])
 
 
 class SentFunction:
@@ -90,7 +94,7 @@ class CallFunctions:
 
     def __init__(self, dumps: Callable[[Any, Any], bytes]) -> None:
         self._dumps = dumps
-        self._call = f"{os.getpid()}-{next(_call_serials)}"
+        self._call = CallId(f"{os.getpid()}-{next(_call_serials)}")
         self._sent: dict[Hashable, tuple[Any, SentFunction]] = {}
         self._keys: dict[int, str] = {}  # id(payload) -> key
         self.reducers: Any = None  # the reducers of the batch being pickled
