@@ -52,7 +52,8 @@ class ClusterWatch:
 
     def _threads(self) -> int | None:
         try:
-            return sum(self._client.nthreads().values())
+            threads: int = sum(self._client.nthreads().values())
+            return threads
         except Exception:  # the scheduler cannot be reached (closing): no verdict
             return None
 

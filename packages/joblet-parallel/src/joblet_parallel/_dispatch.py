@@ -495,7 +495,7 @@ class CallDispatch:
                     pass
         self.consumed += 1
         self.progress.report()
-        result = batch.result
+        result: list[Any] = batch.result
         batch.result = None
         if self.lazy_output:
             self.dispatch()

@@ -41,7 +41,9 @@ def _get_pickler_class(with_buffers_hook: bool) -> Any:
 
     import cloudpickle
 
-    class TaskPickler(cloudpickle.Pickler):
+    # cloudpickle ships no type information: its Pickler is Any to mypy
+    # (flagged by --strict only, hence unused-ignore).
+    class TaskPickler(cloudpickle.Pickler):  # type: ignore[misc, unused-ignore]
         def __init__(
             self,
             file: Any,

@@ -110,7 +110,7 @@ def _from_entry_points(name: str) -> Callable[..., Any] | None:
     from importlib.metadata import entry_points
 
     for entry_point in entry_points(group=ENTRY_POINT_GROUP, name=name):
-        factory = entry_point.load()
+        factory: Callable[..., Any] = entry_point.load()
         with _lock:
             _factories.setdefault(name, factory)
         return factory

@@ -64,7 +64,7 @@ def rebuild_error(value: tuple[Any, ...]) -> BaseException:
     """The exception a worker sent: its own class when it can be rebuilt here,
     else a RemoteError with its type name, message and traceback text."""
     error_bytes, text, type_name, message = value
-    error: Any = None
+    error: object = None
     if error_bytes is not None:
         try:
             error = pickle.loads(error_bytes)
