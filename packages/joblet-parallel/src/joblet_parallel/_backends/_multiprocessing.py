@@ -116,13 +116,12 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
     def effective_n_jobs(self, n_jobs: int | None) -> int:
         n_jobs = super().effective_n_jobs(n_jobs)
         if n_jobs != 1 and _in_daemonic_process():
-            import warnings
+            from .._warnings import warn
 
             # As joblib: daemonic processes (Pool workers) cannot have children.
-            warnings.warn(
+            warn(
                 "Multiprocessing-backed parallel loops cannot be nested, setting "
-                "n_jobs=1",
-                stacklevel=3,
+                "n_jobs=1"
             )
             return 1
         return n_jobs
