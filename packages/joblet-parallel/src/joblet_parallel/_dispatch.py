@@ -48,7 +48,11 @@ if TYPE_CHECKING:
     from ._progress import CallProgress
 
 
-class _Batch:
+class _BatchRecord:
+    """The dispatcher's record of one batch it sent (a :class:`Batch` of
+    tasks): its position, its state, its result or error, the backend's
+    future-like ``job`` and, when a failure may need it, the tasks again."""
+
     __slots__ = (
         "counted",
         "done",
@@ -70,7 +74,7 @@ class _Batch:
         self,
         size: int,
         items: BatchedCalls | None = None,
-        parent: _Batch | None = None,
+        parent: _BatchRecord | None = None,
         index: int = 0,
     ) -> None:
         self.size = size
@@ -124,13 +128,13 @@ class CallDispatch:
         self.ordered = parallel.return_as != "generator_unordered"
         self.lazy_output = parallel.return_as != "list"
         self.callback_retrieval = self.backend.supports_retrieve_callback
-        self.jobs: deque[_Batch] = deque()  # dispatched, in input order
-        self.completed: deque[_Batch] = deque()  # done, for generator_unordered
+        self.jobs: deque[_BatchRecord] = deque()  # dispatched, in input order
+        self.completed: deque[_BatchRecord] = deque()  # done, for generator_unordered
         self.ready: deque[BatchedCalls] = deque()  # taken from the input, not sent
         self.error: BaseException | None = None
         # The batch whose task raised self.error: a generator hands over the
         # batches before it first (as joblib), then raises.
-        self.failed: _Batch | None = None
+        self.failed: _BatchRecord | None = None
         self.aborted = False
         self.consumed = 0  # batches handed to the caller
         self.dispatching: int | None = None  # thread id inside dispatch()
@@ -219,7 +223,7 @@ class CallDispatch:
                 with self.lock:
                     self.lock.notify_all()
                 break
-            batch = _Batch(len(calls), calls if self.recover else None)
+            batch = _BatchRecord(len(calls), calls if self.recover else None)
             with self.lock:
                 batch.seq = self.statistics.dispatched_batches
                 self.jobs.append(batch)
@@ -229,16 +233,16 @@ class CallDispatch:
             sent += 1
         return sent
 
-    def _submit(self, batch: _Batch, calls: BatchedCalls) -> None:
+    def _submit(self, batch: _BatchRecord, calls: BatchedCalls) -> None:
         calls.configure(self.nested_backend, self.nested_max, self.policy)
         calls.time_limit = self.task_timeout
         batch.started = time.monotonic()
         batch.job = self.backend.submit(calls, callback=self._callback_for(batch))
 
-    def _callback_for(self, batch: _Batch) -> Callable[[Any], None]:
+    def _callback_for(self, batch: _BatchRecord) -> Callable[[Any], None]:
         return lambda out: self.on_done(batch, out)
 
-    def fail(self, error: BaseException, batch: _Batch | None = None) -> None:
+    def fail(self, error: BaseException, batch: _BatchRecord | None = None) -> None:
         """Record the call's first error (raised by a task of ``batch``, if
         given) and wake the caller."""
         with self.lock:
@@ -247,7 +251,7 @@ class CallDispatch:
             self.lock.notify_all()
 
     # -- completion (in the backend's callback threads) ------------------------
-    def on_done(self, batch: _Batch, out: Any) -> None:
+    def on_done(self, batch: _BatchRecord, out: Any) -> None:
         try:
             self._on_done(batch, out)
         except BaseException as exc:
@@ -255,7 +259,7 @@ class CallDispatch:
             # with it, not wait forever for a batch that was never marked done.
             self.fail(exc)
 
-    def _on_done(self, batch: _Batch, out: Any) -> None:
+    def _on_done(self, batch: _BatchRecord, out: Any) -> None:
         if self.aborted:
             return
         if not self.callback_retrieval:
@@ -279,7 +283,9 @@ class CallDispatch:
             self.backend.batch_completed(batch.size, duration)
         self._finish(batch, result, error)
 
-    def _finish(self, batch: _Batch, result: Any, error: BaseException | None) -> None:
+    def _finish(
+        self, batch: _BatchRecord, result: Any, error: BaseException | None
+    ) -> None:
         """A batch of the call is done: count it, wake the caller, send more."""
         with self.lock:
             if self.aborted:
@@ -298,7 +304,7 @@ class CallDispatch:
             self._dispatch_after_completion()
 
     # -- surviving failures (return_exceptions, retries, task_timeout) -------
-    def _recover(self, batch: _Batch, error: BaseException) -> bool:
+    def _recover(self, batch: _BatchRecord, error: BaseException) -> bool:
         """Send the batch again, split it, or put the error in its place;
         False when the error must fail the call (after noting the attempts)."""
         splittable = is_worker_loss(error) or isinstance(error, ResultPicklingError)
@@ -330,16 +336,16 @@ class CallDispatch:
             self._finish(batch, [error], None)
         return True
 
-    def _split(self, batch: _Batch) -> None:
+    def _split(self, batch: _BatchRecord) -> None:
         """Send each task of a batch that lost its worker on its own."""
         parts = batch.items.split(1) if batch.items is not None else []
         batch.result = [None] * len(parts)
         batch.parts_left = len(parts)
         for index, part in enumerate(parts):
-            self._submit(_Batch(1, part, batch, index), part)
+            self._submit(_BatchRecord(1, part, batch, index), part)
 
     def _part_done(
-        self, part: _Batch, result: Any, error: BaseException | None
+        self, part: _BatchRecord, result: Any, error: BaseException | None
     ) -> None:
         """One task of a split batch is done; the batch is when all are."""
         if error is not None:
@@ -354,7 +360,7 @@ class CallDispatch:
         if finished:
             self._finish(parent, parent.result, None)
 
-    def _count_completion(self, batch: _Batch) -> None:
+    def _count_completion(self, batch: _BatchRecord) -> None:
         """joblib's protocol: whatever the callback receives (the result, the
         future-like object submit returned, nothing), the result is read through
         the returned object by :meth:`retrieve_legacy`."""
@@ -413,7 +419,7 @@ class CallDispatch:
             self.progress.close()
             self.on_end()
 
-    def wait_for_next_batch(self) -> _Batch | None:
+    def wait_for_next_batch(self) -> _BatchRecord | None:
         """The next batch to hand over, or None when the caller has something
         else to do (an error, the end, dispatch more, a legacy retrieval, a
         progress report)."""
@@ -455,7 +461,7 @@ class CallDispatch:
             return False
         return any(batch.seq < failed.seq for batch in self.jobs)
 
-    def _next_completed(self) -> _Batch | None:
+    def _next_completed(self) -> _BatchRecord | None:
         """The next completed batch (``generator_unordered``); after an error,
         only the batches before the failed one."""
         failed = self.failed if self.error is not None else None
@@ -465,7 +471,7 @@ class CallDispatch:
                 return batch
         return None
 
-    def _time_left(self, head: _Batch) -> float:
+    def _time_left(self, head: _BatchRecord) -> float:
         """Seconds the oldest pending batch may still take under ``timeout``."""
         now = time.monotonic()
         if not head.waited_since:
@@ -486,7 +492,7 @@ class CallDispatch:
             self.dispatch()
         return False
 
-    def _hand_over(self, batch: _Batch) -> list[Any]:
+    def _hand_over(self, batch: _BatchRecord) -> list[Any]:
         if not self.ordered:
             with self.lock:
                 try:
@@ -522,7 +528,7 @@ class CallDispatch:
             f"a task took more than timeout={self.parallel.timeout} s; {what}"
         )
 
-    def retrieve_legacy(self, head: _Batch) -> None:
+    def retrieve_legacy(self, head: _BatchRecord) -> None:
         """Backends whose callback only receives successes: block on the future."""
         p = self.parallel
         waited = time.monotonic()
@@ -556,7 +562,7 @@ class CallDispatch:
                     self.completed.append(head)
 
 
-def _first_pending(jobs: deque[_Batch]) -> _Batch | None:
+def _first_pending(jobs: deque[_BatchRecord]) -> _BatchRecord | None:
     for batch in jobs:
         if not batch.done:
             return batch
