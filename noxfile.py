@@ -307,6 +307,65 @@ def threads(session: nox.Session) -> None:
         )
 
 
+# joblib's own test suite, shipped inside joblib, run against joblet: the
+# tests/joblib_suite plugin serves joblet under the name joblib. Tests that
+# use joblib's private helpers are skipped; every other failure must be listed
+# with its reason in tests/joblib_suite/expected_failures.py. test_memmapping
+# (joblib's memmapping executor) and test_dask (joblib's own dask backend
+# module) test joblib's implementation and are left out.
+JOBLIB_SUITE_FILES = [
+    "test_hashing.py",
+    "test_memory.py",
+    "test_store_backends.py",
+    "test_func_inspect.py",
+    "test_numpy_pickle.py",
+    "test_numpy_pickle_compat.py",
+    "test_config.py",
+    "test_parallel.py",
+    "test_cloudpickle_wrapper.py",
+    "test_logger.py",
+    "test_disk.py",
+]
+
+
+@nox.session(name="joblib-suite")
+def joblib_suite(session: nox.Session) -> None:
+    """joblib 1.6's own tests against joblet (``-- test_memory.py`` for one file).
+
+    Installs the six distributions, the test runner and joblib 1.6 (whose
+    tests are the suite), threadpoolctl (some tests need it) and numpy.
+    """
+    _install_everything(
+        session,
+        "the test runner and joblib 1.6 (its tests)",
+        *TEST_DEPS,
+        *COMPARISON_DEPS,
+        "threadpoolctl",
+    )
+    folder = session.run(
+        "python",
+        "-c",
+        "import joblib.test, os; print(os.path.dirname(joblib.test.__file__))",
+        silent=True,
+    )
+    folder = str(folder).strip()
+    files = [
+        os.path.join(folder, name) for name in session.posargs or JOBLIB_SUITE_FILES
+    ]
+    suite = os.path.join("tests", "joblib_suite")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-c",
+        os.path.join(suite, "pytest.ini"),
+        "--rootdir",
+        folder,
+        *files,
+        env={"PYTHONPATH": os.path.abspath(suite)},
+    )
+
+
 # The engines joblib users run, each with its joblib backend: Ray, Spark (with
 # joblibspark; needs Java) and ipyparallel.
 ENGINE_DEPS = ["ray", "pyspark", "joblibspark", "ipyparallel", "scikit-learn"]
