@@ -385,6 +385,33 @@ def test_a_job_past_its_time_limit_stops_its_worker_only():
         release_pool(pool)
 
 
+def test_the_watchdog_ends_when_the_last_timed_job_does():
+    # It used to sleep until the finished job's deadline (here 60 s), a thread
+    # left behind by every call with a long task_timeout.
+    import threading
+    import time
+
+    from joblet_parallel._batching import BatchedCalls
+    from joblet_parallel._executor import get_pool, release_pool
+    from joblet_parallel._pickling import dumps_task
+
+    def watchdogs():
+        return [t for t in threading.enumerate() if t.name == "joblet-watchdog"]
+
+    pool = get_pool(2, env={})
+    try:
+        batch = BatchedCalls([(sleep_and_return, (0.1, "quick"), {})])
+        job = pool.submit(dumps_task(batch, {}), time_limit=60)
+        assert watchdogs()
+        assert job.result(timeout=20) == ["quick"]
+        deadline = time.monotonic() + 5
+        while watchdogs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not watchdogs()
+    finally:
+        release_pool(pool)
+
+
 def put_square(shared, i):
     shared[i] = i * i
     return i

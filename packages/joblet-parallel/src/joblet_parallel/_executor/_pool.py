@@ -330,6 +330,10 @@ class WorkerPool:
                     worker.outstanding.remove(job)
                     worker.tasks_done += job.n_tasks
                     self._recycle_if_due(worker)
+                    if job.time_limit is not None and self._watchdog:
+                        # its deadline is gone: the watchdog sleeps until the
+                        # next one, or ends when no timed job is left
+                        self._watchdog.wake()
                 self._fill(worker)
                 if worker.state is RETIRING and not worker.outstanding:
                     self._close(worker)
