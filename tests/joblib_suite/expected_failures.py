@@ -119,6 +119,7 @@ EXPECTED_FAILURES: dict[str, str] = {
         "wording: the same ValueError, worded otherwise"
     ),
     # --- configuration ----------------------------------------------------------
+    # not run (see NOT_RUN): accepted, the configuration it builds stays active
     "test_config.py::test_threadpool_limitation_in_child_context_error": (
         "design: inner_max_num_threads applies to every backend, threads included"
     ),
@@ -142,7 +143,7 @@ EXPECTED_FAILURES: dict[str, str] = {
         "design: the multiprocessing backend picks its start method itself; "
         "Parallel does not carry a context in its backend options"
     ),
-    "test_parallel.py::test_error_capture": (
+    "test_parallel.py::test_error_capture[loky]": (
         "design: after a task raises, the worker processes are sound and kept; "
         "joblib's loky executor is replaced"
     ),
@@ -166,15 +167,26 @@ EXPECTED_FAILURES: dict[str, str] = {
         "open: require='sharedmem' on a custom process backend switches to "
         "threads without joblib's verbose message"
     ),
-    "test_parallel.py::test_dispatch_one_job": (
-        "open: with n_jobs=1, batch_size is not honoured (the iterator is "
-        "consumed one task at a time)"
-    ),
-    "test_parallel.py::test_nested_parallel_warnings": (
-        "open: a nested process-backed call limited to n_jobs=1 does not warn "
-        "as joblib does"
-    ),
-    "test_parallel.py::test_parallel_byteorder_corruption": (
+    **{
+        f"test_parallel.py::test_dispatch_one_job[4-expected_queue1-{backend}]": (
+            "open: with n_jobs=1, batch_size is not honoured (the iterator is "
+            "consumed one task at a time)"
+        )
+        for backend in ("loky", "multiprocessing", "threading", "sequential")
+    },
+    **{
+        f"test_parallel.py::test_nested_parallel_warnings[{case}]": (
+            "open: a nested process-backed call limited to n_jobs=1 does not "
+            "warn as joblib does (and loky in loky does warn)"
+        )
+        for case in (
+            "loky-multiprocessing-True",
+            "loky-loky-False",
+            "threading-multiprocessing-True",
+            "threading-loky-True",
+        )
+    },
+    "test_parallel.py::test_parallel_byteorder_corruption[1->]": (
         "open: a big-endian array returned by a worker comes back in native "
         "byte order (equal values) when memory-mapped"
     ),
@@ -182,3 +194,8 @@ EXPECTED_FAILURES: dict[str, str] = {
         "open: timeout= on a backend that cannot honour it (n_jobs=1) does not warn"
     ),
 }
+
+# Listed tests that are not run: running them leaves process-wide state that
+# breaks later tests (joblib's parallel_config takes effect when built, and
+# these tests build one they expect to be refused, never closing it).
+NOT_RUN = {"test_config.py::test_threadpool_limitation_in_child_context_error"}

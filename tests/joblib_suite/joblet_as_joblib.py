@@ -30,7 +30,7 @@ import joblib.test
 import joblib.test.common
 import joblib.testing
 import pytest
-from expected_failures import EXPECTED_FAILURES
+from expected_failures import EXPECTED_FAILURES, NOT_RUN
 
 import joblet
 import joblet_hash
@@ -191,19 +191,24 @@ def _install() -> None:
 _install()
 
 
-def _expected_failure(item: pytest.Item) -> str | None:
-    """The listed reason for ``item``: by its whole id, or for every parameter."""
+def _listed(item: pytest.Item, table: dict[str, str] | set[str]) -> str | None:
+    """The key of ``item`` in ``table``: its whole id, or the id of every parameter."""
     test_id = item.nodeid.rpartition("/")[2]  # test_memory.py::Class::test[param]
-    return EXPECTED_FAILURES.get(test_id) or EXPECTED_FAILURES.get(
-        test_id.partition("[")[0]
-    )
+    for key in (test_id, test_id.partition("[")[0]):
+        if key in table:
+            return key
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        reason = _expected_failure(item)
-        if reason is not None:
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+        key = _listed(item, EXPECTED_FAILURES)
+        if key is not None:
+            run = _listed(item, NOT_RUN) is None
+            marker = pytest.mark.xfail(
+                reason=EXPECTED_FAILURES[key], strict=True, run=run
+            )
+            item.add_marker(marker)
 
 
 @pytest.hookimpl(hookwrapper=True)
