@@ -43,7 +43,7 @@ import sys
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from joblet_hash import FAST_HASH_NAME
 from joblet_hash import hash as hash_value
@@ -58,19 +58,19 @@ from ._deps import (
     DependencyWalker,
     _owner_class,
 )
+from ._keys import callable_kind
 from ._warnings import CacheWarning, warn
 from ._watch import Watch
 
 
 def plain_function(func: Any) -> types.FunctionType | None:
     """The Python function under methods, partials and callable objects, or None."""
-    if isinstance(func, functools.partial):
-        return plain_function(func.func)
-    if inspect.ismethod(func):
-        return plain_function(func.__func__)
-    if isinstance(func, types.FunctionType):
-        return func
-    if inspect.isbuiltin(func) or type(func).__name__ == "ufunc":
+    kind, inner = callable_kind(func)
+    if kind in ("partial", "method"):
+        return plain_function(inner)
+    if kind == "function":
+        return cast(types.FunctionType, inner)
+    if kind == "builtin":
         return None
     call = type(func).__dict__.get("__call__") or getattr(type(func), "__call__", None)  # noqa: B004
     return call if isinstance(call, types.FunctionType) else None

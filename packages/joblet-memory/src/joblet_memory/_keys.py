@@ -158,6 +158,24 @@ class ArgumentBinder:
         return bound
 
 
+def callable_kind(func: Any) -> tuple[str, Any]:
+    """What kind of callable ``func`` is, and what it wraps.
+
+    ``('partial', the function)``, ``('method', the function)``,
+    ``('function', func)``, ``('builtin', func)`` (C functions and numpy ufuncs)
+    or ``('object', func)`` (an instance of a class with ``__call__``).
+    """
+    if isinstance(func, functools.partial):
+        return "partial", func.func
+    if inspect.ismethod(func):
+        return "method", func.__func__
+    if isinstance(func, types.FunctionType):
+        return "function", func
+    if inspect.isbuiltin(func) or type(func).__name__ == "ufunc":
+        return "builtin", func
+    return "object", func
+
+
 def closure_state(func: Any) -> tuple[Any, ...] | None:
     """What the function carries besides its code, hashed into every key.
 
@@ -166,16 +184,14 @@ def closure_state(func: Any) -> tuple[Any, ...] | None:
     joblib), since they are often counters, loggers or the ``Memory`` itself;
     pass what the result depends on as arguments.
     """
-    if isinstance(func, functools.partial):
-        inner = closure_state(func.func)
-        return ("partial", func.args, func.keywords, inner)
-    if inspect.ismethod(func):
-        return closure_state(func.__func__)
-    if isinstance(func, types.FunctionType):
-        return None
-    if inspect.isbuiltin(func) or type(func).__name__ == "ufunc":
-        return None
-    return ("object", func)
+    kind, inner = callable_kind(func)
+    if kind == "partial":
+        return ("partial", func.args, func.keywords, closure_state(inner))
+    if kind == "method":
+        return closure_state(inner)
+    if kind == "object":
+        return ("object", func)
+    return None
 
 
 def warn_unhashable_state(func: Any, error: Exception) -> None:
