@@ -252,6 +252,21 @@ def test_verbose_20_logs_each_query_as_joblib_does(tmp_path, caplog, library):
     assert "Querying" not in caplog.text
 
 
+@pytest.mark.thread_unsafe  # caplog is not thread-safe
+def test_verbose_20_logs_the_queries_of_async_functions_too(tmp_path, caplog):
+    async def double(x):
+        return 2 * x
+
+    caplog.set_level(logging.INFO)
+    cached = Memory(tmp_path, verbose=20).cache(double)
+    assert asyncio.run(cached(3)) == 6
+    assert "Querying" in caplog.text
+    assert "double(3)" in caplog.text
+    caplog.clear()
+    assert asyncio.run(cached.call_and_shelve(4)).get() == 8
+    assert "double(4)" in caplog.text
+
+
 def test_verbose_20_prints_the_query_when_logging_is_not_set_up(tmp_path):
     # A fresh interpreter: pytest itself sets up logging in this one.
     script = textwrap.dedent(

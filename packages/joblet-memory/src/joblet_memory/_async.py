@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ._hits import DAMAGED, MISSING
-from ._memorized import MemorizedFunc, StoreUnreachable
+from ._memorized import MemorizedFunc
 from ._results import MemorizedResult, NotMemorizedResult
 
 
@@ -23,12 +23,10 @@ class AsyncMemorizedFunc(MemorizedFunc):
         store = self.store_backend
         if store is None:
             return await self.func(*args, **kwargs)
-        bound = self._binder.bind(args, kwargs)
-        try:
-            call_id = self._bound_call_id(bound)
-        except StoreUnreachable:
-            self._announce(args, kwargs)
+        located = self._locate(store, args, kwargs)
+        if located is None:
             return await self.func(*args, **kwargs)
+        bound, call_id = located
         value = self._read_hit(store, call_id)
         if value is MISSING or value is DAMAGED:
             self._announce(args, kwargs)
@@ -44,12 +42,10 @@ class AsyncMemorizedFunc(MemorizedFunc):
         store = self.store_backend
         if store is None:
             return await self.func(*args, **kwargs), None
-        bound = self._binder.bind(args, kwargs)
-        try:
-            call_id = self._bound_call_id(bound)
-        except StoreUnreachable:
-            self._announce(args, kwargs)
+        located = self._locate(store, args, kwargs)
+        if located is None:
             return await self.func(*args, **kwargs), None
+        bound, call_id = located
         self._announce(args, kwargs)
         start = time.time()
         result = await self.func(*args, **kwargs)
@@ -62,12 +58,10 @@ class AsyncMemorizedFunc(MemorizedFunc):
         store = self.store_backend
         if store is None:
             return NotMemorizedResult(await self.func(*args, **kwargs))
-        bound = self._binder.bind(args, kwargs)
-        try:
-            call_id = self._bound_call_id(bound)
-        except StoreUnreachable:
-            self._announce(args, kwargs)
+        located = self._locate(store, args, kwargs)
+        if located is None:
             return NotMemorizedResult(await self.func(*args, **kwargs))
+        bound, call_id = located
         if not self._is_cached(store, call_id):
             self._announce(args, kwargs)
             start = time.time()
