@@ -371,18 +371,12 @@ def _same_list(items: list[Any]) -> list[Any]:
     return items  # pop_mark already made a new list: no copy
 
 
-for _code, _kind in (
-    (pickle.TUPLE, tuple),
-    (pickle.LIST, _same_list),
-    (pickle.FROZENSET, frozenset),
-):
+for _code, _kind in ((pickle.TUPLE, tuple), (pickle.FROZENSET, frozenset)):
     _DISPATCH[_code[0]] = _from_mark(_kind)
-for _code, _empty_kind in (
-    (pickle.EMPTY_LIST, list),
-    (pickle.EMPTY_DICT, dict),
-    (pickle.EMPTY_SET, set),
-):
+_DISPATCH[pickle.LIST[0]] = _from_mark(_same_list)
+for _code, _empty_kind in ((pickle.EMPTY_LIST, list), (pickle.EMPTY_SET, set)):
     _DISPATCH[_code[0]] = _empty(_empty_kind)
+_DISPATCH[pickle.EMPTY_DICT[0]] = _empty(dict)
 
 
 def _pairs(m: _Machine, target: Any, items: list[Any]) -> None:
