@@ -89,6 +89,48 @@ def test_a_gzip_file_subclass_registers_and_dumps_to_a_path(tmp_path):
     np.testing.assert_array_equal(loads(sink.getvalue())["a"], value["a"])
 
 
+_STR_PREFIX = r"""
+import io, sys, joblet_persist as jp
+class Stub(io.BufferedIOBase):
+    pass
+# joblib's own tests register a prefix given as a str
+jp.register_compressor("stub", jp.CompressorWrapper(obj=Stub, prefix="test-prefix"))
+path = sys.argv[1]
+for codec in ("zlib", "gzip", "lz4", "xz"):
+    jp.dump({"a": 1}, path, compress=codec)
+    assert jp.load(path) == {"a": 1}, codec
+"""
+
+
+def test_a_compressor_registered_with_a_str_prefix_breaks_no_other_load(tmp_path):
+    # Before: every compressed load failed (startswith got a str) and a
+    # Memory(compress=...) recomputed everything. A child: registrations stay.
+    done = subprocess.run(
+        [sys.executable, "-c", _STR_PREFIX, str(tmp_path / "x.pkl")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+class _NoFile:
+    """Not a file class: no read, no write."""
+
+
+@pytest.mark.parametrize(
+    ("obj", "prefix", "match"),
+    [
+        (_NoFile, b"NOPE", "should implement the file object interface"),
+        (_DocGzip, 17, "prefix must be the bytes its files start with"),
+        (_DocGzip, "\u20ac", "prefix must be the bytes its files start with"),
+    ],
+)
+def test_a_compressor_that_cannot_work_is_refused_at_registration(obj, prefix, match):
+    wrapper = CompressorWrapper(obj=obj, prefix=prefix)
+    with pytest.raises(ValueError, match=match):
+        register_compressor("refused", wrapper)
+
+
 def test_an_unknown_compressor_suggests_the_closest_name():
     with pytest.raises(
         ValueError, match=r"unknown compressor 'gzipp' \(did you mean 'gzip'\?\)"

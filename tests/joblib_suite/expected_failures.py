@@ -91,9 +91,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "test_numpy_pickle.py::test_register_compressor": (
         "design: the registry is joblet's own (not joblib.compressor._COMPRESSORS)"
     ),
-    "test_numpy_pickle.py::test_register_compressor_invalid_fileobj": (
-        "open: a file class without read/write is accepted at registration"
-    ),
     "test_numpy_pickle.py::test_register_compressor_invalid_name": (
         "wording: the same ValueError, worded otherwise"
     ),

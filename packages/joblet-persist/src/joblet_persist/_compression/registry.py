@@ -51,7 +51,9 @@ def register_compressor(
     ------
     ValueError
         When the name is not a non-empty str, is already registered (and
-        ``force`` is False), or ``compressor`` is not a ``CompressorWrapper``.
+        ``force`` is False), ``compressor`` is not a ``CompressorWrapper``, its
+        prefix is not bytes (a str of byte values is taken as its bytes), or
+        its file class cannot read and write.
     """
     if not isinstance(compressor_name, str) or not compressor_name:
         raise ValueError(
@@ -63,6 +65,8 @@ def register_compressor(
             f"{compressor!r}; subclass it or wrap a file-object factory: "
             "CompressorWrapper(obj=gzip.GzipFile, prefix=b'...', extension='.ext')"
         )
+    _check_prefix(compressor.prefix)
+    _check_file_class(compressor.fileobj_factory)
     registry = _registry()
     if compressor_name in registry and not force:
         raise ValueError(
@@ -70,6 +74,40 @@ def register_compressor(
             "pass force=True to replace it"
         )
     registry[compressor_name] = compressor
+
+
+def _check_prefix(prefix: object) -> None:
+    """A magic prefix is bytes, or a str of byte values (joblib's tests write one)."""
+    if isinstance(prefix, (bytes, bytearray)):
+        return
+    if isinstance(prefix, str):
+        try:
+            prefix.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return
+    raise ValueError(
+        f"the compressor's prefix must be the bytes its files start with, got "
+        f"{prefix!r}; e.g. CompressorWrapper(obj=..., prefix=b'MYFMT')"
+    )
+
+
+def _check_file_class(factory: object) -> None:
+    """The file class (if any) must read and write, as joblib checks."""
+    if factory is None:  # the wrapper overrides compressor_file/decompressor_file
+        return
+    missing = [name for name in ("read", "write") if not hasattr(factory, name)]
+    if missing:
+        raise ValueError(
+            "Compressor 'fileobj_factory' attribute should implement the file "
+            f"object interface: {factory!r} has no {' or '.join(missing)}; pass a "
+            "file class such as gzip.GzipFile (or a subclass of io.BufferedIOBase)"
+        )
+
+
+def _prefix_bytes(prefix: bytes | bytearray | str) -> bytes:
+    return prefix.encode("latin-1") if isinstance(prefix, str) else bytes(prefix)
 
 
 def registered() -> list[str]:
@@ -101,11 +139,11 @@ def get_compressor(name: str, where: str = "") -> CompressorWrapper:
 
 def compressor_for_prefix(head: bytes) -> tuple[str, CompressorWrapper] | None:
     """The compressor whose magic starts ``head`` (longest prefix first)."""
-    matches = [
-        (len(wrapper.prefix), name, wrapper)
-        for name, wrapper in _registry().items()
-        if wrapper.prefix and head.startswith(wrapper.prefix)
-    ]
+    matches = []
+    for name, wrapper in _registry().items():
+        prefix = _prefix_bytes(wrapper.prefix)
+        if prefix and head.startswith(prefix):
+            matches.append((len(prefix), name, wrapper))
     if not matches:
         return None
     _, name, wrapper = max(matches, key=lambda match: match[0])
