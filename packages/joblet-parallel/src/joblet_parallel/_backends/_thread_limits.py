@@ -58,13 +58,25 @@ def thread_share(
     return max(1, cpu_count() // max(n_jobs, 1))
 
 
+_scan_lock = threading.Lock()
+_last_scan: list[Any] = []  # [controller, len(sys.modules) when made]
+
+
 def _new_controller() -> Any:
-    """A threadpoolctl controller of the libraries loaded now, or None."""
+    """A threadpoolctl controller of the libraries loaded now, or None.
+
+    Made again only when modules were imported since the last one (a native
+    library comes with an import): making one walks every loaded shared
+    object, which cost a threading call milliseconds when done at each call.
+    """
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return None
-    return ThreadpoolController()
+    with _scan_lock:
+        if not _last_scan or _last_scan[1] != len(sys.modules):
+            _last_scan[:] = [ThreadpoolController(), len(sys.modules)]
+        return _last_scan[0]
 
 
 def _set_count(library: Any, count: int) -> None:
@@ -120,7 +132,7 @@ class ProcessBlasLimit:
         """Add a request for at most ``limit`` BLAS threads."""
         with self._lock:
             if not self._requests:
-                # Read now, not once: libraries loaded since the last call count.
+                # Counts read now: a user may have changed them between calls.
                 controller = self._new_controller()
                 blas = [] if controller is None else controller.select(user_api="blas")
                 self._libraries = [
