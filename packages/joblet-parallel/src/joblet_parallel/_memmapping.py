@@ -372,9 +372,9 @@ def open_memmap_reference(
         numpy.memmap, shape, dtype, buffer=raw, offset=inner_offset, strides=strides
     )
     # As numpy's own slices of a memmap: the file, its offset and mode are kept.
-    # Private by necessity: numpy.memmap keeps its mapping in _mmap and offers
-    # no public way to set it (SLF001 accepted).
-    array._mmap, array.filename = raw._mmap, raw.filename
+    # numpy.memmap keeps its mapping in _mmap and offers no public way to set it.
+    array._mmap = raw._mmap  # noqa: SLF001 (numpy: no public name)
+    array.filename = raw.filename
     array.offset, array.mode = raw.offset, raw.mode
     return array
 

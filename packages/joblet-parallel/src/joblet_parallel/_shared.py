@@ -109,9 +109,8 @@ def shared_empty(
         _free(filename)
         raise
     # The mapping outlives every view of the array: free the file with it.
-    # Private by necessity: numpy.memmap names its mapping only _mmap (SLF001
-    # accepted).
-    weakref.finalize(array._mmap, _free, filename)
+    # numpy.memmap names its mapping only _mmap.
+    weakref.finalize(array._mmap, _free, filename)  # noqa: SLF001 (numpy: no public name)
     return array
 
 

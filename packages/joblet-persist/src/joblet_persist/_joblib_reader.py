@@ -76,7 +76,7 @@ else:
     # The pure-Python unpickler: its opcode table is the only way to read the
     # raw array bytes joblib writes after a wrapper's BUILD, and pickle gives
     # it no public name.
-    _PyUnpickler = pickle._Unpickler  # noqa: SLF001, RUF100 (pickle has no public name for it)
+    _PyUnpickler = pickle._Unpickler  # noqa: SLF001 (pickle has no public name for it)
 
 
 def find_class_or_format_error(find: Any, module: str, name: str, where: str) -> Any:

@@ -86,7 +86,7 @@ else:
     # The pure-Python pickler: joblib's layout writes raw array bytes between
     # opcodes (save and the framer), which the C pickler cannot; pickle gives
     # it no public name.
-    _PyPickler = pickle._Pickler  # noqa: SLF001, RUF100 (pickle has no public name for it)
+    _PyPickler = pickle._Pickler  # noqa: SLF001 (pickle has no public name for it)
 
 
 class JoblibPickler(_PyPickler):
