@@ -66,8 +66,10 @@ PROGRESS_DEPS = ["tqdm"]
 # Test-only third-party packages: scikit-learn and pandas (real-world callers of
 # Parallel and Memory), pyarrow (Arrow tables in workers), fsspec and s3fs with a
 # local SeaweedFS S3 server (the shared Memory store), backports.zstd (the zstd
-# codec before Python 3.14 has compression.zstd).
+# codec before Python 3.14 has compression.zstd), threadpoolctl (joblet-parallel's
+# [threadpoolctl] extra: the BLAS limits of worker threads).
 INTEGRATION_DEPS = [
+    "threadpoolctl>=3.1",
     "scikit-learn",
     "pandas",
     "pyarrow",
