@@ -61,7 +61,7 @@ FEATURES = (
     "nested calls",
 )
 RETURN_AS = ("list", "generator", "generator_unordered")
-CELLS = ("yes", "no", "n/a")
+CELLS = ("yes", "no", "n/a", "ignored")
 
 
 def documented_matrix(path: Path = DOCS) -> dict[str, dict[str, str]]:
@@ -343,6 +343,12 @@ class BackendContract:
     def test_timeout(self, contract_case: Case) -> None:
         call = contract_case.parallel(timeout=0.5)
         tasks = [delayed(sleep_for)(s) for s in (0.01, 3)]
+        if contract_case.cell("``timeout``") == "ignored":
+            with pytest.warns(
+                UserWarning, match="'timeout' parameter will not be used"
+            ):
+                assert call([delayed(sleep_for)(0.01)]) == [0.01]
+            return
         if contract_case.cell("``timeout``") == "no":
             assert_refused(call, tasks, "timeout=0.5", contract_case.label(), "Use ")
             return

@@ -200,6 +200,19 @@ def test_task_timeout_refused_where_tasks_cannot_be_stopped(backend, n_jobs, exp
 
 
 @pytest.mark.parametrize(
+    ("backend", "n_jobs"), [("loky", 1), ("threading", 1), ("sequential", 2)]
+)
+def test_a_timeout_with_one_job_warns_that_it_is_not_used(backend, n_jobs):
+    # joblib documents that timeout applies only when n_jobs != 1, and 1.6 warns
+    with pytest.warns(UserWarning, match="'timeout' parameter will not be used") as got:
+        out = Parallel(n_jobs=n_jobs, backend=backend, timeout=1)(
+            delayed(abs)(-i) for i in range(3)
+        )
+    assert out == [0, 1, 2]
+    assert got[0].filename == __file__  # at the user's line
+
+
+@pytest.mark.parametrize(
     ("options", "error", "match"),
     [
         ({"return_exceptions": "yes"}, TypeError, "return_exceptions must be True"),

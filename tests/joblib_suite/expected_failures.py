@@ -188,7 +188,7 @@ EXPECTED_FAILURES: dict[str, str] = {
         "byte order (equal values) when memory-mapped"
     ),
     "test_parallel.py::test_warning_about_timeout_not_supported_by_backend": (
-        "open: timeout= on a backend that cannot honour it (n_jobs=1) does not warn"
+        "wording: the same UserWarning, giving the reason and the fix"
     ),
 }
 

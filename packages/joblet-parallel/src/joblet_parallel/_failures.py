@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._warnings import warn
+
 
 class FailurePolicy:
     """What to do when a task raises (sent to the workers with each batch)."""
@@ -168,11 +170,14 @@ def check_call_support(
     ``timeout`` where tasks run in the caller, ``retries`` where a dead
     worker's task is lost)."""
     name = type(backend).__name__
-    if timeout is not None and name == "SequentialBackend":
-        raise ValueError(
-            f"timeout={timeout} needs workers: SequentialBackend runs each task in "
-            "the calling thread, which cannot be interrupted. Use "
-            "backend='threading' or 'loky' with n_jobs > 1"
+    if timeout is not None and (name == "SequentialBackend" or n_jobs == 1):
+        # joblib's documented rule: the timeout applies only when n_jobs != 1;
+        # joblib 1.6 says so with this warning, and so do we.
+        warn(
+            "The backend class 'SequentialBackend' does not support timeout. You "
+            f"have set 'timeout={timeout}' in Parallel but the 'timeout' parameter "
+            "will not be used: with one job, tasks run in the calling thread, which "
+            "cannot be interrupted. Use n_jobs > 1 for a timeout."
         )
     if (
         timeout is not None
