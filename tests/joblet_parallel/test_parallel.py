@@ -590,6 +590,14 @@ def test_misspelt_parallel_config_option_suggests_the_right_name():
         parallel_config(n_job=2)
 
 
+def test_inner_max_num_threads_without_a_backend_is_refused_not_dropped():
+    # it limits the workers of one backend: with none named it did nothing
+    with pytest.raises(ValueError, match="name the backend whose workers it limits"):
+        parallel_config(inner_max_num_threads=1)
+    with parallel_config("threading", inner_max_num_threads=1):
+        pass
+
+
 @pytest.mark.parametrize("backend", ["loky", "threading", "processes"])
 def test_verbose_output_names_the_backend_as_written(backend, capsys):
     Parallel(n_jobs=2, backend=backend, verbose=1)(delayed(square)(i) for i in range(3))

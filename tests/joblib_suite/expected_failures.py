@@ -124,7 +124,7 @@ EXPECTED_FAILURES: dict[str, str] = {
         "wording: the same ValueError, naming the valid values"
     ),
     "test_config.py::test_parallel_config_constructor_params": (
-        "open: backend options without a backend are accepted silently"
+        "wording: backend options without a backend are refused, by name"
     ),
     # --- parallel ---------------------------------------------------------------
     "test_parallel.py::test_invalid_njobs": (

@@ -233,6 +233,14 @@ class parallel_config:
             )
         elif backend_params:
             raise _unknown_options_error(backend_params)
+        elif values["inner_max_num_threads"] not in (_UNSET, None):
+            # It limits the workers of one backend; with none named it would be
+            # dropped silently (joblib refuses it the same way).
+            raise ValueError(
+                "inner_max_num_threads is only supported when backend is not None: "
+                "name the backend whose workers it limits, as in "
+                "parallel_config('loky', inner_max_num_threads=2)"
+            )
         return settings
 
     @classmethod
