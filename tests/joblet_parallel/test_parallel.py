@@ -590,6 +590,26 @@ def test_misspelt_parallel_config_option_suggests_the_right_name():
         parallel_config(n_job=2)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "suggestion"),
+    [
+        ("prefer", "thread", "threads"),
+        ("require", "shared", "sharedmem"),
+        ("mmap_mode", "r++", "r+"),
+        ("return_as", "generators", "generator"),
+    ],
+)
+def test_a_wrong_choice_lists_the_valid_ones_and_the_closest(option, value, suggestion):
+    expected = (
+        rf"{option} must be one of .*; got {value!r} \(did you mean {suggestion!r}\?\)"
+    )
+    with pytest.raises(ValueError, match=expected.replace("+", r"\+")):
+        Parallel(**{option: value})
+    if option != "return_as":  # not a parallel_config setting
+        with pytest.raises(ValueError, match=f"{option} must be one of"):
+            parallel_config(**{option: value})
+
+
 def test_inner_max_num_threads_without_a_backend_is_refused_not_dropped():
     # it limits the workers of one backend: with none named it did nothing
     with pytest.raises(ValueError, match="name the backend whose workers it limits"):

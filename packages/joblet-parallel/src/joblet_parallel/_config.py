@@ -13,6 +13,7 @@ from typing import Any
 
 from ._validation import (
     check_backend,
+    check_choice,
     check_n_jobs,
     check_temp_folder,
     check_verbose,
@@ -201,15 +202,9 @@ class parallel_config:
     def _settings(
         backend: Any, backend_params: dict[str, Any], **values: Any
     ) -> dict[str, Any]:
-        for name, allowed in (
-            ("prefer", (None, "processes", "threads")),
-            ("require", (None, "sharedmem")),
-            ("mmap_mode", (None, "r+", "r", "w+", "c")),
-        ):
-            if values[name] is not _UNSET and values[name] not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {allowed}, got {values[name]!r}"
-                )
+        for name in ("prefer", "require", "mmap_mode"):
+            if values[name] is not _UNSET:
+                check_choice(name, values[name])
         for name, check in (
             ("n_jobs", check_n_jobs),
             ("verbose", check_verbose),

@@ -38,6 +38,7 @@ from ._statistics import CallStatistics
 from ._validation import (
     check_backend,
     check_batch_size,
+    check_choice,
     check_n_jobs,
     check_temp_folder,
     check_timeout,
@@ -45,8 +46,6 @@ from ._validation import (
     parse_pre_dispatch,
     refuse_worker_options,
 )
-
-_RETURN_AS = ("list", "generator", "generator_unordered")
 
 
 class _Default:
@@ -224,23 +223,11 @@ class Parallel:
         self.max_nbytes = _given(max_nbytes, config, "max_nbytes")
         self.mmap_mode = _given(mmap_mode, config, "mmap_mode")
         parse_max_nbytes(self.max_nbytes)  # fail now, with advice, on a bad size
-        if self.mmap_mode not in (None, "r+", "r", "w+", "c"):
-            raise ValueError(
-                f"mmap_mode must be one of None, 'r', 'r+', 'w+' or 'c', got {self.mmap_mode!r}"
-            )
-        prefer = _given(prefer, config, "prefer")
-        require = _given(require, config, "require")
-        if prefer not in (None, "processes", "threads"):
-            raise ValueError(
-                f"prefer must be None, 'processes' or 'threads', got {prefer!r}"
-            )
-        if require not in (None, "sharedmem"):
-            raise ValueError(f"require must be None or 'sharedmem', got {require!r}")
-        if return_as not in _RETURN_AS:
-            raise ValueError(
-                f"return_as must be one of {_RETURN_AS}, got {return_as!r}"
-            )
-        self.prefer, self.require, self.return_as = prefer, require, return_as
+        check_choice("mmap_mode", self.mmap_mode)
+        prefer = check_choice("prefer", _given(prefer, config, "prefer"))
+        require = check_choice("require", _given(require, config, "require"))
+        self.prefer, self.require = prefer, require
+        self.return_as = check_choice("return_as", return_as)
         # The instance a call runs on is claimed from this one at each call.
         self._backend_source, switched = _resolve_backend(
             backend, prefer, require, config

@@ -11,6 +11,8 @@ import os
 import threading
 from typing import Any
 
+from joblet_hash.names import suggest_name
+
 N_JOBS_ZERO_MESSAGE = (
     "n_jobs == 0 has no meaning; use 1 (no parallelism), a number of workers, "
     "-1 (all CPUs) or None"
@@ -143,6 +145,33 @@ def parse_pre_dispatch(pre_dispatch: Any, n_jobs: int) -> int | None:
             )
         )
     return max(1, int(value))
+
+
+#: The values each option of Parallel and parallel_config that takes one of a
+#: few may take (the one home of these lists; ``mmap_mode``'s is joblet-persist's
+#: ``MMAP_MODES``, imported when checked, so that workers never load persist).
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "prefer": (None, "processes", "threads"),
+    "require": (None, "sharedmem"),
+    "return_as": ("list", "generator", "generator_unordered"),
+}
+
+
+def check_choice(name: str, value: Any) -> Any:
+    """``value`` if it is one of the allowed values of ``name``, else a ValueError
+    listing them (and the closest)."""
+    if name == "mmap_mode":
+        from joblet_persist import MMAP_MODES
+
+        allowed: tuple[Any, ...] = MMAP_MODES
+    else:
+        allowed = CHOICES[name]
+    if value not in allowed:
+        listed = ", ".join(repr(choice) for choice in allowed)
+        close = suggest_name(value, [c for c in allowed if isinstance(c, str)])
+        hint = f" (did you mean {close!r}?)" if close is not None else ""
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}{hint}")
+    return value
 
 
 def check_verbose(verbose: Any) -> int:
