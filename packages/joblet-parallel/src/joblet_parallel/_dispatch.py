@@ -34,7 +34,6 @@ from ._errors import (
     parallel_timeout_error,
 )
 from ._failures import (
-    FailurePolicy,
     add_note,
     attempts_note,
     describe_error,
@@ -138,9 +137,7 @@ class CallDispatch:
         self.aborted = False
         self.consumed = 0  # batches handed to the caller
         self.dispatching: int | None = None  # thread id inside dispatch()
-        self.policy = FailurePolicy(
-            parallel.return_exceptions, parallel.retries, parallel.retry_on
-        )
+        self.policy = parallel.failure_policy
         self.task_timeout: float | None = parallel.task_timeout
         self.tasks_per_child: int | None = getattr(
             self.backend, "max_tasks_per_child", None

@@ -256,7 +256,8 @@ class Parallel:
             _given(retry_on, config, "retry_on"),
             _given(task_timeout, config, "task_timeout"),
         )
-        self._policy = FailurePolicy(
+        #: What a failed task does to the call (the dispatcher reads it too).
+        self.failure_policy = FailurePolicy(
             self.return_exceptions, self.retries, self.retry_on
         )
         self._managed = False
@@ -359,7 +360,7 @@ class Parallel:
                     self.return_as == "list"
                     and not self.verbose
                     and self._progress is None
-                    and not self._policy.active
+                    and not self.failure_policy.active
                 ):
                     output = [func(*args, **kwargs) for func, args, kwargs in iterable]
                     self._finish_call()
@@ -434,7 +435,7 @@ class Parallel:
             for func, args, kwargs in iterable:
                 self.statistics.dispatched_tasks += 1
                 self.statistics.dispatched_batches += 1
-                result = run_inline(self._policy, func, args, kwargs)
+                result = run_inline(self.failure_policy, func, args, kwargs)
                 self.statistics.completed_tasks += 1
                 self.statistics.completed_batches += 1
                 progress.step()
