@@ -20,6 +20,7 @@ stays true).
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import Any
@@ -37,6 +38,9 @@ import joblet_hash
 import joblet_memory
 import joblet_parallel
 import joblet_persist
+
+# The folder of joblib's tests: a private attribute read there is the test's.
+_JOBLIB_TESTS = os.path.dirname(os.path.abspath(joblib.test.__file__))
 
 # joblib's helper modules the tests import, kept as they are.
 KEPT = ("testing", "test", "_multiprocessing_helpers")
@@ -232,17 +236,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _joblib_internal(error: BaseException | None) -> str | None:
     """The joblib internal a failure comes from, if it does.
 
-    Either a placeholder was used, or the test read a private attribute of a
-    joblet object (``memorized._get_args_id``): both test joblib's
-    implementation, not its behaviour.
+    Either a placeholder was used, or joblib's test itself read a private
+    attribute of a joblet object (``memorized._get_args_id``): both test
+    joblib's implementation, not its behaviour. A private attribute missing
+    inside joblet's own code is a failure like any other.
     """
     while error is not None:
         if isinstance(error, JoblibInternalUsed):
             return str(error)
-        name = (
-            getattr(error, "name", None) if isinstance(error, AttributeError) else None
-        )
-        if isinstance(name, str) and name.startswith("_"):
-            return f"private attribute {type(error.obj).__name__}.{name}"
+        if isinstance(error, AttributeError) and _read_by_the_test(error):
+            return f"private attribute {type(error.obj).__name__}.{error.name}"
         error = error.__cause__ or error.__context__
     return None
+
+
+def _read_by_the_test(error: AttributeError) -> bool:
+    """Whether ``error`` is for a private name, raised in a frame of joblib's
+    test folder (not inside joblet)."""
+    if not (isinstance(error.name, str) and error.name.startswith("_")):
+        return False
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next  # the innermost frame raised it
+    if frame is None:
+        return False
+    return frame.tb_frame.f_code.co_filename.startswith(_JOBLIB_TESTS + os.sep)
