@@ -18,7 +18,7 @@ from ._backends import (
     release_backend,
 )
 from ._call_settings import CallSettings
-from ._config import get_config
+from ._config import DEFAULTS, get_config
 from ._dispatch import STARTED, CallDispatch
 from ._failures import (
     FailurePolicy,
@@ -58,6 +58,15 @@ class _Default:
 
     def __repr__(self) -> str:
         return repr(self.value)
+
+
+def _configurable(name: str) -> Any:
+    """The default of a parameter that ``parallel_config`` may set.
+
+    Its value is ``_config.DEFAULTS``' (the one home of these defaults), shown
+    in the signature; typed ``Any`` so the parameters keep their own types.
+    """
+    return _Default(DEFAULTS[name])
 
 
 def _given(value: Any, config: dict[str, Any], name: str) -> Any:
@@ -188,23 +197,23 @@ class Parallel:
 
     def __init__(
         self,
-        n_jobs: int | None = _Default(None),  # type: ignore[assignment]
+        n_jobs: int | None = _configurable("n_jobs"),
         backend: str | ParallelBackendBase | None = None,
         return_as: str = "list",
-        verbose: int = _Default(0),  # type: ignore[assignment]
+        verbose: int = _configurable("verbose"),
         timeout: float | None = None,
-        pre_dispatch: str | int = _Default("2 * n_jobs"),  # type: ignore[assignment]
-        batch_size: int | str = _Default("auto"),  # type: ignore[assignment]
-        temp_folder: str | None = _Default(None),  # type: ignore[assignment]
-        max_nbytes: int | str | None = _Default("1M"),  # type: ignore[assignment]
-        mmap_mode: str | None = _Default("r"),  # type: ignore[assignment]
-        prefer: str | None = _Default(None),  # type: ignore[assignment]
-        require: str | None = _Default(None),  # type: ignore[assignment]
+        pre_dispatch: str | int = "2 * n_jobs",
+        batch_size: int | str = "auto",
+        temp_folder: str | None = _configurable("temp_folder"),
+        max_nbytes: int | str | None = _configurable("max_nbytes"),
+        mmap_mode: str | None = _configurable("mmap_mode"),
+        prefer: str | None = _configurable("prefer"),
+        require: str | None = _configurable("require"),
         progress: Any = None,
-        return_exceptions: bool = _Default(False),  # type: ignore[assignment]
-        retries: int = _Default(0),  # type: ignore[assignment]
-        retry_on: tuple[Any, ...] = _Default(()),  # type: ignore[assignment]
-        task_timeout: float | None = _Default(None),  # type: ignore[assignment]
+        return_exceptions: bool = _configurable("return_exceptions"),
+        retries: int = _configurable("retries"),
+        retry_on: tuple[Any, ...] = _configurable("retry_on"),
+        task_timeout: float | None = _configurable("task_timeout"),
         **backend_kwargs: Any,
     ) -> None:
         config = get_config()
@@ -215,9 +224,9 @@ class Parallel:
         n_jobs = check_n_jobs(n_jobs)
         self.verbose = check_verbose(_given(verbose, config, "verbose"))
         self.timeout = check_timeout(timeout)
-        self.pre_dispatch = _given(pre_dispatch, {}, "pre_dispatch")
+        self.pre_dispatch = pre_dispatch
         parse_pre_dispatch(self.pre_dispatch, 1)  # fail now, not at the first call
-        self.batch_size = check_batch_size(_given(batch_size, {}, "batch_size"))
+        self.batch_size = check_batch_size(batch_size)
         check_backend(backend)
         self.temp_folder = check_temp_folder(_given(temp_folder, config, "temp_folder"))
         self.max_nbytes = _given(max_nbytes, config, "max_nbytes")
