@@ -44,8 +44,13 @@ def test_mmap_mode_on_a_compressed_file(tmp_path):
     _points_here(warning)
 
 
-def test_mmap_mode_on_a_compressed_version_1_file():
-    warning = _the_warning(lambda: load(DATA / "joblet_0.1_zlib.joblet", mmap_mode="r"))
+@pytest.mark.parametrize(
+    "name",
+    ["joblet_0.1_zlib.joblet", "joblib_1.6_zlib.pkl"],
+    ids=["joblet format version 1", "joblib"],
+)
+def test_mmap_mode_on_a_compressed_file_of_another_format(name):
+    warning = _the_warning(lambda: load(DATA / name, mmap_mode="r"))
     assert "compressed" in str(warning.message)
     _points_here(warning)
 
@@ -56,12 +61,6 @@ def test_mmap_mode_on_a_file_object(tmp_path):
     with open(path, "rb") as handle:
         warning = _the_warning(lambda: load(handle, mmap_mode="r"))
     assert "needs a path" in str(warning.message)
-    _points_here(warning)
-
-
-def test_mmap_mode_on_a_compressed_joblib_file():
-    warning = _the_warning(lambda: load(DATA / "joblib_1.6_zlib.pkl", mmap_mode="r"))
-    assert "compressed" in str(warning.message)
     _points_here(warning)
 
 
