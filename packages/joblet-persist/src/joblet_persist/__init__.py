@@ -13,7 +13,9 @@ numpy arrays are written raw and aligned, so ``load(path, mmap_mode='r')`` maps
 them from the file; importing this package never imports numpy.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from joblet_hash.lazy import lazy_attributes
 
 from ._allow_list import DEFAULT_ALLOWED_GLOBALS
 from ._atomic import atomic_write, sweep_temporaries, temporary_name
@@ -40,13 +42,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    # inspect (and what it needs) is imported on first use, not with the package
-    if name == "inspect_file":
-        from ._inspect import inspect_file
-
-        return inspect_file
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# inspect (and what it needs) is imported on first use, not with the package
+__getattr__ = lazy_attributes(__name__, {"inspect_file": "._inspect"})
 
 
 __all__ = [
