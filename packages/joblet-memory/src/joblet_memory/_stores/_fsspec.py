@@ -192,9 +192,6 @@ class FsspecStoreBackend(StoreBackendBase):
         entry = f"{self.root}/{call_id[0]}/{call_id[1]}"
         return f"{entry}/{name}" if name else entry
 
-    def item_location(self, call_id: CallId) -> str:
-        return f"{self.location}/{call_id[0]}/{call_id[1]}"
-
     # -- entries ------------------------------------------------------------------
 
     def load_item(self, call_id: CallId, mmap_mode: str | None = None) -> Any:

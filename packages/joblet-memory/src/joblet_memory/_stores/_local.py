@@ -38,7 +38,13 @@ from ._base import (
 )
 from ._leftovers import Leftover, leftovers_under
 from ._locking import entry_lock
-from ._result_files import OUTPUT_NAME, read_output, write_output, write_text
+from ._result_files import (
+    OUTPUT_NAME,
+    read_output,
+    replace_from,
+    write_signed,
+    write_text,
+)
 from ._signing import Signer
 from ._trust import why_not_private
 
@@ -241,12 +247,12 @@ class FileSystemStoreBackend(StoreBackendBase):
     ) -> int:
         entry = self._make_folders(entry_name(call_id))
         output = os.path.join(entry, OUTPUT_NAME)
-        write_output(
-            value,
+        signer = self.entry_signer()
+        replace_from(
             output,
-            compress,
-            self.entry_signer(),
-            entry_name(call_id),
+            lambda temporary: write_signed(
+                value, temporary, compress, signer, entry_name(call_id)
+            ),
             self.file_mode,
         )
         size = os.stat(output).st_size

@@ -67,29 +67,13 @@ def write_signed(
     """Write ``value`` to ``path``, signed for ``entry`` (unless ``signer`` is None).
 
     ``path`` must not exist yet or be a file the caller may replace; callers
-    write to a temporary name and rename it (see :func:`write_output`).
+    write to a temporary name and rename it (see :func:`replace_from`).
     """
     dump(value, path, compress=compress)
     with _removed_on_failure(path):
         if signer is not None:
             signer.sign_file(path, entry)
         os.chmod(path, file_mode)
-
-
-def write_output(
-    value: Any,
-    path: str,
-    compress: Compress,
-    signer: Signer | None,
-    entry: str,
-    file_mode: int = 0o600,
-) -> None:
-    """Write ``value`` to ``path`` atomically (a temporary file, renamed)."""
-    replace_from(
-        path,
-        lambda temporary: write_signed(value, temporary, compress, signer, entry),
-        file_mode,
-    )
 
 
 def replace_from(
