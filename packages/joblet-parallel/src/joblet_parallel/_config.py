@@ -54,37 +54,6 @@ def get_config() -> dict[str, Any]:
     return merged
 
 
-def _make_backend(
-    backend: Any, inner_max_num_threads: Any, params: dict[str, Any]
-) -> Any:
-    # Imported here: worker processes load this module (for the nested backend
-    # rule) and never build backends from settings.
-    from ._backends import MultiprocessingBackend, is_multiprocessing_context
-    from ._registry import get_backend_factory
-
-    if isinstance(backend, str):
-        factory = get_backend_factory(backend)
-        instance = factory(**params)
-    elif is_multiprocessing_context(backend):
-        instance = MultiprocessingBackend(context=backend, **params)
-    else:
-        if params:
-            raise ValueError(
-                "backend parameters can only be given with a backend name, not "
-                f"with the backend instance {backend!r}"
-            )
-        instance = backend
-    if inner_max_num_threads is not None and inner_max_num_threads is not _UNSET:
-        if not getattr(instance, "supports_inner_max_num_threads", False):
-            raise ValueError(
-                f"backend {type(instance).__name__} does not accept "
-                "inner_max_num_threads; use 'loky', 'multiprocessing' or "
-                "'threading'"
-            )
-        instance.inner_max_num_threads = inner_max_num_threads
-    return instance
-
-
 def _unknown_options_error(options: dict[str, Any]) -> TypeError:
     """``parallel_config(n_job=2)``: most likely a misspelt setting."""
     import difflib
@@ -223,8 +192,13 @@ class parallel_config:
             name: value for name, value in values.items() if value is not _UNSET
         }
         if backend is not _UNSET and backend is not None:
-            settings["backend"] = _make_backend(
-                backend, values["inner_max_num_threads"], backend_params
+            # Imported here: worker processes load this module (for the nested
+            # backend rule) and never build backends from settings.
+            from ._backend_choice import make_backend
+
+            threads = values["inner_max_num_threads"]
+            settings["backend"] = make_backend(
+                backend, backend_params, None if threads is _UNSET else threads
             )
         elif backend_params:
             raise _unknown_options_error(backend_params)

@@ -8,13 +8,11 @@ from collections.abc import Iterable, Iterator
 from types import MappingProxyType
 from typing import Any
 
+from ._backend_choice import resolve_backend
 from ._backends import (
-    MultiprocessingBackend,
     ParallelBackendBase,
     SequentialBackend,
-    ThreadingBackend,
     claim_backend,
-    is_multiprocessing_context,
     release_backend,
 )
 from ._call_settings import CallSettings
@@ -28,12 +26,7 @@ from ._failures import (
 )
 from ._memmapping import parse_max_nbytes
 from ._progress import CallProgress, ProgressHook
-from ._registry import (
-    default_backend_name,
-    get_backend_factory,
-    gil_disabled,
-    name_of_backend,
-)
+from ._registry import gil_disabled, name_of_backend
 from ._statistics import CallStatistics
 from ._validation import (
     check_backend,
@@ -74,53 +67,6 @@ def _given(value: Any, config: dict[str, Any], name: str) -> Any:
         setting = config.get(name)
         return value.value if setting is None else setting
     return value
-
-
-def _resolve_backend(
-    backend: Any, prefer: str | None, require: str | None, config: dict[str, Any]
-) -> tuple[ParallelBackendBase, bool]:
-    """The backend a ``Parallel`` created with these arguments runs on, and
-    whether ``prefer``/``require`` replaced the one named or configured by
-    threads.
-
-    As joblib: ``prefer`` and ``require`` choose among backends only when none was
-    named (by ``backend=`` or ``parallel_config``); a named backend that cannot
-    share memory with ``require='sharedmem'`` is an error, not a silent switch.
-    When threads replace the backend, the configured ``n_jobs`` (meant for that
-    backend) does not apply: the threads get the default, as in joblib.
-    """
-    if prefer == "processes" and require == "sharedmem":
-        raise ValueError(
-            "prefer='processes' and require='sharedmem' are inconsistent settings: "
-            "shared memory needs threads; drop one of them"
-        )
-    explicit = backend is not None
-    chosen = False  # set by parallel_config (not the nested rule of a worker)
-    if backend is None:
-        backend = config.get("backend")
-        chosen = backend is not None and not config.get("_nested")
-        if backend is None:
-            backend = get_backend_factory(default_backend_name())()
-    elif isinstance(backend, str):
-        backend = get_backend_factory(backend)(
-            nesting_level=config.get("_nesting_level")
-        )
-    elif is_multiprocessing_context(backend):
-        backend = MultiprocessingBackend(context=backend)
-    sharedmem = getattr(backend, "supports_sharedmem", False)
-    if explicit and require == "sharedmem" and not sharedmem:
-        raise ValueError(
-            f"Backend {type(backend).__name__} does not support shared memory "
-            "(require='sharedmem'); use backend='threading' or leave backend unset"
-        )
-    switched = False
-    if prefer == "threads" and not explicit and not chosen and not backend.uses_threads:
-        backend = ThreadingBackend(nesting_level=backend.nesting_level)
-        switched = True
-    if require == "sharedmem" and not sharedmem:
-        backend = ThreadingBackend(nesting_level=backend.nesting_level)
-        switched = True
-    return backend, switched
 
 
 class Parallel:
@@ -238,7 +184,7 @@ class Parallel:
         self.prefer, self.require = prefer, require
         self.return_as = check_choice("return_as", return_as)
         # The instance a call runs on is claimed from this one at each call.
-        self._backend_source, switched = _resolve_backend(
+        self._backend_source, switched = resolve_backend(
             backend, prefer, require, config
         )
         if switched and unset:
@@ -488,7 +434,7 @@ def effective_n_jobs(n_jobs: int | None = -1) -> int:
     config = get_config()
     if n_jobs is None:
         n_jobs = config.get("n_jobs")
-    backend, _ = _resolve_backend(None, None, None, config)
+    backend, _ = resolve_backend(None, None, None, config)
     value = backend.effective_n_jobs(n_jobs)
     cap = config.get("_max_n_jobs")
     return min(value, cap) if cap is not None else value
@@ -524,5 +470,5 @@ def get_active_backend(
     config = get_config()
     prefer = config.get("prefer") if prefer is None else prefer
     require = config.get("require") if require is None else require
-    backend, switched = _resolve_backend(None, prefer, require, config)
+    backend, switched = resolve_backend(None, prefer, require, config)
     return backend, None if switched else config.get("n_jobs")

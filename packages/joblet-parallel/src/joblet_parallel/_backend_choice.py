@@ -1,0 +1,122 @@
+"""Which backend a call runs on: the one home of backend construction.
+
+:func:`make_backend` turns what the user named (a backend name, an instance, a
+multiprocessing context) into a backend instance; ``parallel_config`` calls it
+for the backend it holds. :func:`resolve_backend` chooses the backend of a
+``Parallel``: the one named, else the configured one, else the default, then
+adjusted for ``prefer`` and ``require``; ``Parallel``, ``effective_n_jobs`` and
+``get_active_backend`` call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._backends import (
+    MultiprocessingBackend,
+    ParallelBackendBase,
+    ThreadingBackend,
+    is_multiprocessing_context,
+)
+from ._registry import default_backend_name, get_backend_factory
+
+
+def make_backend(
+    backend: Any,
+    params: dict[str, Any] | None = None,
+    inner_max_num_threads: int | None = None,
+) -> Any:
+    """The backend instance ``backend`` names.
+
+    Parameters
+    ----------
+    backend : str, multiprocessing context or backend instance
+        A registered name (its factory is called with ``params``), a
+        multiprocessing context (the multiprocessing backend on it) or an
+        instance, returned as it is.
+    params : dict, optional
+        Backend parameters; refused with an instance.
+    inner_max_num_threads : int, optional
+        Set on the instance, which must support it.
+
+    Returns
+    -------
+    ParallelBackendBase
+    """
+    params = params or {}
+    if isinstance(backend, str):
+        instance = get_backend_factory(backend)(**params)
+    elif is_multiprocessing_context(backend):
+        instance = MultiprocessingBackend(context=backend, **params)
+    else:
+        if params:
+            raise ValueError(
+                "backend parameters can only be given with a backend name, not "
+                f"with the backend instance {backend!r}"
+            )
+        instance = backend
+    if inner_max_num_threads is not None:
+        if not getattr(instance, "supports_inner_max_num_threads", False):
+            raise ValueError(
+                f"backend {type(instance).__name__} does not accept "
+                "inner_max_num_threads; use 'loky', 'multiprocessing' or "
+                "'threading'"
+            )
+        instance.inner_max_num_threads = inner_max_num_threads
+    return instance
+
+
+def resolve_backend(
+    backend: Any, prefer: str | None, require: str | None, config: dict[str, Any]
+) -> tuple[ParallelBackendBase, bool]:
+    """The backend a ``Parallel`` created with these arguments runs on, and
+    whether ``prefer``/``require`` replaced the one named or configured by
+    threads.
+
+    As joblib: ``prefer`` and ``require`` choose among backends only when none was
+    named (by ``backend=`` or ``parallel_config``); a named backend that cannot
+    share memory with ``require='sharedmem'`` is an error, not a silent switch.
+    When threads replace the backend, the configured ``n_jobs`` (meant for that
+    backend) does not apply: the threads get the default, as in joblib.
+
+    Parameters
+    ----------
+    backend : str, multiprocessing context, backend instance or None
+        What ``Parallel(backend=...)`` received; None takes the configured one.
+    prefer, require : str or None
+        The hints of the call (already checked).
+    config : dict
+        The settings in effect (``_config.get_config()``).
+
+    Returns
+    -------
+    (ParallelBackendBase, bool)
+    """
+    if prefer == "processes" and require == "sharedmem":
+        raise ValueError(
+            "prefer='processes' and require='sharedmem' are inconsistent settings: "
+            "shared memory needs threads; drop one of them"
+        )
+    explicit = backend is not None
+    chosen = False  # set by parallel_config (not the nested rule of a worker)
+    if backend is None:
+        backend = config.get("backend")
+        chosen = backend is not None and not config.get("_nested")
+        if backend is None:
+            backend = make_backend(default_backend_name())
+    else:
+        backend = make_backend(backend)
+    sharedmem = getattr(backend, "supports_sharedmem", False)
+    if explicit and require == "sharedmem" and not sharedmem:
+        raise ValueError(
+            f"Backend {type(backend).__name__} does not support shared memory "
+            "(require='sharedmem'); use backend='threading' or leave backend unset"
+        )
+    switched = False
+    if prefer == "threads" and not explicit and not chosen and not backend.uses_threads:
+        backend = ThreadingBackend(nesting_level=backend.nesting_level)
+        switched = True
+    if require == "sharedmem" and not sharedmem:
+        backend = ThreadingBackend(nesting_level=backend.nesting_level)
+        switched = True
+    return backend, switched
