@@ -126,7 +126,9 @@ def test_checksums_equal_xxh3_of_each_buffer(tmp_path, monkeypatch, large):
     from joblet_persist import _checksums
 
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)  # many slices
+    monkeypatch.setattr(_checksums, "INLINE_SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14 if large else 1 << 40)
+    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
     arrays = [ARRAY, ARRAY[:7].copy(), np.zeros(0)]
     path = tmp_path / "x.joblet"
     dump(arrays, path)
@@ -156,6 +158,7 @@ def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
 
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
+    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
     calls = []
 
     def read_into(piece):
@@ -183,7 +186,7 @@ def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
 
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
-    monkeypatch.setattr(_checksums, "_two_cpus", lambda: True)
+    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
     hashed_on = set()
     real = _checksums._hasher
 
@@ -212,12 +215,73 @@ def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
     assert bytes(view) == data
     assert hashed_on
     assert all(name.startswith("joblet-persist-checksum") for name in hashed_on)
-    # one usable CPU: the helper would only wait, so the read hashes inline
-    monkeypatch.setattr(_checksums, "_two_cpus", lambda: False)
+    # no CPU to spare: the helper would only wait, so the read hashes inline
+    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: False)
     hashed_on.clear()
     offset = 0
     assert _checksums.read_hashed(read_into, view) == xxhash.xxh3_64_intdigest(data)
     assert hashed_on == {threading.current_thread().name}
+
+
+@pytest.mark.parametrize(
+    ("allowed", "running", "spare"),
+    [
+        (1, 1, False),  # one allowed CPU: a helper would only wait
+        (2, 1, True),  # only this thread runs: the other CPU is free
+        (2, 2, False),  # another thread holds the other CPU
+        (2, 5, False),
+    ],
+)
+def test_the_helper_is_used_only_when_a_cpu_is_free(
+    monkeypatch, allowed, running, spare
+):
+    import joblet_hash.threads
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(joblet_hash.threads, "usable_cpu_count", lambda: allowed)
+    monkeypatch.setattr(_checksums.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_checksums, "_running_tasks", lambda: running)
+    assert _checksums._spare_cpu() is spare
+
+
+@pytest.mark.parametrize(("load_average", "spare"), [(0.9, True), (1.7, False)])
+def test_without_a_running_count_the_load_average_decides(
+    monkeypatch, load_average, spare
+):
+    import joblet_hash.threads
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(joblet_hash.threads, "usable_cpu_count", lambda: 2)
+    monkeypatch.setattr(_checksums.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_checksums, "_running_tasks", lambda: None)
+    monkeypatch.setattr(_checksums.os, "getloadavg", lambda: (load_average, 0, 0))
+    assert _checksums._spare_cpu() is spare
+
+
+def test_the_running_count_is_read_from_the_system():
+    from joblet_persist import _checksums
+
+    running = _checksums._running_tasks()
+    if running is None:
+        pytest.skip("no count of running threads on this platform")
+    assert running >= 1  # this test's own thread is running
+
+
+@pytest.mark.parametrize("spare", [False, True], ids=["inline", "helper-thread"])
+def test_inline_slices_fit_the_cache_and_helper_slices_are_larger(monkeypatch, spare):
+    # a slice hashed inline is read back from the CPU's cache (1 MiB); the
+    # helper, hashing beside the next read, takes 4 MiB at a time
+    from joblet_persist import _checksums
+
+    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: spare)
+    sizes = []
+    view = memoryview(bytearray(_checksums.BACKGROUND_MIN))
+    _checksums.read_hashed(lambda piece: sizes.append(piece.nbytes), view)
+    expected = _checksums.SLICE if spare else _checksums.INLINE_SLICE
+    assert set(sizes) == {expected}
+    assert sum(sizes) == view.nbytes
+    written = list(_checksums.hashed_slices(view, []))
+    assert {piece.nbytes for piece in written} == {expected}
 
 
 def test_the_reads_wait_for_a_helper_that_lags_max_lag_slices(monkeypatch):
@@ -233,7 +297,7 @@ def test_the_reads_wait_for_a_helper_that_lags_max_lag_slices(monkeypatch):
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
     monkeypatch.setattr(_checksums, "MAX_LAG", 2)
-    monkeypatch.setattr(_checksums, "_two_cpus", lambda: True)
+    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
     gate = threading.Event()
     real = _checksums._hasher
 
