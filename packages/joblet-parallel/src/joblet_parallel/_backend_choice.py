@@ -25,6 +25,7 @@ def make_backend(
     backend: Any,
     params: dict[str, Any] | None = None,
     inner_max_num_threads: int | None = None,
+    nesting_level: int = 0,
 ) -> Any:
     """The backend instance ``backend`` names.
 
@@ -38,6 +39,9 @@ def make_backend(
         Backend parameters; refused with an instance.
     inner_max_num_threads : int, optional
         Set on the instance, which must support it.
+    nesting_level : int, default 0
+        Given to an instance whose level is not set yet (see
+        :func:`active_nesting_level`).
 
     Returns
     -------
@@ -63,7 +67,16 @@ def make_backend(
                 "'threading'"
             )
         instance.inner_max_num_threads = inner_max_num_threads
+    if getattr(instance, "nesting_level", 0) is None:
+        instance.nesting_level = nesting_level
     return instance
+
+
+def active_nesting_level(config: dict[str, Any]) -> int:
+    """The nesting level of a backend made under ``config``, as in joblib: that
+    of the backend in effect (inside a worker, the nested backend of the outer
+    call), 0 at the top level."""
+    return getattr(config.get("backend"), "nesting_level", None) or 0
 
 
 def resolve_backend(
@@ -99,13 +112,14 @@ def resolve_backend(
         )
     explicit = backend is not None
     chosen = False  # set by parallel_config (not the nested rule of a worker)
+    level = active_nesting_level(config)
     if backend is None:
         backend = config.get("backend")
         chosen = backend is not None and not config.get("_nested")
         if backend is None:
-            backend = make_backend(default_backend_name())
+            backend = make_backend(default_backend_name(), nesting_level=level)
     else:
-        backend = make_backend(backend)
+        backend = make_backend(backend, nesting_level=level)
     sharedmem = getattr(backend, "supports_sharedmem", False)
     if explicit and require == "sharedmem" and not sharedmem:
         raise ValueError(

@@ -194,11 +194,15 @@ class parallel_config:
         if backend is not _UNSET and backend is not None:
             # Imported here: worker processes load this module (for the nested
             # backend rule) and never build backends from settings.
-            from ._backend_choice import make_backend
+            from ._backend_choice import active_nesting_level, make_backend
 
             threads = values["inner_max_num_threads"]
             settings["backend"] = make_backend(
-                backend, backend_params, None if threads is _UNSET else threads
+                backend,
+                backend_params,
+                None if threads is _UNSET else threads,
+                # as joblib: the level of the backend in effect (0 at the top)
+                nesting_level=active_nesting_level(get_config()),
             )
         elif backend_params:
             raise _unknown_options_error(backend_params)
