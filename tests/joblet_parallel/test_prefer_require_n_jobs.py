@@ -45,3 +45,19 @@ def test_get_active_backend_drops_the_n_jobs_of_a_replaced_backend():
         assert backend.uses_threads
         assert n_jobs is None
         assert Parallel(require="sharedmem").n_jobs == 1
+
+
+def test_require_sharedmem_says_it_replaces_a_configured_backend(capsys):
+    """From verbose=10, in joblib 1.6's words, on stdout; never for the default
+    backend (nothing was configured) nor below verbose=10."""
+    with parallel_config("loky"):
+        Parallel(require="sharedmem", verbose=9)
+        assert capsys.readouterr().out == ""
+        parallel = Parallel(n_jobs=2, require="sharedmem", verbose=10)
+    assert type(parallel._backend).__name__ == "ThreadingBackend"
+    assert capsys.readouterr().out.strip() == (
+        "Using ThreadingBackend as joblib backend instead of ProcessBackend as "
+        "the latter does not provide shared memory semantics."
+    )
+    Parallel(require="sharedmem", verbose=10)
+    assert capsys.readouterr().out == ""

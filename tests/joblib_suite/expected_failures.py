@@ -171,10 +171,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         for other in ("loky", "multiprocessing", "threading")
         if (one, other) != ("threading", "threading")
     },
-    "test_parallel.py::test_backend_hinting_and_constraints_with_custom_backends": (
-        "open: require='sharedmem' on a custom process backend switches to "
-        "threads without joblib's verbose message"
-    ),
     **{
         f"test_parallel.py::test_dispatch_one_job[4-expected_queue1-{backend}]": (
             "open: with n_jobs=1, batch_size is not honoured (the iterator is "

@@ -80,7 +80,11 @@ def active_nesting_level(config: dict[str, Any]) -> int:
 
 
 def resolve_backend(
-    backend: Any, prefer: str | None, require: str | None, config: dict[str, Any]
+    backend: Any,
+    prefer: str | None,
+    require: str | None,
+    config: dict[str, Any],
+    verbose: int = 0,
 ) -> tuple[ParallelBackendBase, bool]:
     """The backend a ``Parallel`` created with these arguments runs on, and
     whether ``prefer``/``require`` replaced the one named or configured by
@@ -100,6 +104,9 @@ def resolve_backend(
         The hints of the call (already checked).
     config : dict
         The settings in effect (``_config.get_config()``).
+    verbose : int, default 0
+        From 10, replacing a configured backend by threads for
+        ``require='sharedmem'`` is said on stdout, in joblib's words.
 
     Returns
     -------
@@ -131,6 +138,12 @@ def resolve_backend(
         backend = ThreadingBackend(nesting_level=backend.nesting_level)
         switched = True
     if require == "sharedmem" and not sharedmem:
-        backend = ThreadingBackend(nesting_level=backend.nesting_level)
-        switched = True
+        threads = ThreadingBackend(nesting_level=backend.nesting_level)
+        if chosen and verbose >= 10:
+            print(
+                f"Using {type(threads).__name__} as joblib backend instead of "
+                f"{type(backend).__name__} as the latter does not provide shared "
+                "memory semantics."
+            )
+        backend, switched = threads, True
     return backend, switched

@@ -185,7 +185,7 @@ class Parallel:
         self.return_as = check_choice("return_as", return_as)
         # The instance a call runs on is claimed from this one at each call.
         self._backend_source, switched = resolve_backend(
-            backend, prefer, require, config
+            backend, prefer, require, config, self.verbose
         )
         if switched and unset:
             n_jobs = None  # the configured n_jobs was meant for the other backend
