@@ -144,3 +144,29 @@ def test_both_forms_of_a_batch_are_what_backends_receive():
         assert isinstance(batch, Batch)
     assert [args for _, args, _ in column.items] == [(0,), (1,), (2,)]
     assert not isinstance(lambda: [], Batch)
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading", "sequential"])
+@pytest.mark.parametrize("return_as", ["list", "generator"])
+@pytest.mark.parametrize("verbose", [0, 10])
+def test_one_job_reads_the_input_a_batch_at_a_time(backend, return_as, verbose):
+    """With n_jobs=1 the tasks run in the caller, each batch of ``batch_size``
+    read from the input before its first task runs, as joblib does."""
+    events = []
+
+    def produce():
+        for i in range(6):
+            events.append(f"read {i}")
+            yield delayed(events.append)(f"ran {i}")
+
+    output = Parallel(
+        n_jobs=1,
+        backend=backend,
+        batch_size=4,
+        return_as=return_as,
+        verbose=verbose,
+    )(produce())
+    list(output)
+    reads = [f"read {i}" for i in range(6)]
+    runs = [f"ran {i}" for i in range(6)]
+    assert events == reads[:4] + runs[:4] + reads[4:] + runs[4:]

@@ -172,13 +172,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         if (one, other) != ("threading", "threading")
     },
     **{
-        f"test_parallel.py::test_dispatch_one_job[4-expected_queue1-{backend}]": (
-            "open: with n_jobs=1, batch_size is not honoured (the iterator is "
-            "consumed one task at a time)"
-        )
-        for backend in ("loky", "multiprocessing", "threading", "sequential")
-    },
-    **{
         f"test_parallel.py::test_nested_parallel_warnings[{case}]": (
             "open: a nested process-backed call limited to n_jobs=1 does not "
             "warn as joblib does (and loky in loky does warn)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
@@ -311,6 +312,8 @@ class Parallel:
                 )
             inline = n_jobs == 1 and getattr(self._backend, "inline_single_job", True)
             if inline or isinstance(self._backend, SequentialBackend):
+                if isinstance(self.batch_size, int) and self.batch_size > 1:
+                    iterable = _read_ahead(iterable, self.batch_size)
                 if (
                     self.return_as == "list"
                     and not self.verbose
@@ -402,6 +405,15 @@ class Parallel:
         finally:
             progress.close()
             self._finish_call()
+
+
+def _read_ahead(iterable: Iterable[Any], batch_size: int) -> Iterator[Any]:
+    """The tasks of ``iterable``, each batch of ``batch_size`` read before its
+    first task runs: with one job, the input is consumed batch by batch, as
+    joblib does."""
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, batch_size)):
+        yield from batch
 
 
 def _each_result(batches: Iterator[Any]) -> Iterator[Any]:
