@@ -11,6 +11,8 @@ Figures (medians of alternating repetitions in one process; lower is better):
 * 200 MB mixed data (100 MB float array, 96 MB low-cardinality int array, 100k
   small dicts): lz4 and zlib-3 dump and load against joblib, and the file size
   ratio;
+* the two figures issue 25's outside review measured: a zlib-3 1 GB float64
+  array (dump and load) and an xz dump of a 32 MB object, against joblib 1.6;
 * a dict of 100k small Python objects against pickle protocol 5.
 
 Fairness on a shared, noisy machine:
@@ -173,7 +175,17 @@ def _child_ratio(code: str) -> float:
     return float(out.stdout.strip())
 
 
-SECTIONS = ("array", "checks", "mixed", "codecs", "zstd", "objects", "memory")
+SECTIONS = (
+    "array",
+    "checks",
+    "mixed",
+    "codecs",
+    "review",
+    "zstd",
+    "objects",
+    "memory",
+)
+MIX_KEYS = ("mix_floats", "mix_ints", "dicts")
 
 
 def _array_section(sizes, path, repeat) -> list[Row]:
@@ -471,6 +483,57 @@ def _codecs_section(sizes, path, repeat) -> list[Row]:
     mixed, mix_bytes, label = _mixed_data(sizes)
     codecs = [("gzip", "gzip"), ("xz", "xz"), ("bz2", "bz2")]
     return _compare_codecs(mixed, label, mix_bytes, path, 1, codecs)
+
+
+def _review_section(sizes, path, repeat) -> list[Row]:
+    """The two figures issue 25's outside review measured, against joblib 1.6.
+
+    A zlib-3 1 GB float64 array (dumped once each: about 20 s; loaded
+    ``repeat`` times) and an xz dump of a 32 MB object (the mix, scaled down).
+    """
+    import joblib
+    import numpy as np
+
+    import joblet_persist
+
+    rows: list[Row] = []
+    nbytes = sizes["array"]
+    array = np.random.default_rng(1).random(nbytes // 8)
+    files = {"joblet": path("z.joblet"), "joblib": path("z.joblib")}
+    writers = {"joblet": joblet_persist.dump, "joblib": joblib.dump}
+    readers = {"joblet": joblet_persist.load, "joblib": joblib.load}
+    dumps = alternate(
+        {
+            who: lambda w=writer, f=files[who]: w(array, f, compress=("zlib", 3))
+            for who, writer in writers.items()
+        },
+        1,
+        before_dump(files, nbytes),
+    )
+    loads = alternate(
+        {who: lambda r=reader, f=files[who]: r(f) for who, reader in readers.items()},
+        repeat,
+        lambda name: touch(nbytes),
+    )
+    assert np.array_equal(joblet_persist.load(files["joblet"]), array)
+    label = f"{nbytes / 1e9:.1f} GB float64 array"
+    rows += [
+        Row(
+            f"zlib-3 dump {label}", dumps["joblet"], "joblib 1.6", dumps["joblib"], "s"
+        ),
+        Row(
+            f"zlib-3 load {label}", loads["joblet"], "joblib 1.6", loads["joblib"], "s"
+        ),
+    ]
+    array = None
+    scale = 0.16  # the 200 MB mix scaled to 32 MB
+    mixed = _mixed({key: int(sizes[key] * scale) for key in MIX_KEYS})
+    mix_bytes = mixed["floats"].nbytes + mixed["labels"].nbytes
+    mix_bytes += len(pickle.dumps(mixed["records"]))
+    object_label = f"{mix_bytes / 1e6:.0f} MB object"
+    return rows + _compare_codecs(
+        mixed, object_label, mix_bytes, path, repeat, [("xz", "xz")]
+    )
 
 
 def _zstd_section(sizes, path, repeat) -> list[Row]:
