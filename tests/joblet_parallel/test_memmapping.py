@@ -311,3 +311,24 @@ def test_environment_variable_picks_the_folder_of_a_call(tmp_path, monkeypatch):
         delayed(memmap_file)(np.ones(300_000)) for _ in range(1)
     )
     assert Path(filename).parent.parent == tmp_path
+
+
+def with_byte_order(array):
+    return array, array.dtype.byteorder
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">", "="])
+@pytest.mark.parametrize("view", ["whole", "strided"])
+def test_a_returned_memmap_keeps_its_byte_order(byteorder, view):
+    """The worker's memmap of an argument comes back with the argument's dtype,
+    byte order included (numpy's own pickling of a memmap makes it native)."""
+    data = np.arange(12).reshape((3, 4)).astype(f"{byteorder}i4")
+    if view == "strided":
+        data = data[:, ::2]
+    results = Parallel(n_jobs=2, backend="loky", max_nbytes=1)(
+        delayed(with_byte_order)(data) for _ in range(2)
+    )
+    for returned, in_worker in results:
+        assert is_memmap(returned)
+        assert in_worker == data.dtype.byteorder == returned.dtype.byteorder
+        np.testing.assert_array_equal(returned, data)

@@ -183,10 +183,6 @@ EXPECTED_FAILURES: dict[str, str] = {
             "threading-loky-True",
         )
     },
-    "test_parallel.py::test_parallel_byteorder_corruption[1->]": (
-        "open: a big-endian array returned by a worker comes back in native "
-        "byte order (equal values) when memory-mapped"
-    ),
     "test_parallel.py::test_warning_about_timeout_not_supported_by_backend": (
         "wording: the same UserWarning, giving the reason and the fix"
     ),

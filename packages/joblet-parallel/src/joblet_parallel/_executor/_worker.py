@@ -13,6 +13,7 @@ The worker exits when the parent closes the task pipe, when it has been idle for
 from __future__ import annotations
 
 import gc
+import io
 import os
 import pickle
 import select
@@ -63,16 +64,24 @@ def _buffers_out(buffers: list[Any]) -> Any:
 def _dump_result(value: Any) -> tuple[bytes, list[Any]]:
     buffers: list[Any] = []
     try:
-        return pickle.dumps(
-            value, protocol=5, buffer_callback=_buffers_out(buffers)
-        ), buffers
+        return _dumps(pickle.Pickler, value, buffers), buffers
     except Exception:
         buffers.clear()
         import cloudpickle
 
-        return cloudpickle.dumps(
-            value, protocol=5, buffer_callback=_buffers_out(buffers)
-        ), buffers
+        return _dumps(cloudpickle.Pickler, value, buffers), buffers
+
+
+def _dumps(pickler_class: type, value: Any, buffers: list[Any]) -> bytes:
+    """``value`` pickled by ``pickler_class``, with the result reducers."""
+    from .._results import result_pickler
+
+    file = io.BytesIO()
+    pickler = result_pickler(pickler_class)(
+        file, protocol=5, buffer_callback=_buffers_out(buffers)
+    )
+    pickler.dump(value)
+    return file.getvalue()
 
 
 def _dump_results(batch: Any, results: Any, duration: float) -> tuple[bytes, list[Any]]:
