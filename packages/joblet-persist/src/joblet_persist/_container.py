@@ -33,7 +33,7 @@ from ._format import (
 )
 from ._io import GROW_MIN, Source, fill_growing
 from ._numpy_io import MappedSlot
-from ._warnings import warn_user
+from ._warnings import warn_not_mapped
 
 if TYPE_CHECKING:
     from ._format_v1 import ChunkReader
@@ -282,11 +282,7 @@ def read_container(file: IO[bytes], options: LoadOptions) -> Any:
 
         chunks = ChunkReader(source, header.codec, header.chunk_size)
         if mmap_mode is not None:
-            warn_user(
-                f"mmap_mode={mmap_mode!r} has no effect on {where}: it is compressed "
-                f"({header.codec}), so its arrays are loaded in memory. Dump it without "
-                "compress to memory-map it.",
-            )
+            warn_not_mapped(mmap_mode, where, header.codec)
             mmap_mode = None
     try:
         options.budget.charge(header.pickle_len, "the pickle stream")

@@ -23,7 +23,7 @@ from ._errors import FormatError, TruncatedFileError
 from ._io import Prepended, read_upto
 from ._numpy_io import native_byte_order, swapping_to_native
 from ._types import MMAP_MODES
-from ._warnings import warn_user
+from ._warnings import warn_not_mapped
 
 
 def open_decompressed(
@@ -53,11 +53,7 @@ def _read_compressed(
 ) -> Any:
     where = options.where
     if options.mmap_mode is not None:
-        warn_user(
-            f"mmap_mode={options.mmap_mode!r} has no effect on {where}: it is "
-            f"compressed ({name}), so its arrays are loaded in memory. Decompress it "
-            "(or dump it without compress) to memory-map it.",
-        )
+        warn_not_mapped(options.mmap_mode, where, name)
     inner = open_decompressed(file, name, compressor, where)
     try:
         with inner:
@@ -224,11 +220,7 @@ def _load(
             )
         where = f"file object {getattr(filename, 'name', type(filename).__name__)!r}"
         if mmap_mode is not None:
-            warn_user(
-                f"mmap_mode={mmap_mode!r} is ignored for {where}: memory mapping needs "
-                "a path, so the arrays are loaded in memory. Pass the file's path to "
-                "memory-map them.",
-            )
+            warn_not_mapped(mmap_mode, where, None)
         budget = _budget(allow, max_bytes, _size_left(filename), where)
         with damage_is_format_error(where):
             return _load_file_object(

@@ -19,3 +19,21 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     from joblet_hash.callers import warn_at_caller
 
     warn_at_caller(message, category, _PACKAGE)
+
+
+def warn_not_mapped(mmap_mode: str, where: str, compressed_as: str | None) -> None:
+    """Say that ``where`` is loaded in memory despite ``mmap_mode``, and why.
+
+    ``compressed_as`` names the codec of a compressed file; None means a file
+    object (mapping needs a path). The message says how to have it mapped.
+    """
+    if compressed_as is None:
+        why = "it is a file object, and memory mapping needs a path"
+        fix = "Pass the file's path to memory-map it."
+    else:
+        why = f"it is compressed ({compressed_as})"
+        fix = "Dump it without compress to memory-map it."
+    warn_user(
+        f"mmap_mode={mmap_mode!r} has no effect on {where}: {why}, so its arrays "
+        f"are loaded in memory. {fix}"
+    )
