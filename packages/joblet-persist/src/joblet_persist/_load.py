@@ -59,7 +59,7 @@ def _read_compressed(
         with inner:
             head = read_upto(inner, HEAD_BYTES)
             stream = io.BufferedReader(Prepended(head, inner))
-            value = _dispatch(stream, head, options.in_memory())
+            value = _read_by_format(stream, head, options.in_memory())
             # reach the stream's end, so that its trailer (checksum, seek table,
             # index) is checked; data after the dump is left unread, as in joblib
             inner.read(1)
@@ -70,7 +70,7 @@ def _read_compressed(
         raise codec_error(exc, where, name) from exc
 
 
-def _dispatch(file: IO[bytes], head: bytes, options: LoadOptions) -> Any:
+def _read_by_format(file: IO[bytes], head: bytes, options: LoadOptions) -> Any:
     """Read ``file`` (positioned at its start; ``head`` its first bytes)."""
     where = options.where
     found = detect_format(head)
@@ -242,9 +242,9 @@ def _load(
         options = LoadOptions(repr(path), path, mmap_mode, allow, size, verify, budget)
         with damage_is_format_error(options.where):
             if detect_format(head).kind == "joblet":
-                return _dispatch(raw, head, options)  # large unbuffered reads
+                return _read_by_format(raw, head, options)  # large unbuffered reads
             with io.BufferedReader(raw, 1 << 16) as buffered:  # closed, not collected
-                return _dispatch(buffered, head, options)
+                return _read_by_format(buffered, head, options)
 
 
 def _check_same_file(raw: IO[bytes], expected: os.stat_result, path: str) -> None:
@@ -284,7 +284,7 @@ def _load_file_object(file: IO[bytes], options: LoadOptions) -> Any:
             file.seek(0)
             head = read_upto(file, HEAD_BYTES)
         file.seek(start)
-        return _dispatch(file, head, options)
+        return _read_by_format(file, head, options)
     head = read_upto(file, HEAD_BYTES)
     # no read-ahead buffer: the stream (a socket) is read exactly as far as needed
-    return _dispatch(Prepended(head, file), head, options)  # type: ignore[arg-type]
+    return _read_by_format(Prepended(head, file), head, options)  # type: ignore[arg-type]
