@@ -40,6 +40,7 @@ from ._validation import (
     parse_pre_dispatch,
     refuse_worker_options,
 )
+from ._warnings import warn
 
 
 class _Default:
@@ -245,6 +246,13 @@ class Parallel:
         if self._max_n_jobs is not None:
             wanted = self._backend.effective_n_jobs(n_jobs)
             n_jobs = min(wanted, self._max_n_jobs)
+            if n_jobs == 1 < wanted and not self._backend.uses_threads:
+                # as joblib 1.6 says of process-backed calls it limits
+                warn(
+                    "Process-backed parallel loops cannot be nested below "
+                    "processes beyond the worker's share of the CPUs, setting "
+                    "n_jobs=1"
+                )
         self._n_jobs = n_jobs
         refuse_worker_options(self._backend, self._backend_kwargs)
         #: What the backend reads of this call (see CallSettings).

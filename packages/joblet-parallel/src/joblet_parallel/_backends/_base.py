@@ -237,6 +237,25 @@ def _effective_n_jobs(n_jobs: int | None) -> int:
     return n_jobs
 
 
+def limit_below_threads(backend: ParallelBackendBase, n_jobs: int) -> int:
+    """``n_jobs`` for a process backend, or 1 inside a task of a thread worker.
+
+    As joblib 1.6: process-backed calls are not nested below threads (each
+    thread of the outer call would start its own processes); the call runs
+    with one job and says so. Top-level calls from any thread are not limited.
+    """
+    nested = (backend.nesting_level or 0) > 0
+    if n_jobs != 1 and nested and not backend.in_main_thread():
+        from .._warnings import warn
+
+        warn(
+            "Process-backed parallel loops cannot be nested below threads, "
+            "setting n_jobs=1"
+        )
+        return 1
+    return n_jobs
+
+
 # The backend every backend nests into by default: defined here, beside the
 # base class, because the base class returns it.
 class SequentialBackend(ParallelBackendBase):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ._auto_batching import AutoBatchingMixin
+from ._base import limit_below_threads
 from ._large_arrays import _SharesLargeArrays
 from ._one_pool import _OnePoolBackend
 
@@ -124,7 +125,7 @@ class MultiprocessingBackend(_SharesLargeArrays, AutoBatchingMixin, _OnePoolBack
                 "n_jobs=1"
             )
             return 1
-        return n_jobs
+        return limit_below_threads(self, n_jobs)
 
     def _new_pool(self, n_jobs: int) -> Any:
         context = self.context

@@ -9,7 +9,12 @@ from .._batching import BatchedCalls
 from .._cpu import cpu_count
 from .._validation import refuse_unknown_options
 from ._auto_batching import AutoBatchingMixin
-from ._base import ParallelBackendBase, SequentialBackend, _effective_n_jobs
+from ._base import (
+    ParallelBackendBase,
+    SequentialBackend,
+    _effective_n_jobs,
+    limit_below_threads,
+)
 from ._claims import CopiedPerCall
 from ._large_arrays import _SharesLargeArrays
 from ._threading import ThreadingBackend
@@ -106,7 +111,7 @@ class ProcessBackend(
         self._call_jobs: set[Any] = set()
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
-        return _effective_n_jobs(n_jobs)
+        return limit_below_threads(self, _effective_n_jobs(n_jobs))
 
     def _set_worker_options(
         self,
