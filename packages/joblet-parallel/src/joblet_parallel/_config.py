@@ -229,20 +229,7 @@ class parallel_config:
         >>> parallel_config.set_global(n_jobs=2, prefer="threads")
         >>> parallel_config.set_global()  # back to the defaults
         """
-        names = {
-            "n_jobs",
-            "verbose",
-            "temp_folder",
-            "max_nbytes",
-            "mmap_mode",
-            "prefer",
-            "require",
-            "inner_max_num_threads",
-            "return_exceptions",
-            "retries",
-            "retry_on",
-            "task_timeout",
-        }
+        names = [name for name in DEFAULTS if name != "backend"]
         values = {name: settings.pop(name, _UNSET) for name in names}
         new = cls._settings(backend, backend_params=settings, **values)
         with _global_lock:
