@@ -180,12 +180,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         "joblib's own Parallel, which cannot tell it is nested there (joblet's "
         "own nested call warns: tests/joblet_parallel/test_nested_warnings.py)"
     ),
-    "test_parallel.py::test_nested_parallel_warnings[loky-loky-False]": (
-        "harness: the nested call runs in a worker process of joblet, with "
-        "joblib's own loky, whose resource tracker cannot start there: it "
-        "inherits the worker's python -S flag, not its sys.path, so it warns "
-        "that the tracker died"
-    ),
     "test_parallel.py::test_warning_about_timeout_not_supported_by_backend": (
         "wording: the same UserWarning, giving the reason and the fix"
     ),

@@ -41,6 +41,17 @@ _BOOT = (
 )
 
 
+def _site_flags() -> list[str]:
+    """The parent's ``-S``/``-s``: a worker runs ``site`` as the parent did.
+
+    ``site`` runs the ``.pth`` files (editable installs' import hooks,
+    coverage's subprocess start) and ``sitecustomize``; and what a task starts
+    with the interpreter's flags (as multiprocessing and loky do for their
+    helper processes) must find ``site-packages`` as the parent does.
+    """
+    return ["-S"] * sys.flags.no_site + ["-s"] * sys.flags.no_user_site
+
+
 class WorkerState(enum.Enum):
     """Where a worker is in its life; each move has one method of
     :class:`_Worker` (as loky's executor flags), called with the pool's lock
@@ -171,7 +182,14 @@ class WorkerPool:
         env["JOBLET_WORKER_SYS_PATH"] = os.pathsep.join(sys.path)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _BOOT, str(task_read), str(result_write)],
+                [
+                    sys.executable,
+                    *_site_flags(),
+                    "-c",
+                    _BOOT,
+                    str(task_read),
+                    str(result_write),
+                ],
                 pass_fds=(task_read, result_write),
                 env=env,
                 stdin=subprocess.DEVNULL,
