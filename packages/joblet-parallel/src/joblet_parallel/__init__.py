@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from joblet_hash.lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from . import logger as logger
     from ._backends import AutoBatchingMixin, ParallelBackendBase
@@ -69,15 +71,13 @@ _HOMES = {
 }
 
 
+_lazy_name = lazy_attributes(__name__, _HOMES)
+
+
 def __getattr__(name: str) -> Any:
-    if name == "logger":
+    if name == "logger":  # a submodule (joblib.logger's names), not a name in one
         return importlib.import_module(".logger", __name__)
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value  # the next access is a plain attribute
-    return value
+    return _lazy_name(name)
 
 
 def __dir__() -> list[str]:

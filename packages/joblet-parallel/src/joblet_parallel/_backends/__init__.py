@@ -11,8 +11,9 @@ and the threading, process ('loky') and multiprocessing backends;
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from joblet_hash.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._auto_batching import AutoBatchingMixin
@@ -37,14 +38,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_attributes(__name__, _HOMES)
 
 __all__ = [
     "AutoBatchingMixin",

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from joblet_hash.lazy import lazy_attributes
+
 from ._job import CancelledBatchError, Job
 from ._output import OutputSink
 
@@ -32,14 +34,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The pool's module is the parent's: a worker process (whose code is in this
-    # package too) never loads it.
-    if name == "WorkerPool":
-        from ._pool import WorkerPool
-
-        return WorkerPool
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The pool's module is the parent's: a worker process (whose code is in this
+# package too) never loads it.
+__getattr__ = lazy_attributes(__name__, {"WorkerPool": "._pool"})
 
 
 _lock = threading.Lock()
