@@ -90,6 +90,14 @@ def test_describe_names_the_first_task_of_a_compact_batch():
     assert calls.describe_task(2) == "neg(2)"
 
 
+def test_describe_names_a_partial_by_the_function_it_wraps():
+    # the name messages give a callable has one home (joblet_hash.code.display_name)
+    import functools
+
+    calls = take_tasks(iter([delayed(functools.partial(neg, 1))()]), 1)
+    assert calls.describe() == "neg()"
+
+
 class Argument:
     """A task argument whose lifetime the tests follow."""
 

@@ -291,11 +291,10 @@ def describe_call(
     func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], width: int = 80
 ) -> str:
     """``name(arg, key=value)`` with each argument and the whole shortened."""
-    name = (
-        getattr(func, "__qualname__", None)
-        or getattr(func, "__name__", None)
-        or type(func).__name__
-    )
+    # for messages only: a worker that never fails never imports it
+    from joblet_hash.code import display_name
+
+    name = display_name(func)
     parts = [_short_repr(arg, 30) for arg in args[:6]]
     parts += [
         f"{key}={_short_repr(value, 30)}" for key, value in list(kwargs.items())[:6]

@@ -130,14 +130,6 @@ def dumps_task(
         raise _explain(batch, reducers, error) from error
 
 
-def _name(func: Any) -> str:
-    return (
-        getattr(func, "__qualname__", None)
-        or getattr(func, "__name__", None)
-        or repr(func)
-    )
-
-
 def _fails(
     obj: Any, reducers: dict[type, Callable[[Any], Any]] | None
 ) -> Exception | None:
@@ -151,10 +143,12 @@ def _fails(
 def _explain(
     batch: Any, reducers: dict[type, Callable[[Any], Any]] | None, error: Exception
 ) -> TaskPicklingError:
+    from joblet_hash.code import display_name  # for this message only
+
     items = getattr(batch, "items", None)
     if isinstance(items, list):
         for index, (func, args, kwargs) in enumerate(items):
-            call = f"delayed({_name(func)})(...)"
+            call = f"delayed({display_name(func)})(...)"
             where = (
                 f" (task {index} of a batch of {len(items)})" if len(items) > 1 else ""
             )
