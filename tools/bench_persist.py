@@ -516,7 +516,7 @@ def _review_section(sizes, path, repeat) -> list[Row]:
         lambda name: touch(nbytes),
     )
     assert np.array_equal(joblet_persist.load(files["joblet"]), array)
-    label = f"{nbytes / 1e9:.1f} GB float64 array"
+    label = f"{nbytes / 2**30:.2g} GB float64 array"
     rows += [
         Row(
             f"zlib-3 dump {label}", dumps["joblet"], "joblib 1.6", dumps["joblib"], "s"
