@@ -128,7 +128,7 @@ def test_checksums_equal_xxh3_of_each_buffer(tmp_path, monkeypatch, large):
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)  # many slices
     monkeypatch.setattr(_checksums, "INLINE_SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14 if large else 1 << 40)
-    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
+    monkeypatch.setattr(_checksums, "spare_cpu", lambda: True)
     arrays = [ARRAY, ARRAY[:7].copy(), np.zeros(0)]
     path = tmp_path / "x.joblet"
     dump(arrays, path)
@@ -158,7 +158,7 @@ def test_a_failed_read_stops_the_hashing_thread(monkeypatch):
 
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
-    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
+    monkeypatch.setattr(_checksums, "spare_cpu", lambda: True)
     calls = []
 
     def read_into(piece):
@@ -186,9 +186,9 @@ def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
 
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
-    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
+    monkeypatch.setattr(_checksums, "spare_cpu", lambda: True)
     hashed_on = set()
-    real = _checksums._hasher
+    real = _checksums.new_hasher
 
     class Recording:
         def __init__(self):
@@ -201,7 +201,7 @@ def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
         def intdigest(self):
             return self.inner.intdigest()
 
-    monkeypatch.setattr(_checksums, "_hasher", Recording)
+    monkeypatch.setattr(_checksums, "new_hasher", Recording)
     data = np.arange(1 << 13, dtype=np.int64).tobytes()
     offset = 0
 
@@ -216,7 +216,7 @@ def test_a_large_load_hashes_each_slice_beside_the_next_read(monkeypatch):
     assert hashed_on
     assert all(name.startswith("joblet-persist-checksum") for name in hashed_on)
     # no CPU to spare: the helper would only wait, so the read hashes inline
-    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: False)
+    monkeypatch.setattr(_checksums, "spare_cpu", lambda: False)
     hashed_on.clear()
     offset = 0
     assert _checksums.read_hashed(read_into, view) == xxhash.xxh3_64_intdigest(data)
@@ -241,7 +241,7 @@ def test_the_helper_is_used_only_when_a_cpu_is_free(
     monkeypatch.setattr(joblet_hash.threads, "usable_cpu_count", lambda: allowed)
     monkeypatch.setattr(_checksums.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(_checksums, "_running_tasks", lambda: running)
-    assert _checksums._spare_cpu() is spare
+    assert _checksums.spare_cpu() is spare
 
 
 @pytest.mark.parametrize(("load_average", "spare"), [(0.9, True), (1.7, False)])
@@ -255,7 +255,7 @@ def test_without_a_running_count_the_load_average_decides(
     monkeypatch.setattr(_checksums.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(_checksums, "_running_tasks", lambda: None)
     monkeypatch.setattr(_checksums.os, "getloadavg", lambda: (load_average, 0, 0))
-    assert _checksums._spare_cpu() is spare
+    assert _checksums.spare_cpu() is spare
 
 
 def test_the_running_count_is_read_from_the_system():
@@ -273,7 +273,7 @@ def test_inline_slices_fit_the_cache_and_helper_slices_are_larger(monkeypatch, s
     # helper, hashing beside the next read, takes 4 MiB at a time
     from joblet_persist import _checksums
 
-    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: spare)
+    monkeypatch.setattr(_checksums, "spare_cpu", lambda: spare)
     sizes = []
     view = memoryview(bytearray(_checksums.BACKGROUND_MIN))
     _checksums.read_hashed(lambda piece: sizes.append(piece.nbytes), view)
@@ -297,9 +297,9 @@ def test_the_reads_wait_for_a_helper_that_lags_max_lag_slices(monkeypatch):
     monkeypatch.setattr(_checksums, "SLICE", 1 << 12)
     monkeypatch.setattr(_checksums, "BACKGROUND_MIN", 1 << 14)
     monkeypatch.setattr(_checksums, "MAX_LAG", 2)
-    monkeypatch.setattr(_checksums, "_spare_cpu", lambda: True)
+    monkeypatch.setattr(_checksums, "spare_cpu", lambda: True)
     gate = threading.Event()
-    real = _checksums._hasher
+    real = _checksums.new_hasher
 
     class Starved:
         def __init__(self):
@@ -312,7 +312,7 @@ def test_the_reads_wait_for_a_helper_that_lags_max_lag_slices(monkeypatch):
         def intdigest(self):
             return self.inner.intdigest()
 
-    monkeypatch.setattr(_checksums, "_hasher", Starved)
+    monkeypatch.setattr(_checksums, "new_hasher", Starved)
     data = bytes(range(256)) * 256  # 16 slices
     reads = []
 

@@ -36,7 +36,7 @@ MAX_LAG = 4
 DIGEST = struct.Struct("<Q")  # CHECKSUM_SIZE bytes
 
 
-def _hasher() -> Any:
+def new_hasher() -> Any:
     import xxhash
 
     return xxhash.xxh3_64()
@@ -56,7 +56,7 @@ def _running_tasks() -> int | None:
         return None
 
 
-def _spare_cpu() -> bool:
+def spare_cpu() -> bool:
     """True when a helper thread would find a CPU free beside the I/O.
 
     This process must be allowed two CPUs or more, and the machine must have a
@@ -89,14 +89,14 @@ class _SliceHasher:
     """
 
     def __init__(self, nbytes: int) -> None:
-        self._hasher = _hasher()
+        self._hasher = new_hasher()
         self._queue: queue.SimpleQueue[memoryview | None] | None = None
         self._helper: threading.Thread | None = None
         self._error: BaseException | None = None
         self._room = threading.Semaphore(MAX_LAG)
         #: bytes per slice: what the hash of one reads from the CPU's cache
         self.slice = INLINE_SLICE
-        if nbytes >= BACKGROUND_MIN and _spare_cpu():
+        if nbytes >= BACKGROUND_MIN and spare_cpu():
             self.slice = SLICE
             self._queue = queue.SimpleQueue()
             self._helper = threading.Thread(
@@ -172,14 +172,14 @@ def encode_trailer(digests: list[int]) -> bytes:
 
 
 def hash_view(view: memoryview) -> int:
-    hasher = _hasher()
+    hasher = new_hasher()
     hasher.update(view)
     return int(hasher.intdigest())
 
 
 def hash_file_range(file: IO[bytes], offset: int, nbytes: int) -> int:
     """The xxh3_64 of ``nbytes`` of ``file`` from ``offset`` (for mapped loads)."""
-    hasher = _hasher()
+    hasher = new_hasher()
     file.seek(offset)
     buffer = bytearray(min(SLICE, max(nbytes, 1)))
     remaining = nbytes

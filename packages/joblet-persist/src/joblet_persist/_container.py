@@ -17,7 +17,6 @@ from ._checksums import (
     hash_file_range,
     hash_view,
     mark_unverified,
-    read_hashed,
     verify,
 )
 from ._errors import FormatError, TruncatedFileError
@@ -123,10 +122,9 @@ class _InMemoryBuffers:
             self.chunks.fill(view, f"buffer {index}")
             return buffer
         self.source.skip_to(self.base + entry.offset)
-        if self.verify:
-            self.digests.append(read_hashed(self.source.read_into, view))
-        else:
-            self.source.read_into(view)
+        digest = self.source.read_buffer(view, hashed=self.verify)
+        if digest is not None:
+            self.digests.append(digest)
         return buffer
 
     def _grown(self, index: int, entry: BufferEntry) -> Any:

@@ -18,6 +18,14 @@ class TruncatedFileError(FormatError):
     """The file ends before all the data it announces; it was cut short."""
 
 
+def truncated_array(where: str, missing: int) -> TruncatedFileError:
+    """The error of a file that ends ``missing`` bytes before an array's end."""
+    return TruncatedFileError(
+        f"{where} is truncated: it ends {missing} bytes before the end of an "
+        "array. Dump the data again."
+    )
+
+
 class UnsupportedVersionError(FormatError):
     """The file was written by a newer joblet-persist with a newer format version."""
 

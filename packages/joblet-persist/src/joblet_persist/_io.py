@@ -11,7 +11,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, overload
 
-from ._errors import FormatError, TruncatedFileError
+from . import _split_read
+from ._checksums import read_hashed
+from ._errors import FormatError, TruncatedFileError, truncated_array
 from ._types import ReadableStream
 
 READ_STEP = 1 << 24
@@ -41,10 +43,7 @@ def read_exact_into(file: ReadableStream, view: memoryview, where: str) -> None:
             n = len(data)
             part[:n] = data
         if not n:
-            raise TruncatedFileError(
-                f"{where} is truncated: it ends {total - filled} bytes before the end "
-                "of an array. Dump the data again."
-            )
+            raise truncated_array(where, total - filled)
         filled += n
 
 
@@ -144,6 +143,22 @@ class Source:
     def read_into(self, view: memoryview) -> None:
         read_exact_into(self.file, view, self.where)
         self.position += view.nbytes
+
+    def read_buffer(self, view: memoryview, hashed: bool) -> int | None:
+        """Fill ``view`` with the next bytes; their xxh3_64 when ``hashed``.
+
+        A large buffer of a file with a descriptor is read by two threads when
+        a CPU is free (see :mod:`._split_read`), else slice by slice.
+        """
+        split = _split_read.split_reader(self.file, view, self.where, hashed)
+        if split is not None:
+            digest = split.run()
+            self.position += view.nbytes
+            return digest
+        if hashed:
+            return read_hashed(self.read_into, view)
+        self.read_into(view)
+        return None
 
     def skip_to(self, position: int) -> None:
         if position < self.position:
