@@ -256,6 +256,41 @@ def test_parallel_config_thread_local_and_global():
     assert Parallel().n_jobs == 1
 
 
+def test_every_parallel_config_option_is_applied():
+    # parallel_config passes its keyword options on by the names of
+    # _config.OPTION_NAMES: an option in the signature but not there would be
+    # dropped silently, so the two must list the same names, and each one set
+    # must reach the configuration in effect
+    import inspect
+
+    from joblet_parallel import _config
+
+    keywords = [
+        name
+        for name, parameter in inspect.signature(parallel_config).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    assert keywords == list(_config.OPTION_NAMES)
+    values = {
+        "n_jobs": 3,
+        "verbose": 7,
+        "temp_folder": "/tmp",
+        "max_nbytes": "2M",
+        "mmap_mode": "r+",
+        "prefer": "threads",
+        "require": "sharedmem",
+        "return_exceptions": True,
+        "retries": 2,
+        "retry_on": (OSError,),
+        "task_timeout": 30.0,
+    }
+    assert set(values) | {"inner_max_num_threads"} == set(_config.OPTION_NAMES)
+    with parallel_config(**values) as config:
+        assert {name: config[name] for name in values} == values
+    with parallel_config("loky", inner_max_num_threads=2) as config:
+        assert config["backend"].inner_max_num_threads == 2
+
+
 def test_prefer_and_require():
     assert type(Parallel(prefer="threads")._backend).__name__ == "ThreadingBackend"
     with parallel_config(backend="loky"):

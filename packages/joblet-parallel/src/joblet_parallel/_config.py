@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "task_timeout": None,
 }
 
+#: The options parallel_config sets besides the backend.
+OPTION_NAMES = tuple(name for name in DEFAULTS if name != "backend")
+
 _local = threading.local()
 _global: dict[str, Any] = {}
 _global_lock = threading.Lock()
@@ -142,22 +145,11 @@ class parallel_config:
         task_timeout: Any = _UNSET,
         **backend_params: Any,
     ) -> None:
-        settings = self._settings(
-            backend,
-            n_jobs=n_jobs,
-            verbose=verbose,
-            temp_folder=temp_folder,
-            max_nbytes=max_nbytes,
-            mmap_mode=mmap_mode,
-            prefer=prefer,
-            require=require,
-            inner_max_num_threads=inner_max_num_threads,
-            return_exceptions=return_exceptions,
-            retries=retries,
-            retry_on=retry_on,
-            task_timeout=task_timeout,
-            backend_params=backend_params,
-        )
+        # The signature names each option for users and type checkers; the
+        # values go on by the names of OPTION_NAMES, not a second list.
+        given = locals()
+        values = {name: given[name] for name in OPTION_NAMES}
+        settings = self._settings(backend, backend_params=backend_params, **values)
         self.old_config = getattr(_local, "config", None)
         new = dict(self.old_config or {})
         if "backend" in settings:
@@ -229,8 +221,7 @@ class parallel_config:
         >>> parallel_config.set_global(n_jobs=2, prefer="threads")
         >>> parallel_config.set_global()  # back to the defaults
         """
-        names = [name for name in DEFAULTS if name != "backend"]
-        values = {name: settings.pop(name, _UNSET) for name in names}
+        values = {name: settings.pop(name, _UNSET) for name in OPTION_NAMES}
         new = cls._settings(backend, backend_params=settings, **values)
         with _global_lock:
             _global.clear()
