@@ -283,6 +283,28 @@ def test_expires_after_is_a_validation_callback(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("unit", "count"),
+    [
+        ("days", 100),
+        ("seconds", 100),
+        ("microseconds", 10**8),
+        ("milliseconds", 10**5),
+        ("minutes", 100),
+        ("hours", 100),
+        ("weeks", 100),
+    ],
+)
+def test_each_unit_of_expires_after_counts(unit, count):
+    # count units old: kept for a lifetime 1% longer, expired at 1% shorter
+    import datetime
+
+    age = datetime.timedelta(**{unit: count}).total_seconds()
+    computed = {"time": time.time() - age}
+    assert expires_after(**{unit: count * 1.01})(computed)
+    assert not expires_after(**{unit: count * 0.99})(computed)
+
+
+@pytest.mark.parametrize(
     ("callable_", "cases"),
     [(Memory.__init__, MEMORY_CASES), (Memory.cache, CACHE_CASES)],
     ids=["Memory", "Memory.cache"],

@@ -42,15 +42,9 @@ def expires_after(
     ... def fetch(url):
     ...     return len(url)
     """
-    delta = datetime.timedelta(
-        days=days,
-        seconds=seconds,
-        microseconds=microseconds,
-        milliseconds=milliseconds,
-        minutes=minutes,
-        hours=hours,
-        weeks=weeks,
-    ).total_seconds()
+    # the parameters are timedelta's own, in its order
+    args = (days, seconds, microseconds, milliseconds, minutes, hours, weeks)
+    delta = datetime.timedelta(*args).total_seconds()
 
     def cache_validation_callback(metadata: dict[str, Any]) -> bool:
         computed_at = metadata.get("time")
