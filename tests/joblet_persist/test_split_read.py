@@ -114,6 +114,24 @@ def test_two_threads_only_for_a_large_buffer_of_a_file_with_a_cpu_free(
     assert (chosen is not None) is expected
 
 
+def test_an_unbuffered_pipe_is_read_by_one_thread(tmp_path, small_slices):
+    # a FileIO without offsets: preadv would fail, so the plain read takes it
+    import os
+
+    path = tmp_path / "x.joblet"
+    array = np.arange(50_000, dtype=np.float64)
+    dump(array, path)
+    data = path.read_bytes()
+    read_end, write_end = os.pipe()
+    writer = threading.Thread(
+        target=lambda: (os.write(write_end, data), os.close(write_end))
+    )
+    writer.start()
+    with open(read_end, "rb", buffering=0) as pipe:
+        np.testing.assert_array_equal(load(pipe), array)
+    writer.join()
+
+
 @pytest.mark.parametrize("verify", [None, False], ids=["verified", "unverified"])
 def test_a_load_from_a_path_takes_the_two_thread_path(
     tmp_path, small_slices, monkeypatch, verify

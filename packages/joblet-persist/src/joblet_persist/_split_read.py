@@ -34,10 +34,12 @@ def split_reader(
     file: Any, view: memoryview, where: str, hashed: bool
 ) -> SplitRead | None:
     """A :class:`SplitRead` of ``view`` from ``file``, or None when one thread
-    reads it: a small buffer, a file without a descriptor, no CPU free."""
+    reads it: a small buffer, a file without a descriptor or that cannot be
+    read at an offset (a pipe), no CPU free."""
     if (
         view.nbytes < SPLIT_MIN
         or not isinstance(file, io.FileIO)
+        or not file.seekable()
         or not hasattr(os, "preadv")
         or not _checksums.spare_cpu()
     ):
