@@ -250,8 +250,9 @@ class Parallel:
                 # as joblib 1.6 says of process-backed calls it limits
                 warn(
                     "Process-backed parallel loops cannot be nested below "
-                    "processes beyond the worker's share of the CPUs, setting "
-                    "n_jobs=1"
+                    "processes beyond each worker's share of the CPUs (here 1), "
+                    "setting n_jobs=1; give the outer loop fewer jobs, or run "
+                    "the inner one on threads (prefer='threads')"
                 )
         self._n_jobs = n_jobs
         refuse_worker_options(self._backend, self._backend_kwargs)
