@@ -144,3 +144,22 @@ def test_explanations_print_one_summary_line(tmp_path, reason):
     value = {"weights": [1]} if reason == "hit" else {"weights": [2]}
     text = str(cached.explain(value))
     assert text.splitlines()[0].startswith("hit:" if reason == "hit" else "miss:")
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (
+            {"hits": 3.0, "misses": 2, "stores": 1, "evictions": 4, "time_saved": 1},
+            CacheInfo(3, 2, 1, 4, 1.0),
+        ),
+        # a damaged record in the store counts as nothing, never fails a listing
+        ({"hits": "x", "misses": None, "time_saved": [1]}, CacheInfo()),
+        (None, CacheInfo()),
+        ("not a dict", CacheInfo()),
+    ],
+)
+def test_counts_read_back_from_a_store_record(record, expected):
+    info = CacheInfo.from_dict(record)
+    assert info == expected
+    assert [type(value) for value in info.to_dict().values()] == [int] * 4 + [float]

@@ -62,13 +62,10 @@ class CacheInfo:
             value = data.get(name, 0)
             return value if isinstance(value, (int, float)) else 0
 
-        return cls(
-            int(number("hits")),
-            int(number("misses")),
-            int(number("stores")),
-            int(number("evictions")),
-            float(number("time_saved")),
-        )
+        # each count as the type of its default (int, or float for time_saved)
+        zero = cls()
+        kinds = {f.name: type(getattr(zero, f.name)) for f in fields(cls)}
+        return cls(*(kind(number(name)) for name, kind in kinds.items()))
 
 
 class Counters:
