@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -43,6 +44,7 @@ OPTIONAL_MODULES = (
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    _let_ctrl_c_reach_child_interpreters()
     if os.environ.get("JOBLET_TEST_REQUIRE_OPTIONAL") != "1":
         return
     missing = [
@@ -53,3 +55,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"JOBLET_TEST_REQUIRE_OPTIONAL=1 but {', '.join(missing)} cannot be "
             "imported; install them (nox -s tests does) or unset the variable"
         )
+
+
+def _let_ctrl_c_reach_child_interpreters() -> None:
+    """Deliver SIGINT again if the run was started with it ignored.
+
+    A background job of a non-interactive shell (``cmd &`` in a script) starts
+    with SIGINT ignored, every process it starts inherits that, and a Python
+    interpreter started so never sees a Ctrl-C: the tests that interrupt a
+    child interpreter would wait for it forever. Python's own handler, set
+    here, is reset to the default in each child at exec.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
