@@ -623,6 +623,10 @@ def test_misspelt_parallel_config_option_suggests_the_right_name():
         parallel_config(n_job=2)
     with pytest.raises(TypeError, match=r"did you mean 'n_jobs'\?"):
         parallel_config(n_job=2)
+    # the closeness rule of every lookup (joblet_hash.names), which also
+    # catches slips on long names
+    with pytest.raises(TypeError, match=r"did you mean 'inner_max_num_threads'\?"):
+        parallel_config(threads=2)
 
 
 @pytest.mark.parametrize(

@@ -59,12 +59,12 @@ def get_config() -> dict[str, Any]:
 
 def _unknown_options_error(options: dict[str, Any]) -> TypeError:
     """``parallel_config(n_job=2)``: most likely a misspelt setting."""
-    import difflib
+    from joblet_hash.names import suggest_name
 
     lines = []
     for name in sorted(options):
-        close = difflib.get_close_matches(name, [*DEFAULTS, "backend"], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = suggest_name(name, DEFAULTS)
+        hint = f" (did you mean {close!r}?)" if close is not None else ""
         lines.append(f"{name!r} is not a parallel_config option{hint}")
     return TypeError(
         "; ".join(lines)
