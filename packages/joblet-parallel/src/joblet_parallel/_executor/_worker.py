@@ -3,8 +3,8 @@
 Started as ``python -c <boot> <task fd> <result fd>`` (with the parent's
 ``-S``/``-s``) and the parent's ``sys.path`` in ``JOBLET_WORKER_SYS_PATH``.
 Messages to the parent are ``(status, value, duration)`` frames tagged with the
-batch id (0 for notices: retirement, and the output of tasks, see ``_output``). Frames from the parent
-tagged 0 carry settings (whether to forward output).
+batch id (0 for notices: retirement, and the output of tasks, see ``_output``).
+Frames from the parent tagged 0 carry settings (whether to forward output).
 The worker exits when the parent closes the task pipe, when it has been idle for
 ``idle_timeout`` seconds (after telling the parent), when its memory grew too much
 (idem) or when the parent process disappears.
