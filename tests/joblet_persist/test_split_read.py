@@ -70,6 +70,25 @@ def test_a_file_cut_short_is_a_truncated_file_error(tmp_path, small_slices, hash
     assert not _split_threads()
 
 
+def test_short_reads_are_continued(tmp_path, small_slices, monkeypatch):
+    # a read may return fewer bytes than asked without the file ending
+    data = np.random.default_rng(1).bytes(9 * SLICE + 7)
+    path = tmp_path / "raw"
+    path.write_bytes(data)
+    real = _split_read.os.preadv
+
+    def short(fd, buffers, offset):
+        [buffer] = buffers
+        return real(fd, [buffer[: max(1, len(buffer) // 3)]], offset)
+
+    monkeypatch.setattr(_split_read.os, "preadv", short)
+    view = memoryview(bytearray(len(data)))
+    with open(path, "rb", buffering=0) as file:
+        digest = _split_read.split_reader(file, view, "raw", hashed=True).run()
+    assert bytes(view) == data
+    assert digest == xxhash.xxh3_64_intdigest(data)
+
+
 def test_a_failed_read_stops_the_other_thread(tmp_path, small_slices, monkeypatch):
     path = tmp_path / "raw"
     path.write_bytes(bytes(40 * SLICE))

@@ -27,7 +27,6 @@ from . import _checksums
 from ._errors import truncated_array
 
 SPLIT_MIN = 1 << 26
-PREAD_MAX = 1 << 30  # Linux caps one read at 2 GiB - 4 KiB
 
 
 def split_reader(
@@ -59,6 +58,7 @@ class SplitRead:
         self, file: io.FileIO, view: memoryview, where: str, hashed: bool
     ) -> None:
         self.file = file
+        self.fd = file.fileno()
         self.view = view
         self.where = where
         self.start = file.tell()
@@ -74,9 +74,8 @@ class SplitRead:
         begin = index * self.slice
         piece = self.view[begin : begin + self.slice]
         filled = 0
-        while filled < piece.nbytes:
-            part = piece[filled : filled + PREAD_MAX]
-            n = os.preadv(self.file.fileno(), [part], self.start + begin + filled)
+        while filled < piece.nbytes:  # a read may return less than asked
+            n = os.preadv(self.fd, [piece[filled:]], self.start + begin + filled)
             if not n:
                 raise truncated_array(self.where, self.view.nbytes - begin - filled)
             filled += n
